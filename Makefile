@@ -1,0 +1,54 @@
+# One entry point for everything: `make run` and `make test` do all set-up on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SERVICES := intake risk referral marac repairs reporting
+CONTRACTS := libs/contracts/src
+PROTOS := $(shell find proto -name '*.proto' | sort)
+
+.PHONY: install proto run test test-unit lint system-deps lock clean
+
+# The virtualenv, pinned dependencies and the project's own source folders on its path.
+$(VENV)/.installed: requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'casework.pth').write_text('\n'.join(str(pathlib.Path(p).resolve()) for p in ['$(CONTRACTS)', 'libs/platform/src'] + ['services/' + s + '/src' for s in '$(SERVICES)'.split()]) + '\n')"
+	touch $@
+
+install: $(VENV)/.installed proto
+
+# Generated code lives in libs/contracts (never hand-edited, never committed).
+$(CONTRACTS)/.generated: $(VENV)/.installed $(PROTOS)
+	rm -rf $(CONTRACTS) && mkdir -p $(CONTRACTS)
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=$(CONTRACTS) --pyi_out=$(CONTRACTS) --grpc_python_out=$(CONTRACTS) --descriptor_set_out=$(CONTRACTS)/casework.binpb --include_imports $(PROTOS)
+	touch $@
+
+proto: $(CONTRACTS)/.generated
+
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+
+# The whole system in the foreground: broker, topics, six services; Ctrl-C stops it. Data stays in var/.
+run: install proto
+	$(PY) -m caseplatform.devstack
+
+# Every test, including the system layer (real broker and service processes).
+test: install proto system-deps
+	$(PY) -m pytest
+
+# The fast layer only: no broker, no service processes.
+test-unit: install proto
+	$(PY) -m pytest -m "not system"
+
+lint: install
+	$(PY) -m ruff check libs services tests
+
+# Debian packages some tests need (kcat, ...); reports what is missing when it cannot install.
+system-deps:
+	bash scripts/install-system-deps.sh
+
+# `clean` deletes data: var/ holds every service's event store, as well as the venv and generated code.
+clean:
+	rm -rf $(VENV) $(CONTRACTS) var

@@ -1,0 +1,174 @@
+"""The FastStream side of the tracked consumer: subscribe, group a fetched batch by partition,
+hand each run to the inbox, dead-letter what cannot be read or applied.
+
+Broker offsets are committed only after the inbox recorded the batch (ack after processing),
+but they are an optimisation: the inbox's tracking is the position of record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+
+from caseplatform import metrics
+from caseplatform.envelope import IncomingEvent, UnreadableMessage, parse_envelope
+from caseplatform.inbox import Inbox
+from caseplatform.settings import PlatformSettings
+from caseplatform.topology import dead_letter_topic_for, topic_for
+
+log = logging.getLogger(__name__)
+
+REWIND_INTERVAL_S = 5.0
+
+
+class _StartFromRecord(ConsumerRebalanceListener):
+    def __init__(self, owner: TrackedConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self._owner.start_positions(assigned)
+
+
+class TrackedConsumer:
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        service: str,
+        sources: tuple[str, ...],
+        settings: PlatformSettings,
+        inbox: Inbox | None,
+    ) -> None:
+        # inbox None: wired for documentation (AsyncAPI) only, never started.
+        self.service = service
+        self._broker = broker
+        self._inbox = inbox
+        self._by_topic = {topic_for(source): source for source in sources}
+        self.dead_letters = broker.publisher(
+            dead_letter_topic_for(self.service),
+            title=f"{self.service}: dead letters",
+            description="Messages this service could not read or apply, with the reason in the "
+            "'dead-letter-reason' header and the original topic, partition and offset.",
+        )
+        self._rewound_at: dict[tuple[str, int], float] = {}
+        self.subscriber = broker.subscriber(
+            *self._by_topic,
+            group_id=self.service,
+            batch=True,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
+            batch_timeout_ms=max(settings.consumer_fetch_wait_ms, 5),
+            max_records=1000,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            title=f"{self.service}: on_events",
+            description=f"The {self.service} service's policies, applied exactly once per event.",
+            listener=_StartFromRecord(self),
+        )
+        self.subscriber(self.on_events)
+
+    async def on_events(self, body: list[Any], msg: KafkaMessage) -> None:
+        records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+        runs: dict[tuple[str, int], list[IncomingEvent]] = defaultdict(list)
+        for record in records:
+            try:
+                event = self._read(record)
+            except UnreadableMessage as exc:
+                await self._dead_letter(record, str(exc))
+                continue
+            runs[(record.topic, record.partition)].append(event)
+        assert self._inbox is not None
+        for (topic, partition), events in runs.items():
+            source = self._by_topic[topic]
+            outcome = await asyncio.to_thread(self._inbox.apply, source, partition, events)
+            for event, reason in outcome.dead_letters:
+                await self._dead_letter_event(topic, partition, event, reason)
+            if outcome.gaps:
+                self._rewind(msg, topic, partition)
+        self._export_lag(msg, records)
+
+    def _rewind(self, msg: Any, topic: str, partition: int) -> None:
+        """A gap means we are behind what this partition's chain needs: either the broker lost
+        messages (the relay is replaying them) or the broker's committed offset ran ahead of our
+        store. Re-reading the partition from its start heals both; duplicates are ignored.
+        At most once every few seconds per partition, so a replay in progress is not chased."""
+        now = time.monotonic()
+        if now - self._rewound_at.get((topic, partition), -REWIND_INTERVAL_S) < REWIND_INTERVAL_S:
+            return
+        self._rewound_at[(topic, partition)] = now
+        consumer = getattr(msg, "consumer", None)
+        if consumer is not None:
+            log.warning("%s: gap on %s[%d]; re-reading the partition from its start", self.service, topic, partition)
+            consumer.seek(TopicPartition(topic, partition), 0)
+
+    async def start_positions(self, assigned: Any) -> None:
+        """On assignment, a partition this store has never applied anything from is read from its
+        start, whatever offset the broker remembers for the group: the store is the record."""
+        if self._inbox is None or self.subscriber.consumer is None:
+            return
+        for tp in assigned:
+            source = self._by_topic.get(tp.topic)
+            if source and await asyncio.to_thread(self._inbox.tracked, source, tp.partition) == 0:
+                self.subscriber.consumer.seek(tp, 0)
+
+    def _read(self, record: Any) -> IncomingEvent:
+        headers = {}
+        for key, value in record.headers or ():
+            try:
+                headers[key] = value.decode()
+            except (UnicodeDecodeError, AttributeError):
+                continue
+        event = parse_envelope(record.value, headers)
+        if event.source_service != self._by_topic.get(record.topic):
+            raise UnreadableMessage(
+                f"envelope from {event.source_service!r} on topic {record.topic!r}"
+            )
+        return event
+
+    async def _dead_letter(self, record: Any, reason: str) -> None:
+        log.warning("%s: dead-lettering %s[%s]@%s: %s", self.service, record.topic, record.partition, record.offset, reason)
+        metrics.EVENTS_CONSUMED.labels(self.service, self._by_topic.get(record.topic, "?"), "dead_lettered").inc()
+        await self.dead_letters.publish(
+            record.value or b"",
+            headers={
+                "dead-letter-reason": reason[:500],
+                "original-topic": record.topic,
+                "original-partition": str(record.partition),
+                "original-offset": str(record.offset),
+            },
+        )
+
+    async def _dead_letter_event(self, topic: str, partition: int, event: IncomingEvent, reason: str) -> None:
+        await self.dead_letters.publish(
+            event.envelope.SerializeToString(),
+            headers={
+                "dead-letter-reason": reason[:500],
+                "original-topic": topic,
+                "original-partition": str(partition),
+                "event-type": event.event_type,
+                "notification-id": str(event.notification_id),
+            },
+        )
+
+    def _export_lag(self, msg: Any, records: tuple[Any, ...]) -> None:
+        consumer = getattr(msg, "consumer", None)
+        highwater = getattr(consumer, "highwater", None)
+        if highwater is None:
+            return
+        last: dict[tuple[str, int], int] = {}
+        for record in records:
+            last[(record.topic, record.partition)] = record.offset
+        for (topic, partition), offset in last.items():
+            high = highwater(TopicPartition(topic, partition))  # None until the first fetch answers
+            if high is not None:
+                metrics.CONSUMER_LAG.labels(self.service, self._by_topic[topic], str(partition)).set(
+                    max(high - offset - 1, 0)
+                )

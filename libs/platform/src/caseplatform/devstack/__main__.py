@@ -1,0 +1,181 @@
+"""`make run`: the broker, every topic and all six services in the foreground; Ctrl-C stops them.
+
+Environment (all optional):
+  BROKER_PORT                       Kafka broker port (default 9092)
+  CASEWORK_DATA_DIR                 data directory (default ./var); kept between runs
+  <SERVICE>_GRPC_PORT               e.g. INTAKE_GRPC_PORT; defaults in caseplatform.topology
+  <SERVICE>_METRICS_PORT            e.g. INTAKE_METRICS_PORT
+  KAFKA_TOPIC_PARTITIONS            partitions per topic (default 3)
+  CASEWORK_SERVICES                 testing aid: comma-separated modules to run instead of the six
+                                    services (each started as `python -m <name>`)
+
+Exit status: 0 after Ctrl-C/SIGTERM and a clean stop; 1 if a service or the broker failed;
+2 if the configuration is wrong or a port is already taken.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from caseplatform import topology
+from caseplatform.devstack.broker import BrokerFailed
+from caseplatform.devstack.ports import PortInUse
+from caseplatform.devstack.stack import DevStack, Endpoint, ServiceFailed
+
+log = logging.getLogger("caseplatform.devstack")
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class ConfigError(ValueError):
+    """The environment asks for something impossible; the message says what."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    broker_port: int
+    data_dir: Path
+    services: tuple[str, ...]
+    ports: dict[str, tuple[int, int]]
+    partitions: int
+
+
+def settings_from_env(environ: Mapping[str, str]) -> Settings:
+    raw_services = environ.get("CASEWORK_SERVICES", "").strip()
+    services = (
+        tuple(s.strip() for s in raw_services.split(",") if s.strip())
+        if raw_services
+        else topology.SERVICES
+    )
+    ports: dict[str, tuple[int, int]] = {}
+    for name in services:
+        default = topology.DEFAULTS.get(name)
+        ports[name] = (
+            _port(environ, f"{name.upper()}_GRPC_PORT", default.grpc_port if default else None),
+            _port(
+                environ, f"{name.upper()}_METRICS_PORT", default.metrics_port if default else None
+            ),
+        )
+    partitions = _int(environ, "KAFKA_TOPIC_PARTITIONS", 3)
+    if partitions < 1:
+        raise ConfigError(f"KAFKA_TOPIC_PARTITIONS must be at least 1, got {partitions}")
+    return Settings(
+        broker_port=_port(environ, "BROKER_PORT", 9092),
+        data_dir=Path(environ.get("CASEWORK_DATA_DIR") or "var"),
+        services=services,
+        ports=ports,
+        partitions=partitions,
+    )
+
+
+def format_table(rows: Sequence[Endpoint]) -> str:
+    header = Endpoint("SERVICE", "ADDRESS", "METRICS", "TOPIC")
+    cells = [header, *(Endpoint(*(value or "-" for value in row)) for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    )
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="devstack: %(message)s", stream=sys.stderr)
+    try:
+        settings = settings_from_env(os.environ)
+        stack = DevStack(
+            settings.data_dir,
+            settings.broker_port,
+            settings.ports,
+            services=settings.services,
+            partitions=settings.partitions,
+        )
+    except ValueError as exc:
+        log.error("%s", exc)
+        return EXIT_CONFIG
+
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, _request_stop)
+    code = EXIT_OK
+    try:
+        stack.start()
+        print(_banner(stack), flush=True)
+        while True:
+            stack.check_alive()
+            time.sleep(0.5)
+    except _StopRequested as stop:
+        log.info("%s received, stopping", signal.Signals(stop.signum).name)
+    except PortInUse as exc:
+        log.error("%s", exc)
+        code = EXIT_CONFIG
+    except (ServiceFailed, BrokerFailed) as exc:
+        log.error("%s", exc)
+        log.error("stopping the stack")
+        code = EXIT_FAILED
+    finally:
+        _ignore_stop_signals()
+        stack.stop()
+    log.info("stopped; data kept in %s", stack.data_dir)
+    return code
+
+
+def _banner(stack: DevStack) -> str:
+    return "\n".join(
+        [
+            "",
+            format_table(stack.endpoints()),
+            "",
+            "services speak gRPC; the broker speaks Kafka (Tansu, memory only: a restart empties it)",
+            f"data: {stack.data_dir} (kept; `make clean` deletes it)   logs: {stack.log_dir}",
+            "Ctrl-C stops everything.",
+        ]
+    )
+
+
+class _StopRequested(BaseException):
+    """Raised from the signal handler; a BaseException so no `except Exception` swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _request_stop(signum: int, frame: FrameType | None) -> None:
+    _ignore_stop_signals()  # a second Ctrl-C must not cut the orderly shutdown short
+    raise _StopRequested(signum)
+
+
+def _ignore_stop_signals() -> None:
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def _int(environ: Mapping[str, str], key: str, default: int | None) -> int:
+    raw = environ.get(key, "").strip()
+    if not raw:
+        if default is None:
+            raise ConfigError(f"{key} is not set and has no default")
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be a whole number, got {raw!r}") from None
+
+
+def _port(environ: Mapping[str, str], key: str, default: int | None) -> int:
+    port = _int(environ, key, default)
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{key} must be a port number (1-65535), got {port}")
+    return port
+
+
+if __name__ == "__main__":
+    sys.exit(main())

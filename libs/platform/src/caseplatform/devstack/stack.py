@@ -1,0 +1,355 @@
+"""The whole system on one machine: a broker, every topic, and each service as its own process.
+
+Used by `make run` (see `__main__`) and by system tests. Every wait is bounded; a service that dies
+or never reports SERVING is named in the error, with the end of its log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import NamedTuple, Self
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from caseplatform import topology
+from caseplatform.devstack import procs
+from caseplatform.devstack.broker import TansuBroker
+from caseplatform.devstack.ports import LOCALHOST, ensure_port_free
+from caseplatform.devstack.sync import run_sync
+from caseplatform.kafka.admin import ensure_topics
+
+log = logging.getLogger(__name__)
+
+# Reconnect quickly while a service is starting: gRPC's default backoff grows to minutes.
+_HEALTH_CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 500),
+    ("grpc.enable_http_proxy", 0),
+]
+
+
+class ServiceFailed(RuntimeError):
+    """A service process exited, or did not report SERVING in time."""
+
+    def __init__(self, service: str, reason: str, log_path: Path, exit_code: int | None) -> None:
+        tail = procs.log_tail(log_path)
+        super().__init__(f"service {service} {reason}; log {log_path}:\n{tail}")
+        self.service = service
+        self.exit_code = exit_code
+        self.log_path = log_path
+
+
+class Endpoint(NamedTuple):
+    """One row of the endpoints table; empty strings where a column does not apply."""
+
+    name: str
+    address: str
+    metrics: str
+    topic: str
+
+
+class DevStack:
+    """Broker, topics and service processes, started and stopped together.
+
+    `ports` maps a service to its (gRPC, metrics) ports; services not in it use `topology.DEFAULTS`.
+    `env` is added to the children's environment (e.g. PYTHONPATH); the variables the stack itself
+    sets (broker address, data dir, ports, partitions) always win, so every child agrees on them.
+    `services` is the list of modules to run as `python -m <name>`; tests pass fakes.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        broker_port: int = 9092,
+        ports: Mapping[str, tuple[int, int]] | None = None,
+        env: Mapping[str, str] | None = None,
+        log_dir: Path | None = None,
+        *,
+        services: Sequence[str] = topology.SERVICES,
+        partitions: int = 3,
+        host: str = LOCALHOST,
+        ready_timeout: float = 120.0,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.log_dir = Path(log_dir).resolve() if log_dir is not None else self.data_dir / "logs"
+        self.services: tuple[str, ...] = tuple(dict.fromkeys(services))
+        self.ports = _resolve_ports(self.services, ports or {})
+        _check_distinct(broker_port, self.ports)
+        self.partitions = partitions
+        self.host = host
+        self.ready_timeout = ready_timeout
+        self.stop_timeout = stop_timeout
+        self.broker = TansuBroker(broker_port, self.log_dir / "broker.log", host=host)
+        self._extra_env = dict(env or {})
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._started = False
+
+    # ----- whole stack -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start broker, topics and every service; return once all report SERVING.
+
+        On any failure (or Ctrl-C) whatever was started is stopped again before the error propagates.
+        """
+        if self._started:
+            raise RuntimeError("stack already started")
+        self._started = True
+        try:
+            self._ensure_ports_free(self.services, include_broker=True)
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            for path in [self.broker.log_path, *map(self.log_path, self.services)]:
+                path.write_bytes(b"")  # a fresh run starts fresh logs; the data stays
+            self.start_broker()
+            log.info("starting %s", ", ".join(self.services))
+            for name in self.services:
+                self._spawn(name)
+            self._wait_serving(self.services)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop every service (SIGTERM, SIGKILL after `stop_timeout`), then the broker. Idempotent."""
+        # Services first, so they can finish in-flight work against a broker that is still there.
+        running = list(self._procs.items())
+        self._procs.clear()
+        for _, proc in running:
+            procs.signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout
+        for name, proc in running:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s ignored SIGTERM for %gs; killing it", name, self.stop_timeout)
+                procs.kill(proc, signal.SIGKILL)
+        self.broker.stop(self.stop_timeout)
+        self._started = False
+
+    def check_alive(self) -> None:
+        """Raise `ServiceFailed` / `BrokerFailed` if a child exited that nobody asked to stop."""
+        self.broker.check_alive()
+        for name, proc in list(self._procs.items()):
+            code = proc.poll()
+            if code is not None:
+                del self._procs[name]
+                reason = f"exited unexpectedly ({procs.describe_exit(code)})"
+                raise ServiceFailed(name, reason, self.log_path(name), code)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ----- one service -------------------------------------------------------------------------
+
+    def start_service(self, name: str) -> None:
+        """(Re)start one service and wait until it reports SERVING."""
+        self._require_known(name)
+        if self.is_running(name):
+            raise RuntimeError(f"service {name} is already running")
+        self._ensure_ports_free([name], include_broker=False)
+        self._spawn(name)
+        try:
+            self._wait_serving([name])
+        except BaseException:
+            proc = self._procs.pop(name, None)
+            if proc is not None:
+                procs.terminate(proc, self.stop_timeout)
+            raise
+
+    def kill_service(self, name: str, sig: int = signal.SIGKILL) -> int:
+        """Send `sig` (default: kill -9, a crash) and reap the process. Returns its exit code."""
+        self._require_known(name)
+        proc = self._procs.pop(name, None)
+        if proc is None:
+            raise RuntimeError(f"service {name} is not running")
+        return procs.kill(proc, sig, self.stop_timeout)
+
+    def is_running(self, name: str) -> bool:
+        proc = self._procs.get(name)
+        return proc is not None and proc.poll() is None
+
+    def pid(self, name: str) -> int | None:
+        proc = self._procs.get(name)
+        return proc.pid if proc is not None else None
+
+    # ----- broker ------------------------------------------------------------------------------
+
+    def stop_broker(self) -> None:
+        """Stop the broker: every message and committed offset is lost (memory storage)."""
+        self.broker.stop(self.stop_timeout)
+
+    def start_broker(self) -> None:
+        """Start a fresh, empty broker on the same port and create every topic again."""
+        self.broker.start()
+        self.broker.wait_ready(self.ready_timeout)
+        run_sync(ensure_topics(self.broker.bootstrap, self.topics(), self.partitions, timeout_s=30))
+        log.info("broker ready on %s with %d topics", self.broker.bootstrap, len(self.topics()))
+
+    # ----- addresses ---------------------------------------------------------------------------
+
+    def topics(self) -> list[str]:
+        """Every service's event and dead-letter topics. All known services are included, so a
+        partial stack's consumers still find the topics of the services not running."""
+        names = dict.fromkeys([*topology.SERVICES, *self.services])
+        return [
+            t for s in names for t in (topology.topic_for(s), topology.dead_letter_topic_for(s))
+        ]
+
+    def grpc_address(self, name: str) -> str:
+        return f"{self.host}:{self.ports[name][0]}"
+
+    def metrics_url(self, name: str) -> str:
+        return f"http://{self.host}:{self.ports[name][1]}/metrics"
+
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def endpoints(self) -> list[Endpoint]:
+        """One row per service, then the broker."""
+        rows = [
+            Endpoint(s, self.grpc_address(s), self.metrics_url(s), topology.topic_for(s))
+            for s in self.services
+        ]
+        rows.append(Endpoint("broker", self.broker.bootstrap, "", ""))
+        return rows
+
+    def child_env(self) -> dict[str, str]:
+        """The environment every service process gets."""
+        env = {**os.environ, **self._extra_env}
+        env.update(
+            KAFKA_BOOTSTRAP_SERVERS=self.broker.bootstrap,
+            CASEWORK_DATA_DIR=str(self.data_dir),
+            KAFKA_TOPIC_PARTITIONS=str(self.partitions),
+            PYTHONUNBUFFERED="1",  # so a crash's last words reach the log file
+        )
+        # Every service's ports, not only its own: a service may need to call another over gRPC.
+        for name, (grpc_port, metrics_port) in self.ports.items():
+            env[f"{name.upper()}_GRPC_PORT"] = str(grpc_port)
+            env[f"{name.upper()}_METRICS_PORT"] = str(metrics_port)
+        return env
+
+    # ----- internals ---------------------------------------------------------------------------
+
+    def _spawn(self, name: str) -> None:
+        argv = [sys.executable, "-m", name]
+        self._procs[name] = procs.spawn(argv, self.log_path(name), self.child_env(), header=name)
+
+    def _ensure_ports_free(self, names: Sequence[str], *, include_broker: bool) -> None:
+        if include_broker:
+            ensure_port_free(self.broker.port, "Kafka broker", self.host)
+        for name in names:
+            grpc_port, metrics_port = self.ports[name]
+            ensure_port_free(grpc_port, f"{name} gRPC", self.host)
+            ensure_port_free(metrics_port, f"{name} metrics", self.host)
+
+    def _wait_serving(self, names: Sequence[str]) -> None:
+        """Poll each service's gRPC health until all report SERVING, one dies, or time runs out."""
+        started = time.monotonic()
+        deadline = started + self.ready_timeout
+        pending = list(names)
+        last_answer = dict.fromkeys(names, "no answer yet")
+        channels = {
+            n: grpc.insecure_channel(self.grpc_address(n), options=_HEALTH_CHANNEL_OPTIONS)
+            for n in names
+        }
+        try:
+            while pending:
+                for name in pending:
+                    self._raise_if_exited(name, "before reporting SERVING")
+                # Ask every pending service at once, so one slow starter does not delay the rest.
+                timeout = min(1.0, max(0.05, deadline - time.monotonic()))
+                calls = {name: _health_check(channels[name], timeout) for name in pending}
+                for name, call in calls.items():
+                    status = _status(call)
+                    last_answer[name] = status
+                    if status == "SERVING":
+                        pending.remove(name)
+                        log.info("%s SERVING after %.1fs", name, time.monotonic() - started)
+                self.broker.check_alive()
+                if pending and time.monotonic() >= deadline:
+                    name = pending[0]
+                    others = f" (also waiting for {', '.join(pending[1:])})" if pending[1:] else ""
+                    reason = (
+                        f"did not report SERVING within {self.ready_timeout:g}s "
+                        f"(last health answer: {last_answer[name]}){others}"
+                    )
+                    raise ServiceFailed(name, reason, self.log_path(name), None)
+                if pending:
+                    time.sleep(0.1)
+        finally:
+            for channel in channels.values():
+                channel.close()
+
+    def _raise_if_exited(self, name: str, when: str) -> None:
+        proc = self._procs[name]
+        code = proc.poll()
+        if code is not None:
+            del self._procs[name]
+            reason = f"exited {when} ({procs.describe_exit(code)})"
+            raise ServiceFailed(name, reason, self.log_path(name), code)
+
+    def _require_known(self, name: str) -> None:
+        if name not in self.services:
+            raise ValueError(
+                f"unknown service {name!r}; this stack runs {', '.join(self.services)}"
+            )
+
+
+def _health_check(channel: grpc.Channel, timeout: float) -> grpc.Future:
+    """Start an overall ("") health check; `wait_for_ready` rides out the connection attempts."""
+    stub = health_pb2_grpc.HealthStub(channel)
+    request = health_pb2.HealthCheckRequest(service="")
+    return stub.Check.future(request, timeout=timeout, wait_for_ready=True)
+
+
+def _status(call: grpc.Future) -> str:
+    """The status name a health check returned ("SERVING", ...), or the gRPC error code instead."""
+    try:
+        response = call.result()
+    except grpc.RpcError as exc:
+        return exc.code().name if isinstance(exc, grpc.Call) else repr(exc)
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+
+
+def _resolve_ports(
+    services: Sequence[str], ports: Mapping[str, tuple[int, int]]
+) -> dict[str, tuple[int, int]]:
+    resolved: dict[str, tuple[int, int]] = {}
+    for name in services:
+        if name in ports:
+            resolved[name] = (int(ports[name][0]), int(ports[name][1]))
+        elif name in topology.DEFAULTS:
+            default = topology.DEFAULTS[name]
+            resolved[name] = (default.grpc_port, default.metrics_port)
+        else:
+            raise ValueError(f"no ports given for service {name!r} and it has no defaults")
+    return resolved
+
+
+def _check_distinct(broker_port: int, ports: Mapping[str, tuple[int, int]]) -> None:
+    seen: dict[int, str] = {broker_port: "Kafka broker"}
+    for name, (grpc_port, metrics_port) in ports.items():
+        for port, purpose in ((grpc_port, f"{name} gRPC"), (metrics_port, f"{name} metrics")):
+            if port in seen:
+                raise ValueError(f"port {port} is given to both {seen[port]} and {purpose}")
+            seen[port] = purpose

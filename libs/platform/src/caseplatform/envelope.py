@@ -1,0 +1,188 @@
+"""The event envelope on Kafka: building it (relay side) and reading it (consumer side).
+
+The value of every Kafka message is a serialised `common.v1.EventEnvelope` whose `payload` is a
+`google.protobuf.Any` holding the event message from `proto/<service>/v1/events.proto`.
+Old payloads stay readable: an upcaster registered for (event type, schema version) lifts them to
+the current version on read; history is never rewritten.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from uuid import UUID, uuid5
+
+from google.protobuf import any_pb2, message_factory, timestamp_pb2
+from google.protobuf.descriptor_pool import Default as default_pool
+from google.protobuf.message import DecodeError, Message
+
+from caseplatform.identity import Actor
+from caseplatform.topology import SERVICES
+from casework.common.v1 import envelope_pb2
+
+CONTENT_TYPE = "application/x-protobuf; messageType=common.v1.EventEnvelope"
+EVENT_ID_NAMESPACE = UUID("5b0e5c1e-3f7a-4d55-9c5a-1f1c9a4f2d10")
+
+Upcaster = Callable[[Message], Message]
+_upcasters: dict[tuple[str, int], tuple[Upcaster, int]] = {}
+_current_versions: dict[str, int] = {}
+
+
+class UnreadableMessage(Exception):
+    """A Kafka message that is not an event envelope we can read: it goes to the dead-letter topic."""
+
+
+@functools.cache
+def load_contracts() -> None:
+    """Import every service's event module so their payload types are in the descriptor pool."""
+    for service in SERVICES:
+        importlib.import_module(f"casework.{service}.v1.events_pb2")
+
+
+def register_upcaster(event_type: str, from_version: int, to_version: int, fn: Upcaster) -> None:
+    """Lift payloads of `event_type` written at `from_version` to `to_version` when read."""
+    _upcasters[(event_type, from_version)] = (fn, to_version)
+    _current_versions[event_type] = max(_current_versions.get(event_type, 1), to_version)
+
+
+def current_schema_version(event_type: str) -> int:
+    return _current_versions.get(event_type, 1)
+
+
+def event_id_for(service: str, aggregate_id: UUID | str, version: int) -> str:
+    """Stable: re-publishing the same stored event gives the same event id."""
+    return str(uuid5(EVENT_ID_NAMESPACE, f"{service}/{aggregate_id}/{version}"))
+
+
+def to_timestamp(instant: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(instant.astimezone(UTC))
+    return ts
+
+
+def from_timestamp(ts: timestamp_pb2.Timestamp) -> datetime:
+    return ts.ToDatetime(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    """What a service's translation layer makes of one of its domain events."""
+
+    case_id: str
+    payload: Message
+    occurred_at: datetime
+    schema_version: int = 1
+
+
+@dataclass(frozen=True)
+class SourcePosition:
+    service: str
+    notification_id: int
+    partition: int
+    previous_notification_id: int
+
+
+def build_envelope(
+    outgoing: OutgoingEvent,
+    *,
+    aggregate_id: UUID | str,
+    aggregate_version: int,
+    recorded_at: datetime,
+    actor: Actor,
+    source: SourcePosition,
+) -> envelope_pb2.EventEnvelope:
+    payload = any_pb2.Any()
+    payload.Pack(outgoing.payload)
+    return envelope_pb2.EventEnvelope(
+        event_id=event_id_for(source.service, aggregate_id, aggregate_version),
+        event_type=outgoing.payload.DESCRIPTOR.full_name,
+        schema_version=outgoing.schema_version,
+        case_id=outgoing.case_id,
+        aggregate_id=str(aggregate_id),
+        aggregate_version=aggregate_version,
+        occurred_at=to_timestamp(outgoing.occurred_at),
+        recorded_at=to_timestamp(recorded_at),
+        actor=envelope_pb2.Actor(agency=actor.agency, role=actor.role, user=actor.user),
+        source=envelope_pb2.Source(
+            service=source.service,
+            notification_id=source.notification_id,
+            partition=source.partition,
+            previous_notification_id=source.previous_notification_id,
+        ),
+        payload=payload,
+    )
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """An envelope read off Kafka, its payload decoded (and upcast) — or None if the type is unknown."""
+
+    envelope: envelope_pb2.EventEnvelope
+    payload: Message | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def event_type(self) -> str:
+        return self.envelope.event_type
+
+    @property
+    def case_id(self) -> str:
+        return self.envelope.case_id
+
+    @property
+    def source_service(self) -> str:
+        return self.envelope.source.service
+
+    @property
+    def notification_id(self) -> int:
+        return self.envelope.source.notification_id
+
+    @property
+    def previous_notification_id(self) -> int:
+        return self.envelope.source.previous_notification_id
+
+    @property
+    def occurred_at(self) -> datetime:
+        return from_timestamp(self.envelope.occurred_at)
+
+    @property
+    def recorded_at(self) -> datetime:
+        return from_timestamp(self.envelope.recorded_at)
+
+    @property
+    def actor(self) -> Actor:
+        a = self.envelope.actor
+        return Actor(agency=a.agency, role=a.role, user=a.user)
+
+
+def parse_envelope(value: bytes | None, headers: dict[str, str] | None = None) -> IncomingEvent:
+    """Read a Kafka message value. Unknown payload types are tolerated (payload None)."""
+    if not value:
+        raise UnreadableMessage("empty message value")
+    envelope = envelope_pb2.EventEnvelope()
+    try:
+        envelope.ParseFromString(value)
+    except DecodeError as exc:
+        raise UnreadableMessage(f"not an EventEnvelope: {exc}") from exc
+    if not envelope.event_type or not envelope.source.service or not envelope.source.notification_id:
+        raise UnreadableMessage("envelope lacks event_type or source position")
+    return IncomingEvent(envelope, _decode_payload(envelope), dict(headers or {}))
+
+
+def _decode_payload(envelope: envelope_pb2.EventEnvelope) -> Message | None:
+    load_contracts()
+    try:
+        descriptor = default_pool().FindMessageTypeByName(envelope.event_type)
+    except KeyError:
+        return None  # a newer publisher's event type: tolerant reader, nothing to do with it
+    message = message_factory.GetMessageClass(descriptor)()
+    if not envelope.payload.Unpack(message):
+        raise UnreadableMessage(f"payload is not a {envelope.event_type}")
+    version = envelope.schema_version or 1
+    while (envelope.event_type, version) in _upcasters:
+        upcast, version = _upcasters[(envelope.event_type, version)]
+        message = upcast(message)
+    return message

@@ -1,0 +1,150 @@
+"""gRPC server bootstrap: every service gets the same edge.
+
+* health (grpc.health.v1) and server reflection;
+* identity from metadata (`x-agency`, `x-role`, `x-user`) on every call, else UNAUTHENTICATED;
+* domain errors mapped to status codes, with `google.rpc.BadRequest` field violations for
+  INVALID_ARGUMENT so a partner system can show which field is wrong and why;
+* a span and metrics per call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry import trace
+
+from caseplatform import metrics
+from caseplatform.errors import Conflict, DomainError, InvalidArgument, NotFound, PreconditionFailed
+from caseplatform.identity import Actor, current_actor
+from caseplatform.telemetry import tracer
+
+log = logging.getLogger(__name__)
+
+IDENTITY_KEYS = ("x-agency", "x-role", "x-user")
+# Infrastructure endpoints a probe or a developer tool calls without an identity.
+OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+_CODES: list[tuple[type[DomainError], grpc.StatusCode]] = [
+    (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (Conflict, grpc.StatusCode.ALREADY_EXISTS),
+    (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
+]
+
+
+def actor_from_metadata(metadata: Sequence[tuple[str, Any]] | None) -> Actor | None:
+    values = {key: value for key, value in (metadata or ()) if key in IDENTITY_KEYS}
+    if not all(str(values.get(key, "")).strip() for key in IDENTITY_KEYS):
+        return None
+    return Actor(agency=values["x-agency"], role=values["x-role"], user=values["x-user"])
+
+
+def _status_details(exc: DomainError, code: grpc.StatusCode) -> tuple[tuple[str, bytes], ...]:
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=str(exc))
+    if isinstance(exc, InvalidArgument):
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.reason)
+                for v in exc.violations
+            ]
+        )
+        detail = any_pb2.Any()
+        detail.Pack(bad_request)
+        status.details.append(detail)
+    return (("grpc-status-details-bin", status.SerializeToString()),)
+
+
+class EdgeInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method = details.method
+        if handler is None or method.startswith(OPEN_SERVICES) or handler.unary_unary is None:
+            return handler
+        actor = actor_from_metadata(details.invocation_metadata)
+        return grpc.unary_unary_rpc_method_handler(
+            self._wrap(method, handler.unary_unary, actor),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _wrap(self, method: str, behaviour: Callable[..., Awaitable[Any]], actor: Actor | None):
+        service = self._service
+        short = method.rsplit("/", 1)[-1]
+
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            with tracer().start_as_current_span(
+                method.lstrip("/"), kind=trace.SpanKind.SERVER, attributes={"rpc.system": "grpc"}
+            ) as span:
+                try:
+                    if actor is None:
+                        code = grpc.StatusCode.UNAUTHENTICATED
+                        await context.abort(code, "missing identity: send x-agency, x-role and x-user metadata")
+                    span.set_attribute("casework.actor.agency", actor.agency)
+                    span.set_attribute("casework.actor.role", actor.role)
+                    token = current_actor.set(actor)
+                    try:
+                        return await behaviour(request, context)
+                    except DomainError as exc:
+                        code = next((c for t, c in _CODES if isinstance(exc, t)), grpc.StatusCode.INVALID_ARGUMENT)
+                        await context.abort(code, str(exc), trailing_metadata=_status_details(exc, code))
+                    finally:
+                        current_actor.reset(token)
+                except grpc.aio.AbortError:
+                    span.set_attribute("rpc.grpc.status_code", code.value[0])
+                    raise
+                except Exception:
+                    code = grpc.StatusCode.INTERNAL
+                    log.exception("%s failed", method)
+                    await context.abort(code, "internal error; the request was not applied")
+                finally:
+                    metrics.GRPC_REQUESTS.labels(service, short, code.name).inc()
+                    metrics.GRPC_LATENCY.labels(service, short).observe(time.perf_counter() - started)
+
+        return call
+
+
+def require_actor() -> Actor:
+    actor = current_actor.get()
+    if actor is None:  # the interceptor guarantees one; a servicer called directly must set it
+        raise RuntimeError("no caller identity in context")
+    return actor
+
+
+def build_server(
+    service: str,
+    register: Sequence[Callable[[grpc.aio.Server], None]],
+    service_names: Sequence[str],
+    port: int,
+    host: str = "127.0.0.1",
+) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
+    """A server with the service's servicers, health and reflection, bound to host:port."""
+    server = grpc.aio.server(interceptors=[EdgeInterceptor(service)])
+    for add in register:
+        add(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+        server,
+    )
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"{service}: cannot bind gRPC port {host}:{port}")
+    return server, health_servicer

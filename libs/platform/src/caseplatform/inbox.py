@@ -1,0 +1,190 @@
+"""The tracked consumer's core: apply upstream events exactly once.
+
+Positions of record are the upstream service's notification ids, tracked per source partition
+(`<service>:<partition>`) in the library's tracking table, written in the same transaction as the
+events the policy produced. Each message names its predecessor on the partition, so:
+
+* id at or below the tracked one  → a duplicate (redelivery or republish): ignored;
+* predecessor equals the tracked  → next in line: applied;
+* predecessor beyond the tracked  → a gap (the broker lost something): held back, not applied —
+  the relay replays, and the missing messages arrive later in the same partition.
+
+A fetched batch is applied per partition in one transaction (ARCHITECTURE.md: one commit per
+message caps throughput). A message the policy cannot apply is dead-lettered with the reason and
+stepped over, so one bad event does not stop a partition.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Tracking
+from opentelemetry import trace
+
+from caseplatform import metrics
+from caseplatform.envelope import IncomingEvent
+from caseplatform.identity import system_actor
+from caseplatform.store import ServiceApplication
+from caseplatform.telemetry import context_from, tracer
+
+log = logging.getLogger(__name__)
+
+
+def tracking_name(source_service: str, partition: int) -> str:
+    return f"{source_service}:{partition}"
+
+
+class Unit:
+    """One transaction: the aggregates the policy touched for a run of messages."""
+
+    def __init__(self, app: ServiceApplication) -> None:
+        self._app = app
+        self.processing = ProcessingEvent[UUID]()
+        self.current: IncomingEvent | None = None
+
+    def get(self, aggregate_id: UUID) -> Any | None:
+        """An aggregate as this unit sees it (including changes not yet recorded), or None."""
+        pending = self.processing.aggregates.get(aggregate_id)
+        if pending is not None:
+            return pending
+        try:
+            return self._app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def collect(self, *aggregates: Aggregate | None) -> None:
+        self.processing.collect_events(*aggregates)
+
+    def meta(self) -> dict[str, Any]:
+        """Metadata for events the policy records: the service acting, caused by the current event."""
+        assert self.current is not None
+        return self._app.meta(
+            system_actor(self._app.service),
+            caused_by=self.current.envelope.event_id,
+            caused_by_actor=self.current.actor.as_dict(),
+        )
+
+
+Policy = Callable[[IncomingEvent, Unit], None]
+
+
+@dataclass
+class BatchOutcome:
+    processed: int = 0
+    duplicates: int = 0
+    gaps: int = 0
+    dead_letters: list[tuple[IncomingEvent, str]] = field(default_factory=list)
+
+
+class PolicyFailed(Exception):
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+        self.reason = reason
+
+
+class Inbox:
+    def __init__(self, app: ServiceApplication, policy: Policy) -> None:
+        self.app = app
+        self._policy = policy
+
+    def tracked(self, source_service: str, partition: int) -> int:
+        return self.app.process_recorder.max_tracking_id(tracking_name(source_service, partition)) or 0
+
+    def apply(self, source_service: str, partition: int, events: Sequence[IncomingEvent]) -> BatchOutcome:
+        """Apply one partition's run of events (in offset order). Safe to call again with the same run."""
+        outcome = BatchOutcome()
+        remaining = list(events)
+        for _attempt in range(3):
+            try:
+                self._apply_all(source_service, partition, remaining, outcome)
+                break
+            except IntegrityError:
+                # Another replica (or a redelivery racing us) recorded first: re-read and retry;
+                # what it recorded now counts as duplicates.
+                log.info("inbox %s: concurrent write on %s:%s; retrying", self.app.service, source_service, partition)
+        else:
+            raise RuntimeError("inbox could not record batch after 3 attempts")
+        self._count(source_service, outcome)
+        return outcome
+
+    def _apply_all(
+        self, source_service: str, partition: int, events: list[IncomingEvent], outcome: BatchOutcome
+    ) -> None:
+        start = 0
+        while start < len(events):
+            try:
+                self._apply_run(source_service, partition, events[start:], outcome)
+                return
+            except PolicyFailed as failed:
+                # Record everything before the bad message, then step over it with its reason.
+                index = start + failed.index
+                self._apply_run(source_service, partition, events[start:index], outcome)
+                bad = events[index]
+                if bad.previous_notification_id == self.tracked(source_service, partition):
+                    self._record(Unit(self.app), Tracking(tracking_name(source_service, partition), bad.notification_id))
+                    outcome.dead_letters.append((bad, failed.reason))
+                start = index + 1
+
+    def _apply_run(
+        self, source_service: str, partition: int, events: Sequence[IncomingEvent], outcome: BatchOutcome
+    ) -> None:
+        name = tracking_name(source_service, partition)
+        last = self.tracked(source_service, partition)
+        unit = Unit(self.app)
+        applied = 0
+        for index, event in enumerate(events):
+            if event.notification_id <= last:
+                outcome.duplicates += 1
+                continue
+            if event.previous_notification_id != last:
+                outcome.gaps += 1
+                log.warning(
+                    "inbox %s: gap on %s (have %d, message follows %d); waiting for replay",
+                    self.app.service, name, last, event.previous_notification_id,
+                )
+                continue
+            self._apply_one(event, unit, index)
+            last = event.notification_id
+            applied += 1
+        if applied:
+            self._record(unit, Tracking(name, last))
+            outcome.processed += applied
+
+    def _apply_one(self, event: IncomingEvent, unit: Unit, index: int) -> None:
+        unit.current = event
+        with tracer().start_as_current_span(
+            f"process {event.event_type}",
+            context=context_from(event.headers),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "casework.consumer": self.app.service,
+                "casework.source": event.source_service,
+                "casework.notification_id": event.notification_id,
+            },
+        ):
+            if event.payload is None:
+                return  # an event type this service does not know: nothing to do
+            try:
+                self._policy(event, unit)
+            except Exception as exc:
+                log.exception("inbox %s: policy failed on %s", self.app.service, event.event_type)
+                raise PolicyFailed(index, f"{type(exc).__name__}: {exc}") from exc
+
+    def _record(self, unit: Unit, tracking: Tracking) -> None:
+        unit.processing.tracking = tracking
+        self.app._record(unit.processing)  # the library's own path for processed events
+
+    def _count(self, source_service: str, outcome: BatchOutcome) -> None:
+        counter = metrics.EVENTS_CONSUMED
+        service = self.app.service
+        counter.labels(service, source_service, "processed").inc(outcome.processed)
+        counter.labels(service, source_service, "duplicate").inc(outcome.duplicates)
+        counter.labels(service, source_service, "gap").inc(outcome.gaps)
+        counter.labels(service, source_service, "dead_lettered").inc(len(outcome.dead_letters))

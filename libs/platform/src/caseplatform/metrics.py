@@ -1,0 +1,37 @@
+"""Prometheus metrics every service exports. Labels name services, methods and event types —
+never a person or a case."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+GRPC_REQUESTS = Counter(
+    "casework_grpc_requests", "gRPC requests handled", ["service", "method", "code"]
+)
+GRPC_LATENCY = Histogram(
+    "casework_grpc_request_seconds",
+    "gRPC request latency",
+    ["service", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+EVENTS_PUBLISHED = Counter(
+    "casework_events_published", "Domain events the relay published to Kafka", ["service", "event_type"]
+)
+RELAY_LAG = Gauge(
+    "casework_relay_lag_events", "Stored notifications not yet published to Kafka", ["service"]
+)
+RELAY_REPUBLISHES = Counter(
+    "casework_relay_republishes",
+    "Times the relay found the broker had lost what it published and replayed from the store",
+    ["service"],
+)
+EVENTS_CONSUMED = Counter(
+    "casework_events_consumed",
+    "Messages the inbox handled, by outcome (processed, duplicate, gap, ignored, dead_lettered)",
+    ["service", "source_service", "outcome"],
+)
+CONSUMER_LAG = Gauge(
+    "casework_consumer_lag_messages",
+    "Messages on a source partition not yet handled by this service",
+    ["service", "source_service", "partition"],
+)

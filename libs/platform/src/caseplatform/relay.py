@@ -1,0 +1,295 @@
+"""The outbox relay: tails a service's notification log and publishes to its Kafka topic.
+
+No dual writes: a request only writes the store; this relay alone writes Kafka, in
+notification order, and records how far it got after the broker acknowledged.
+
+Each message names the previous notification id sent to the same partition. That makes every
+partition a chain consumers can check: a message whose predecessor they have not handled
+is a gap (the broker lost something), not something to apply out of order.
+
+The broker is a transport, not a record (ARCHITECTURE.md decision 3). The relay checks that
+the broker still holds its chain — at start, on every acknowledged offset, and when idle — and
+if not (a fresh or reset broker) it replays the whole log; consumers' tracking absorbs repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import murmur2
+from eventsourcing.persistence import Notification
+from opentelemetry import trace
+
+from caseplatform import metrics
+from caseplatform.envelope import CONTENT_TYPE, OutgoingEvent, SourcePosition, build_envelope
+from caseplatform.identity import Actor, system_actor
+from caseplatform.kafka.admin import ensure_topics
+from caseplatform.relay_state import RelayPosition, RelayStateStore
+from caseplatform.store import ServiceApplication
+from caseplatform.telemetry import context_from, current_carrier, tracer
+from caseplatform.topology import topic_for
+
+log = logging.getLogger(__name__)
+
+Translator = Callable[[Any], OutgoingEvent | None]
+
+
+def partition_for(case_id: str, partitions: int) -> int:
+    """Kafka's default keyed partitioner, computed here so the relay knows each chain."""
+    return (murmur2(case_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+@dataclass
+class PartitionTail:
+    """What the broker holds at the start and end of one partition."""
+
+    first_previous_id: int | None  # None: empty partition
+    last_id: int
+    last_offset: int
+
+
+class BrokerLost(Exception):
+    """The broker no longer holds what the relay published to it."""
+
+
+class Relay:
+    def __init__(
+        self,
+        app: ServiceApplication,
+        translate: Translator,
+        *,
+        bootstrap: str,
+        partitions: int,
+        section_size: int = 1000,
+        poll_interval_s: float = 0.005,
+        idle_check_interval_s: float = 2.0,
+    ) -> None:
+        self.app = app
+        self.service = app.service
+        self.topic = topic_for(app.service)
+        self._translate = translate
+        self._bootstrap = bootstrap
+        self._partitions = partitions
+        self._section_size = section_size
+        self._poll_interval_s = poll_interval_s
+        self._idle_check_interval_s = idle_check_interval_s
+        self._state_store = RelayStateStore(app)
+        self._stored = RelayPosition()
+        self._cursor = RelayPosition()
+        self._last_offsets: dict[int, int] = {}
+        self._producer: AIOKafkaProducer | None = None
+        self._probe: AIOKafkaConsumer | None = None
+        self.caught_up = asyncio.Event()
+
+    @property
+    def position(self) -> int:
+        """The recorded position: everything up to here reached a broker at least once."""
+        return self._stored.position
+
+    @property
+    def broker_position(self) -> int:
+        """How far the broker as it is now holds the log (lower than `position` while replaying)."""
+        return self._cursor.position
+
+    async def run(self) -> None:
+        """Publish forever; on any broker trouble, back off, re-check the broker and carry on."""
+        backoff = 0.2
+        try:
+            while True:
+                try:
+                    await self._start_clients()
+                    await self._reconcile()
+                    backoff = 0.2
+                    await self._publish_forever()
+                except Exception as exc:  # noqa: BLE001 - broker trouble of any kind: back off, re-check
+                    log.warning("relay %s: %s: %s; retrying in %.1fs", self.service, type(exc).__name__, exc, backoff)
+                    await self._stop_clients()
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+        finally:
+            await self._stop_clients()
+
+    async def close(self) -> None:
+        await self._stop_clients()
+
+    async def _start_clients(self) -> None:
+        if self._producer is None:
+            self._producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap, acks="all", linger_ms=1, request_timeout_ms=10000,
+                metadata_max_age_ms=2000,
+            )
+            await self._producer.start()
+        if self._probe is None:
+            self._probe = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10,
+                metadata_max_age_ms=2000,
+            )
+            await self._probe.start()
+
+    async def _stop_clients(self) -> None:
+        for client in (self._producer, self._probe):
+            if client is not None:
+                try:
+                    await client.stop()
+                except Exception:
+                    log.debug("relay client stop failed", exc_info=True)
+        self._producer = self._probe = None
+
+    async def _reconcile(self) -> None:
+        """Decide where to resume: after our recorded position if the broker still holds our
+        chain up to it, otherwise from the beginning of the log."""
+        await ensure_topics(self._bootstrap, [self.topic], self._partitions)
+        assert self._producer is not None
+        # The topic's real partition count decides the chains (an existing topic keeps its own).
+        self._partitions = len(await self._producer.partitions_for(self.topic))
+        self._stored = await asyncio.to_thread(self._state_store.load)
+        tails = await self._tails()
+        self._last_offsets = {p: t.last_offset for p, t in tails.items() if t.first_previous_id is not None}
+        intact = all(
+            self._holds_chain(tails.get(p), head) for p, head in self._stored.heads.items()
+        ) and all(t.first_previous_id in (None, 0) for t in tails.values())
+        if intact:
+            self._cursor = RelayPosition(self._stored.position, dict(self._stored.heads))
+        else:
+            log.warning("relay %s: broker lost published events; replaying from the store", self.service)
+            metrics.RELAY_REPUBLISHES.labels(self.service).inc()
+            self._cursor = RelayPosition()
+
+    @staticmethod
+    def _holds_chain(tail: PartitionTail | None, head: int) -> bool:
+        return tail is not None and tail.first_previous_id is not None and tail.last_id >= head
+
+    async def _tails(self) -> dict[int, PartitionTail]:
+        assert self._probe is not None
+        tps = [TopicPartition(self.topic, p) for p in range(self._partitions)]
+        self._probe.assign(tps)
+        tails: dict[int, PartitionTail] = {}
+        for tp in tps:
+            first = await self._read_at(tp, 0)
+            if first is None:
+                tails[tp.partition] = PartitionTail(None, 0, -1)
+                continue
+            high = self._probe.highwater(tp) or (first.offset + 1)
+            last = await self._read_at(tp, high - 1) if high - 1 > first.offset else first
+            assert last is not None
+            tails[tp.partition] = PartitionTail(
+                _header_int(first, "previous-notification-id"),
+                _header_int(last, "notification-id"),
+                last.offset,
+            )
+        return tails
+
+    async def _read_at(self, tp: TopicPartition, offset: int) -> Any | None:
+        assert self._probe is not None
+        self._probe.seek(tp, offset)
+        batch = await self._probe.getmany(tp, timeout_ms=300, max_records=1)
+        records = batch.get(tp, [])
+        return records[0] if records and records[0].offset == offset else None
+
+    async def _publish_forever(self) -> None:
+        idle_for = 0.0
+        while True:
+            notifications = await asyncio.to_thread(
+                self.app.recorder.select_notifications,
+                start=self._cursor.position,
+                limit=self._section_size,
+                inclusive_of_start=False,
+            )
+            if not notifications:
+                self.caught_up.set()
+                metrics.RELAY_LAG.labels(self.service).set(0)
+                await asyncio.sleep(self._poll_interval_s)
+                idle_for += self._poll_interval_s
+                if idle_for >= self._idle_check_interval_s:
+                    idle_for = 0.0
+                    await self._check_broker_still_holds_chain()
+                continue
+            idle_for = 0.0
+            self.caught_up.clear()
+            await self._publish_section(notifications)
+
+    async def _publish_section(self, notifications: list[Notification]) -> None:
+        assert self._producer is not None
+        pending: list[tuple[int, str, asyncio.Future[Any]]] = []
+        cursor = self._cursor
+        for notification in notifications:
+            domain_event = self.app.mapper.to_domain_event(notification)
+            outgoing = self._translate(domain_event)
+            if outgoing is not None:
+                partition = partition_for(outgoing.case_id, self._partitions)
+                previous = cursor.heads.get(partition, 0)
+                future = await self._send(notification, domain_event, outgoing, partition, previous)
+                pending.append((partition, outgoing.payload.DESCRIPTOR.full_name, future))
+                cursor.heads[partition] = notification.id
+            cursor.position = notification.id
+        for partition, event_type, future in pending:
+            metadata = await future
+            if metadata.offset <= self._last_offsets.get(partition, -1):
+                raise BrokerLost(f"offset went back on partition {partition}")
+            self._last_offsets[partition] = metadata.offset
+            metrics.EVENTS_PUBLISHED.labels(self.service, event_type).inc()
+        if cursor.position > self._stored.position:
+            self._stored = RelayPosition(cursor.position, dict(cursor.heads))
+            await asyncio.to_thread(self._state_store.save, self._stored)
+        latest = await asyncio.to_thread(self.app.recorder.max_notification_id) or 0
+        metrics.RELAY_LAG.labels(self.service).set(max(latest - cursor.position, 0))
+
+    async def _send(
+        self, notification: Notification, domain_event: Any, outgoing: OutgoingEvent,
+        partition: int, previous: int,
+    ) -> asyncio.Future[Any]:
+        assert self._producer is not None
+        meta = getattr(domain_event, "meta", None) or {}
+        actor = Actor.from_dict(meta["actor"]) if "actor" in meta else system_actor(self.service)
+        envelope = build_envelope(
+            outgoing,
+            aggregate_id=domain_event.originator_id,
+            aggregate_version=domain_event.originator_version,
+            recorded_at=domain_event.timestamp,
+            actor=actor,
+            source=SourcePosition(self.service, notification.id, partition, previous),
+        )
+        with tracer().start_as_current_span(
+            f"publish {envelope.event_type}",
+            context=context_from(meta.get("trace")),
+            kind=trace.SpanKind.PRODUCER,
+            attributes={"messaging.destination.name": self.topic, "casework.notification_id": notification.id},
+        ):
+            headers = {
+                **current_carrier(),
+                "content-type": CONTENT_TYPE,
+                "event-type": envelope.event_type,
+                "notification-id": str(notification.id),
+                "previous-notification-id": str(previous),
+            }
+            return await self._producer.send(
+                self.topic,
+                envelope.SerializeToString(),
+                key=outgoing.case_id.encode(),
+                partition=partition,
+                headers=[(k, v.encode()) for k, v in headers.items()],
+            )
+
+    async def _check_broker_still_holds_chain(self) -> None:
+        """When idle, make sure the last message we published is still where we left it."""
+        if not self._last_offsets:
+            return
+        partition, offset = max(self._last_offsets.items(), key=lambda kv: self._cursor.heads.get(kv[0], 0))
+        tp = TopicPartition(self.topic, partition)
+        assert self._probe is not None
+        self._probe.assign([tp])
+        record = await self._read_at(tp, offset)
+        if record is None or _header_int(record, "notification-id") != self._cursor.heads.get(partition):
+            raise BrokerLost(f"partition {partition} no longer holds offset {offset}")
+
+
+def _header_int(record: Any, name: str) -> int:
+    for key, value in record.headers or ():
+        if key == name:
+            return int(value)
+    return -1

@@ -1,0 +1,151 @@
+"""Runs one service process: store, gRPC edge, relay, tracked consumer and metrics, with a clean
+shutdown on SIGINT/SIGTERM. Each service's `__main__` calls `run_service` with its own parts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import grpc
+from faststream.kafka import KafkaBroker
+from grpc_health.v1 import health_pb2
+from prometheus_client import start_http_server
+
+from caseplatform.clock import OffsetClock, set_process_clock
+from caseplatform.consumer import TrackedConsumer
+from caseplatform.inbox import Inbox, Policy
+from caseplatform.kafka.admin import ensure_topics
+from caseplatform.ops import OpsServicer, register_ops
+from caseplatform.relay import Relay, Translator
+from caseplatform.settings import PlatformSettings, service_settings
+from caseplatform.store import ServiceApplication
+from caseplatform.telemetry import setup_tracing
+from caseplatform.topology import SUBSCRIPTIONS, dead_letter_topic_for, topic_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceParts:
+    """What a service brings; the runner supplies everything else."""
+
+    app: ServiceApplication
+    translate: Translator
+    policy: Policy | None
+    grpc_register: Sequence[Callable[[grpc.aio.Server], None]]
+    grpc_service_names: Sequence[str]
+
+
+def wire_broker(service: str, settings: PlatformSettings, inbox: Inbox | None) -> KafkaBroker:
+    """The service's FastStream broker: its subscriber (the tracked consumer) and, for the
+    AsyncAPI document, its own topic. No I/O here: connecting happens in `broker.start()`."""
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        metadata_max_age_ms=2000,
+        request_timeout_ms=10000,
+        client_id=f"casework-{service}",
+        description=f"The {service} service",
+        log_level=logging.DEBUG,  # per-message "Received/Processed" lines only when debugging
+        # Topics are created, with their partition counts, by the relays and the consumer's start:
+        # never implicitly by a subscription (which would give them the broker's default).
+        allow_auto_create_topics=False,
+    )
+    broker.publisher(
+        topic_for(service),
+        title=f"{service}: events",
+        description=f"Domain events of the {service} service. Value: a serialised "
+        "common.v1.EventEnvelope (proto/casework/common/v1/envelope.proto) whose payload is an "
+        f"{service}.v1.* message from proto/casework/{service}/v1/events.proto. Key: the case id.",
+    )
+    sources = SUBSCRIPTIONS.get(service, ())
+    if sources:
+        TrackedConsumer(broker, service, sources, settings, inbox)
+    return broker
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for noisy in ("aiokafka", "kafka", "faststream"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def run_service(service: str, build: Callable[[PlatformSettings], ServiceParts]) -> None:
+    configure_logging()
+    asyncio.run(_serve(service, build))
+
+
+async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]) -> None:
+    settings, grpc_port, metrics_port = service_settings(service)
+    if settings.casework_clock_start is not None:
+        set_process_clock(OffsetClock(settings.casework_clock_start))
+    provider = setup_tracing(service, settings)
+    parts = await asyncio.to_thread(build, settings)
+    relay = Relay(
+        parts.app,
+        parts.translate,
+        bootstrap=settings.kafka_bootstrap_servers,
+        partitions=settings.kafka_topic_partitions,
+        section_size=settings.relay_section_size,
+        poll_interval_s=settings.relay_poll_interval_s,
+    )
+    inbox = Inbox(parts.app, parts.policy) if parts.policy else None
+    broker = wire_broker(service, settings, inbox)
+    server, health_servicer = _build_grpc(service, parts, relay, grpc_port, settings)
+    start_http_server(metrics_port, addr=settings.casework_bind_host)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(relay.run(), name="relay")]
+    if inbox is not None:
+        topics = [topic_for(s) for s in SUBSCRIPTIONS[service]] + [dead_letter_topic_for(service)]
+        tasks.append(asyncio.create_task(_start_consumer(broker, settings, topics), name="consumer"))
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    log.info("%s serving gRPC on %s, metrics on %s", service, grpc_port, metrics_port)
+    await stop.wait()
+    log.info("%s stopping", service)
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(grace=3)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await broker.stop()
+    provider.shutdown()
+
+
+def _build_grpc(
+    service: str, parts: ServiceParts, relay: Relay, port: int, settings: PlatformSettings
+) -> tuple[grpc.aio.Server, object]:
+    from caseplatform.grpc_server import build_server
+
+    ops = OpsServicer(parts.app, relay)
+    return build_server(
+        service,
+        [*parts.grpc_register, lambda server: register_ops(server, ops)],
+        [*parts.grpc_service_names, "common.v1.OpsService"],
+        port,
+        host=settings.casework_bind_host,
+    )
+
+
+async def _start_consumer(broker: KafkaBroker, settings: PlatformSettings, topics: list[str]) -> None:
+    """Connect the consumer, retrying while the broker is away: the service keeps serving
+    gRPC (and storing) meanwhile; the relay and inbox catch up when it is back."""
+    delay = 0.2
+    while True:
+        try:
+            await ensure_topics(settings.kafka_bootstrap_servers, topics, settings.kafka_topic_partitions)
+            await broker.start()
+            return
+        except Exception as exc:  # noqa: BLE001 - any connection failure means "try again"
+            log.warning("consumer cannot reach the broker (%s); retrying", type(exc).__name__)
+            try:
+                await broker.stop()
+            except Exception:
+                log.debug("broker stop after failed start", exc_info=True)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -1,0 +1,49 @@
+"""Configuration comes only from the environment, read into typed settings objects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from caseplatform.topology import DEFAULTS
+
+
+class PlatformSettings(BaseSettings):
+    """Settings shared by every service (unprefixed, one value for the whole stack)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_partitions: int = Field(default=3, ge=1)
+    casework_data_dir: Path = Path("var")
+    # Loopback by default (plaintext is only acceptable there); 0.0.0.0 in a container.
+    casework_bind_host: str = "127.0.0.1"
+    # "sqlite" (embedded default) or "postgres"; the eventsourcing persistence module follows.
+    casework_persistence: str = "sqlite"
+    casework_postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/casework"
+    # Where spans go: "none", "console", or "file" (JSON lines under <data dir>/<service>/traces.jsonl).
+    casework_traces: str = "none"
+    # How often the relay polls the notification log when SQLite (no LISTEN/NOTIFY).
+    # Start the process clock at this instant (then real time passes): for test and training
+    # environments only. Unset in production.
+    casework_clock_start: datetime | None = None
+    relay_poll_interval_s: float = 0.005
+    relay_section_size: int = Field(default=1000, ge=1)
+    consumer_fetch_wait_ms: int = Field(default=10, ge=0)
+
+
+def service_settings(service: str) -> tuple[PlatformSettings, int, int]:
+    """Platform settings plus this service's gRPC and metrics ports (`<SERVICE>_GRPC_PORT`...)."""
+
+    defaults = DEFAULTS[service]
+
+    class Ports(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix=f"{service.upper()}_", extra="ignore")
+        grpc_port: int = defaults.grpc_port
+        metrics_port: int = defaults.metrics_port
+
+    ports = Ports()
+    return PlatformSettings(), ports.grpc_port, ports.metrics_port

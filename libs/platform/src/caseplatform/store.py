@@ -1,0 +1,117 @@
+"""The service's event store: an `eventsourcing` application on SQLite (default) or PostgreSQL.
+
+Each service subclasses `ServiceApplication`. It records events with tracking (the process
+recorder), so events caused by an upstream message are written atomically with that message's
+position. The small helpers here run the few plain SQL statements the kernel needs (relay state,
+counts) on whichever datastore is configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlparse
+from uuid import UUID
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import ProcessRecorder, Recording
+
+from caseplatform.identity import Actor
+from caseplatform.settings import PlatformSettings
+from caseplatform.telemetry import current_carrier, tracer
+
+
+def persistence_env(service: str, settings: PlatformSettings) -> dict[str, str]:
+    """The `eventsourcing` environment for this service's store, from platform settings."""
+    if settings.casework_persistence == "sqlite":
+        folder = settings.casework_data_dir / service
+        folder.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str((folder / "events.sqlite").resolve()),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    if settings.casework_persistence == "postgres":
+        dsn = urlparse(settings.casework_postgres_dsn)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": dsn.path.lstrip("/") or "casework",
+            "POSTGRES_HOST": dsn.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(dsn.port or 5432),
+            "POSTGRES_USER": dsn.username or "postgres",
+            "POSTGRES_PASSWORD": dsn.password or "",
+            "POSTGRES_SCHEMA": service,  # one schema per service: no service reads another's tables
+            "POSTGRES_POOL_SIZE": "5",
+        }
+    raise ValueError(f"unknown CASEWORK_PERSISTENCE {settings.casework_persistence!r}")
+
+
+class ServiceApplication(Application[UUID]):
+    """Base for each service's `<Context>Application`."""
+
+    # The library default (10) caps how much the relay reads per query (ARCHITECTURE.md).
+    log_section_size = 1000
+
+    def __init__(self, service: str, settings: PlatformSettings, env: dict[str, str] | None = None):
+        self.service = service
+        self.settings = settings
+        super().__init__({**persistence_env(service, settings), **(env or {})})
+
+    def construct_recorder(self) -> ProcessRecorder:  # type: ignore[override]
+        return self.factory.process_recorder()
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        recorder = self.recorder
+        assert isinstance(recorder, ProcessRecorder)
+        return recorder
+
+    @staticmethod
+    def meta(actor: Actor, **extra: Any) -> dict[str, Any]:
+        """What every domain event carries besides its data: who, and the trace it belongs to
+        (saved with the event, so the relay continues this trace when it publishes later)."""
+        return {"actor": actor.as_dict(), "trace": current_carrier(), **extra}
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        with tracer().start_as_current_span(
+            "store.append",
+            attributes={"casework.service": self.service, "casework.events": len(processing_event.events)},
+        ):
+            return super()._record(processing_event)
+
+
+class Sql:
+    """Plain SQL on the application's own datastore, in its dialect."""
+
+    def __init__(self, app: ServiceApplication) -> None:
+        self._datastore = app.recorder.datastore  # type: ignore[attr-defined]
+        self.is_sqlite = app.settings.casework_persistence == "sqlite"
+        schema = getattr(self._datastore, "schema", "")
+        self.prefix = f"{schema}." if schema and not self.is_sqlite else ""
+        self.events_table = app.recorder.events_table_name  # type: ignore[attr-defined]
+
+    @contextmanager
+    def cursor(self, commit: bool) -> Iterator[Any]:
+        with self._datastore.transaction(commit=commit) as cursor:
+            yield cursor
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.cursor(commit=False) as c:
+            c.execute(self._dialect(statement), params)
+            return [tuple(row) if self.is_sqlite else tuple(row.values()) for row in c.fetchall()]
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        with self.cursor(commit=True) as c:
+            c.execute(self._dialect(statement), params)
+
+    def _dialect(self, statement: str) -> str:
+        return statement if self.is_sqlite else statement.replace("?", "%s")
+
+    def table(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def event_counts(self) -> dict[str, int]:
+        """Stored events by topic — for operations; no case content."""
+        rows = self.query(f"SELECT topic, COUNT(*) FROM {self.events_table} GROUP BY topic")
+        return {str(topic): int(count) for topic, count in rows}

@@ -1,0 +1,73 @@
+"""A tiny service used to test the kernel without any real service's domain."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from caseplatform.aggregate import CaseAggregate
+from caseplatform.envelope import (
+    IncomingEvent,
+    OutgoingEvent,
+    SourcePosition,
+    build_envelope,
+    parse_envelope,
+)
+from caseplatform.identity import Actor
+from caseplatform.ids import stable_id
+from caseplatform.inbox import Unit
+from caseplatform.store import ServiceApplication
+from casework.intake.v1 import events_pb2
+
+ACTOR = Actor(agency="landlord", role="CHO", user="u-1")
+
+
+class Counter(CaseAggregate):
+    @staticmethod
+    def create_id(case_id: str, **_: Any) -> UUID:
+        return stable_id("test", "counter", case_id)
+
+    @event("Opened")
+    def __init__(self, *, case_id: str, meta: dict[str, Any]) -> None:
+        self.case_id = case_id
+        self.seen: list[str] = []
+
+    @event("Seen")
+    def see(self, event_id: str, meta: dict[str, Any]) -> None:
+        self.seen.append(event_id)
+
+
+class CounterApp(ServiceApplication):
+    """Counts, per case, every DisclosureReceived it applies; refuses tenant ref 'POISON'."""
+
+    def policy(self, event: IncomingEvent, unit: Unit) -> None:
+        assert isinstance(event.payload, events_pb2.DisclosureReceived)
+        if event.payload.tenant_ref == "POISON":
+            raise ValueError("cannot apply this one")
+        counter = unit.get(Counter.create_id(event.case_id)) or Counter(case_id=event.case_id, meta=unit.meta())
+        counter.see(event.envelope.event_id, meta=unit.meta())
+        unit.collect(counter)
+
+
+def incoming(
+    case_id: str, notification_id: int, previous: int, *, partition: int = 0, tenant_ref: str = "T-1",
+    source: str = "intake",
+) -> IncomingEvent:
+    from datetime import UTC, datetime
+
+    outgoing = OutgoingEvent(
+        case_id=case_id,
+        payload=events_pb2.DisclosureReceived(case_id=case_id, tenant_ref=tenant_ref),
+        occurred_at=datetime(2027, 3, 26, 17, 30, tzinfo=UTC),
+    )
+    envelope = build_envelope(
+        outgoing,
+        aggregate_id=stable_id("agg", case_id, notification_id),
+        aggregate_version=1,
+        recorded_at=datetime(2027, 3, 26, 17, 31, tzinfo=UTC),
+        actor=ACTOR,
+        source=SourcePosition(source, notification_id, partition, previous),
+    )
+    return parse_envelope(envelope.SerializeToString())

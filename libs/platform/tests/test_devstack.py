@@ -1,0 +1,492 @@
+"""The local stack: Tansu broker, topic administration, service processes and `make run`'s launcher.
+
+Service processes here are tiny fakes written to tmp_path (gRPC health only), so these tests do not
+depend on the real services. Every port is a free one, never a default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from caseplatform import topology
+from caseplatform.devstack import (
+    DevStack,
+    Endpoint,
+    PortInUse,
+    ServiceFailed,
+    TansuBroker,
+    ensure_port_free,
+    free_port,
+    free_ports,
+)
+from caseplatform.devstack.__main__ import ConfigError, format_table, settings_from_env
+from caseplatform.kafka import BrokerUnavailable, ensure_topics
+
+system = pytest.mark.system
+T = TypeVar("T")
+
+# A stand-in service: serves gRPC health on <NAME>_GRPC_PORT and notes what it was given.
+FAKE_SERVICE = """
+import asyncio, os, pathlib, signal
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+NAME = __spec__.name
+STATUS = health_pb2.HealthCheckResponse.{status}
+
+
+async def main():
+    port = int(os.environ[f"{{NAME.upper()}}_GRPC_PORT"])
+    data = pathlib.Path(os.environ["CASEWORK_DATA_DIR"]) / NAME
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "bootstrap").write_text(os.environ["KAFKA_BOOTSTRAP_SERVERS"])
+    (data / "pid").write_text(str(os.getpid()))
+    server = grpc.aio.server()
+    servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    server.add_insecure_port(f"127.0.0.1:{{port}}")
+    await server.start()
+    await servicer.set("", STATUS)
+    print(f"{{NAME}} listening on {{port}}", flush=True)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop(1)
+
+
+asyncio.run(main())
+"""
+
+CRASHING_SERVICE = """
+print("boom: cannot open the event store", flush=True)
+raise SystemExit(3)
+"""
+
+
+@pytest.fixture
+def fakes(tmp_path: Path) -> Path:
+    """A folder for PYTHONPATH with fake services: alpha, beta (healthy), crashy, sulky."""
+    folder = tmp_path / "fakes"
+    folder.mkdir()
+    for name in ("alpha", "beta"):
+        (folder / f"{name}.py").write_text(FAKE_SERVICE.format(status="SERVING"))
+    (folder / "sulky.py").write_text(FAKE_SERVICE.format(status="NOT_SERVING"))
+    (folder / "crashy.py").write_text(CRASHING_SERVICE)
+    return folder
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path, fakes: Path) -> Iterator[Callable[..., DevStack]]:
+    """Build stacks of fake services on free ports; every one is stopped at the end."""
+    stacks: list[DevStack] = []
+
+    def make(*services: str, **kwargs: object) -> DevStack:
+        ports = free_ports(1 + 2 * len(services))
+        stack = DevStack(
+            tmp_path / "var",
+            ports[0],
+            {s: (ports[1 + 2 * i], ports[2 + 2 * i]) for i, s in enumerate(services)},
+            {"PYTHONPATH": _pythonpath(fakes)},
+            services=services,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.stop()
+
+
+# ----- broker and topics ----------------------------------------------------------------------
+
+
+@system
+async def test_broker_restart_loses_every_message(tmp_path: Path) -> None:
+    broker = TansuBroker(free_port(), tmp_path / "broker.log")
+    try:
+        broker.start()
+        broker.wait_ready(30)
+        assert broker.is_running
+        await ensure_topics(broker.bootstrap, ["t.events.v1"], 3)
+        await _produce(broker.bootstrap, "t.events.v1", b"hello")
+        assert await _consume(broker.bootstrap, "t.events.v1", expect=1) == [b"hello"]
+
+        broker.stop()
+        assert not broker.is_running
+        broker.start()
+        broker.wait_ready(30)
+
+        assert "t.events.v1" not in await _list_topics(broker.bootstrap)
+        await ensure_topics(broker.bootstrap, ["t.events.v1"], 3)
+        assert await _consume(broker.bootstrap, "t.events.v1", expect=0) == []
+    finally:
+        broker.stop()
+
+
+@system
+async def test_ensure_topics_is_idempotent_and_keeps_the_partition_count(tmp_path: Path) -> None:
+    broker = TansuBroker(free_port(), tmp_path / "broker.log")
+    try:
+        broker.start()
+        broker.wait_ready(30)
+        topics = ["a.events.v1", "a.deadletter.v1"]
+        await ensure_topics(broker.bootstrap, topics, 3)
+        await ensure_topics(broker.bootstrap, topics, 3)
+        await ensure_topics(broker.bootstrap, [*topics, "b.events.v1"], 2)
+
+        counts = await _partition_counts(broker.bootstrap, [*topics, "b.events.v1"])
+        assert counts == {"a.events.v1": 3, "a.deadletter.v1": 3, "b.events.v1": 2}
+    finally:
+        broker.stop()
+
+
+@system
+async def test_ensure_topics_gives_up_in_time_without_a_broker() -> None:
+    started = time.monotonic()
+    with pytest.raises(BrokerUnavailable, match="did not"):
+        await ensure_topics(f"127.0.0.1:{free_port()}", ["x.events.v1"], 3, timeout_s=1.5)
+    assert time.monotonic() - started < 10
+
+
+@system
+def test_broker_refuses_a_taken_port(tmp_path: Path) -> None:
+    with _listening_socket() as port:
+        broker = TansuBroker(port, tmp_path / "broker.log")
+        with pytest.raises(PortInUse, match=str(port)):
+            broker.start()
+        assert not broker.is_running
+
+
+# ----- the stack --------------------------------------------------------------------------------
+
+
+@system
+def test_stack_starts_services_that_report_serving(
+    make_stack: Callable[..., DevStack], tmp_path: Path
+) -> None:
+    stack = make_stack("alpha", "beta")
+    with stack:
+        for name in ("alpha", "beta"):
+            assert _health(stack.grpc_address(name)) == "SERVING"
+            assert (tmp_path / "var" / name / "bootstrap").read_text() == stack.broker.bootstrap
+        counts = _run(_partition_counts(stack.broker.bootstrap, stack.topics()))
+        assert set(counts.values()) == {3}
+        for name in (*topology.SERVICES, "alpha"):
+            assert topology.topic_for(name) in counts
+            assert topology.dead_letter_topic_for(name) in counts
+        rows = stack.endpoints()
+        assert [r.name for r in rows] == ["alpha", "beta", "broker"]
+        assert rows[0].address == stack.grpc_address("alpha")
+        assert rows[0].metrics == f"http://127.0.0.1:{stack.ports['alpha'][1]}/metrics"
+        assert rows[0].topic == "alpha.events.v1"
+    assert not stack.broker.is_running
+    assert not stack.is_running("alpha")
+    ensure_port_free(stack.broker.port, "broker after stop")  # nothing left behind
+
+
+@system
+def test_kill_service_then_start_it_again(make_stack: Callable[..., DevStack]) -> None:
+    stack = make_stack("alpha", "beta")
+    stack.start()
+
+    assert stack.kill_service("alpha") == -signal.SIGKILL
+    assert not stack.is_running("alpha")
+    assert _health(stack.grpc_address("alpha")) == "UNAVAILABLE"
+    stack.check_alive()  # a kill that was asked for is not a failure
+    assert _health(stack.grpc_address("beta")) == "SERVING"
+
+    stack.start_service("alpha")
+    assert _health(stack.grpc_address("alpha")) == "SERVING"
+    with pytest.raises(RuntimeError, match="already running"):
+        stack.start_service("alpha")
+
+
+@system
+def test_an_unexpected_death_is_reported(make_stack: Callable[..., DevStack]) -> None:
+    stack = make_stack("alpha")
+    stack.start()
+    pid = stack.pid("alpha")
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    with pytest.raises(ServiceFailed, match="alpha exited unexpectedly") as failure:
+        while time.monotonic() < deadline:
+            stack.check_alive()
+            time.sleep(0.05)
+    assert failure.value.exit_code == -signal.SIGKILL
+    assert "killed by SIGKILL" in str(failure.value)
+
+
+@system
+def test_a_crashing_service_is_named_with_its_log(make_stack: Callable[..., DevStack]) -> None:
+    stack = make_stack("alpha", "crashy")
+    with pytest.raises(ServiceFailed) as failure:
+        stack.start()
+    message = str(failure.value)
+    assert failure.value.service == "crashy"
+    assert "exit code 3" in message
+    assert "boom: cannot open the event store" in message
+    assert not stack.broker.is_running, "a failed start stops what it started"
+    assert not stack.is_running("alpha")
+
+
+@system
+def test_a_service_that_never_serves_times_out(make_stack: Callable[..., DevStack]) -> None:
+    stack = make_stack("sulky", ready_timeout=3)
+    with pytest.raises(ServiceFailed, match=r"sulky did not report SERVING within 3s") as failure:
+        stack.start()
+    assert "NOT_SERVING" in str(failure.value)
+    assert not stack.is_running("sulky")
+
+
+@system
+def test_stack_broker_restart_is_fresh_with_topics(make_stack: Callable[..., DevStack]) -> None:
+    stack = make_stack("alpha")
+    stack.start()
+    _run(_produce(stack.broker.bootstrap, "alpha.events.v1", b"before"))
+
+    stack.stop_broker()
+    assert not stack.broker.is_running
+    stack.check_alive()  # a stop that was asked for is not a failure
+    stack.start_broker()
+
+    assert _run(_consume(stack.broker.bootstrap, "alpha.events.v1", expect=0)) == []
+    assert "alpha.events.v1" in _run(_list_topics(stack.broker.bootstrap))
+    assert _health(stack.grpc_address("alpha")) == "SERVING"
+
+
+@system
+def test_stack_refuses_a_taken_service_port(make_stack: Callable[..., DevStack]) -> None:
+    stack = make_stack("alpha")
+    with (
+        _listening_socket(stack.ports["alpha"][1]),
+        pytest.raises(PortInUse, match="alpha metrics"),
+    ):
+        stack.start()
+    assert not stack.broker.is_running
+
+
+# ----- `python -m caseplatform.devstack` -----------------------------------------------------------
+
+
+@system
+def test_launcher_prints_the_table_and_stops_cleanly_on_sigint(tmp_path: Path, fakes: Path) -> None:
+    env, ports = _launcher_env(tmp_path, fakes)
+    with _launcher(env, tmp_path) as (proc, output):
+        text = _wait_for(output, "Ctrl-C stops everything", proc)
+        assert f"127.0.0.1:{ports['ALPHA_GRPC_PORT']}" in text
+        assert f"http://127.0.0.1:{ports['BETA_METRICS_PORT']}/metrics" in text
+        assert "alpha.events.v1" in text
+        assert f"broker   127.0.0.1:{ports['BROKER_PORT']}" in text
+
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0, output.read_text()
+    assert "stopped" in output.read_text()
+    for port in ports.values():
+        ensure_port_free(port, "after the launcher stopped")
+    assert (tmp_path / "var" / "alpha" / "pid").exists(), "data is kept"
+
+
+@system
+def test_launcher_exits_non_zero_when_a_service_dies(tmp_path: Path, fakes: Path) -> None:
+    env, ports = _launcher_env(tmp_path, fakes)
+    with _launcher(env, tmp_path) as (proc, output):
+        _wait_for(output, "Ctrl-C stops everything", proc)
+        os.kill(int((tmp_path / "var" / "beta" / "pid").read_text()), signal.SIGKILL)
+        assert proc.wait(60) == 1
+    text = output.read_text()
+    assert "service beta exited unexpectedly (killed by SIGKILL)" in text
+    assert str(tmp_path / "var" / "logs" / "beta.log") in text
+    ensure_port_free(ports["BROKER_PORT"], "broker after the launcher stopped")
+
+
+@system
+def test_launcher_says_plainly_that_a_port_is_taken(tmp_path: Path, fakes: Path) -> None:
+    env, ports = _launcher_env(tmp_path, fakes)
+    with _listening_socket(ports["BROKER_PORT"]), _launcher(env, tmp_path) as (proc, output):
+        assert proc.wait(60) == 2
+    text = output.read_text()
+    assert f"port {ports['BROKER_PORT']} on 127.0.0.1 (Kafka broker) is already in use" in text
+    assert "Traceback" not in text
+
+
+# ----- configuration (no processes) -----------------------------------------------------------------
+
+
+def test_settings_default_to_the_six_services_and_their_ports() -> None:
+    settings = settings_from_env({})
+    assert settings.services == topology.SERVICES
+    assert settings.broker_port == 9092
+    assert settings.data_dir == Path("var")
+    assert settings.ports["intake"] == (50051, 9101)
+
+
+def test_settings_read_the_testing_service_list_and_reject_bad_ports() -> None:
+    env = {"CASEWORK_SERVICES": "alpha, beta", "ALPHA_GRPC_PORT": "1", "ALPHA_METRICS_PORT": "2"}
+    with pytest.raises(ConfigError, match="BETA_GRPC_PORT is not set"):
+        settings_from_env(env)
+    env |= {"BETA_GRPC_PORT": "3", "BETA_METRICS_PORT": "http"}
+    with pytest.raises(ConfigError, match="BETA_METRICS_PORT must be a whole number"):
+        settings_from_env(env)
+    env["BETA_METRICS_PORT"] = "4"
+    assert settings_from_env(env).ports == {"alpha": (1, 2), "beta": (3, 4)}
+
+
+def test_table_aligns_columns() -> None:
+    table = format_table(
+        [Endpoint("intake", "h:1", "http://h:2/metrics", "t"), Endpoint("broker", "h:3", "", "")]
+    )
+    assert table.splitlines() == [
+        "SERVICE  ADDRESS  METRICS             TOPIC",
+        "intake   h:1      http://h:2/metrics  t",
+        "broker   h:3      -                   -",
+    ]
+
+
+# ----- helpers ------------------------------------------------------------------------------------
+
+
+def _pythonpath(*folders: Path) -> str:
+    return os.pathsep.join([*map(str, folders), *filter(None, [os.environ.get("PYTHONPATH")])])
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def _health(address: str) -> str:
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            response = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+        except grpc.RpcError as exc:
+            return exc.code().name  # type: ignore[attr-defined]
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+
+
+@contextlib.contextmanager
+def _listening_socket(port: int | None = None) -> Iterator[int]:
+    """Occupy a port (a free one if none given) for the duration of a `with` block."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port or 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+async def _list_topics(bootstrap: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return await admin.list_topics()
+    finally:
+        await admin.close()
+
+
+async def _partition_counts(bootstrap: str, topics: list[str]) -> dict[str, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics(topics)}
+    finally:
+        await admin.close()
+
+
+async def _produce(bootstrap: str, topic: str, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=b"case-1")
+    finally:
+        await producer.stop()
+
+
+async def _consume(bootstrap: str, topic: str, *, expect: int, wait_s: float = 3) -> list[bytes]:
+    """Everything on `topic` from the start: stops at `expect` messages, or after `wait_s`."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and (expect == 0 or len(values) < expect):
+            batches = await consumer.getmany(timeout_ms=200)
+            values += [r.value for records in batches.values() for r in records]
+    finally:
+        await consumer.stop()
+    return values
+
+
+def _launcher_env(tmp_path: Path, fakes: Path) -> tuple[dict[str, str], dict[str, int]]:
+    keys = [
+        "BROKER_PORT",
+        "ALPHA_GRPC_PORT",
+        "ALPHA_METRICS_PORT",
+        "BETA_GRPC_PORT",
+        "BETA_METRICS_PORT",
+    ]
+    ports = dict(zip(keys, free_ports(len(keys)), strict=True))
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in ports.items()},
+        "CASEWORK_SERVICES": "alpha,beta",
+        "CASEWORK_DATA_DIR": str(tmp_path / "var"),
+        "PYTHONPATH": _pythonpath(fakes),
+    }
+    return env, ports
+
+
+@contextlib.contextmanager
+def _launcher(
+    env: dict[str, str], tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """`python -m caseplatform.devstack` with output in a file; stopped (politely first) on exit."""
+    output = tmp_path / "launcher.out"
+    with open(output, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "caseplatform.devstack"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+        )
+    try:
+        yield proc, output
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+def _wait_for(output: Path, text: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        content = output.read_text()
+        if text in content:
+            return content
+        if proc.poll() is not None:
+            pytest.fail(f"launcher exited ({proc.returncode}) before printing {text!r}:\n{content}")
+        time.sleep(0.1)
+    pytest.fail(f"launcher did not print {text!r} within {timeout}s:\n{output.read_text()}")

@@ -1,0 +1,88 @@
+"""The inbox applies each upstream event exactly once, in chain order, atomically with tracking."""
+
+from __future__ import annotations
+
+import pytest
+
+from caseplatform.inbox import Inbox
+from caseplatform.settings import PlatformSettings
+
+from .fakes import Counter, CounterApp, incoming
+
+
+@pytest.fixture
+def app(settings: PlatformSettings) -> CounterApp:
+    return CounterApp("counter", settings)
+
+
+@pytest.fixture
+def inbox(app: CounterApp) -> Inbox:
+    return Inbox(app, app.policy)
+
+
+def seen(app: CounterApp, case_id: str) -> list[str]:
+    return app.repository.get(Counter.create_id(case_id)).seen
+
+
+def test_a_run_is_applied_in_one_transaction_with_its_position(app: CounterApp, inbox: Inbox) -> None:
+    run = [incoming("a", 1, 0), incoming("a", 4, 1), incoming("b", 9, 4)]
+    outcome = inbox.apply("intake", 0, run)
+    assert outcome.processed == 3
+    assert inbox.tracked("intake", 0) == 9
+    assert len(seen(app, "a")) == 2  # two messages in one batch touched the same aggregate
+    assert len(seen(app, "b")) == 1
+
+
+def test_redelivery_and_republish_change_nothing(app: CounterApp, inbox: Inbox) -> None:
+    run = [incoming("a", 1, 0), incoming("a", 2, 1)]
+    inbox.apply("intake", 0, run)
+    before = app.recorder.max_notification_id()
+    again = inbox.apply("intake", 0, run + run)
+    assert again.processed == 0 and again.duplicates == 4
+    assert app.recorder.max_notification_id() == before
+    assert len(seen(app, "a")) == 2
+
+
+def test_a_gap_is_held_back_until_the_missing_message_arrives(app: CounterApp, inbox: Inbox) -> None:
+    inbox.apply("intake", 0, [incoming("a", 1, 0)])
+    held = inbox.apply("intake", 0, [incoming("a", 5, 3)])  # 3 never arrived
+    assert held.gaps == 1 and held.processed == 0
+    assert inbox.tracked("intake", 0) == 1
+    healed = inbox.apply("intake", 0, [incoming("a", 3, 1), incoming("a", 5, 3)])
+    assert healed.processed == 2
+    assert len(seen(app, "a")) == 3
+
+
+def test_partitions_and_sources_are_tracked_separately(inbox: Inbox) -> None:
+    inbox.apply("intake", 0, [incoming("a", 1, 0)])
+    inbox.apply("intake", 1, [incoming("b", 2, 0, partition=1)])
+    inbox.apply("risk", 0, [incoming("a", 1, 0, source="risk")])
+    assert (inbox.tracked("intake", 0), inbox.tracked("intake", 1), inbox.tracked("risk", 0)) == (1, 2, 1)
+
+
+def test_a_poison_event_is_dead_lettered_and_the_partition_carries_on(app: CounterApp, inbox: Inbox) -> None:
+    run = [incoming("a", 1, 0), incoming("a", 2, 1, tenant_ref="POISON"), incoming("a", 3, 2)]
+    outcome = inbox.apply("intake", 0, run)
+    assert [e.notification_id for e, _ in outcome.dead_letters] == [2]
+    assert "cannot apply this one" in outcome.dead_letters[0][1]
+    assert outcome.processed == 2
+    assert inbox.tracked("intake", 0) == 3
+    assert len(seen(app, "a")) == 2
+
+
+def test_events_recorded_by_a_policy_name_the_event_that_caused_them(app: CounterApp, inbox: Inbox) -> None:
+    event = incoming("a", 1, 0)
+    inbox.apply("intake", 0, [event])
+    notification = app.recorder.select_notifications(start=1, limit=1)[0]
+    stored = app.mapper.to_domain_event(notification)
+    assert stored.meta["caused_by"] == event.envelope.event_id
+    assert stored.meta["actor"]["role"] == "system"
+    assert stored.meta["caused_by_actor"]["role"] == "CHO"
+
+
+def test_state_survives_a_restart_of_the_process(settings: PlatformSettings) -> None:
+    first = CounterApp("counter", settings)
+    Inbox(first, first.policy).apply("intake", 0, [incoming("a", 1, 0)])
+    second = CounterApp("counter", settings)
+    outcome = Inbox(second, second.policy).apply("intake", 0, [incoming("a", 1, 0), incoming("a", 2, 1)])
+    assert (outcome.duplicates, outcome.processed) == (1, 1)

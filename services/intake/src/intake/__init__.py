@@ -1,0 +1,1 @@
+"""Intake: where a disclosure of domestic abuse enters the system and its case is kept."""

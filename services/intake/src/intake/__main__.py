@@ -1,0 +1,3 @@
+from intake.entrypoints.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""MARAC: meetings, case lists, multi-agency action plans, attendance and transfers; and the DACC."""

@@ -1,0 +1,3 @@
+from marac.entrypoints.main import main
+
+main()

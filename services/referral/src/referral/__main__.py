@@ -1,0 +1,3 @@
+from referral.entrypoints.main import main
+
+main()

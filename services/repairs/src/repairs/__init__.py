@@ -1,0 +1,1 @@
+"""Repairs: target hardening and emergency repairs as priority work orders."""

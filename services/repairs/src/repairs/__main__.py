@@ -1,0 +1,3 @@
+from repairs.entrypoints.main import main
+
+main()

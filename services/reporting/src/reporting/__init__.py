@@ -1,0 +1,1 @@
+"""Reporting: read models over every service's events — timelines, SLA clocks, datasets."""

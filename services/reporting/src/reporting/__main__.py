@@ -1,0 +1,3 @@
+from reporting.entrypoints.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Risk: DASH risk assessments of every case, their grades, triggers and history."""

@@ -1,0 +1,3 @@
+from risk.entrypoints.main import main
+
+main()
