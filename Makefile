@@ -7,7 +7,7 @@ SERVICES := intake risk referral marac repairs reporting
 CONTRACTS := libs/contracts/src
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
-.PHONY: install proto run test test-unit lint system-deps lock clean
+.PHONY: install proto run test test-unit lint system-deps lock asyncapi clean
 
 # The virtualenv, pinned dependencies and the project's own source folders on its path.
 $(VENV)/.installed: requirements.lock
@@ -27,8 +27,16 @@ $(CONTRACTS)/.generated: $(VENV)/.installed $(PROTOS)
 
 proto: $(CONTRACTS)/.generated
 
+# Re-pin: a throwaway virtualenv from requirements.in, every package frozen with ==.
 lock:
-	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/pip install --quiet -r requirements.in
+	{ echo "# Generated from requirements.in by 'make lock' — every package pinned, transitive ones included."; .lockvenv/bin/pip freeze; } > requirements.lock
+	rm -rf .lockvenv
+
+# The AsyncAPI document for outside subscribers (a test checks it is up to date).
+asyncapi: install proto
+	$(PY) -m caseplatform.asyncapi > docs/asyncapi.json
 
 # The whole system in the foreground: broker, topics, six services; Ctrl-C stops it. Data stays in var/.
 run: install proto
@@ -36,6 +44,7 @@ run: install proto
 
 # Every test, including the system layer (real broker and service processes).
 test: install proto system-deps
+	$(PY) -m ruff check libs services tests
 	$(PY) -m pytest
 
 # The fast layer only: no broker, no service processes.

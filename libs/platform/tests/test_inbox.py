@@ -86,3 +86,13 @@ def test_state_survives_a_restart_of_the_process(settings: PlatformSettings) -> 
     second = CounterApp("counter", settings)
     outcome = Inbox(second, second.policy).apply("intake", 0, [incoming("a", 1, 0), incoming("a", 2, 1)])
     assert (outcome.duplicates, outcome.processed) == (1, 1)
+
+
+def test_an_unreadable_payload_is_dead_lettered_in_its_place(app: CounterApp, inbox: Inbox) -> None:
+    from dataclasses import replace
+
+    broken = replace(incoming("a", 2, 1), payload=None, payload_error="DecodeError: truncated")
+    outcome = inbox.apply("intake", 0, [incoming("a", 1, 0), broken, incoming("a", 3, 2)])
+    assert [(e.notification_id, "truncated" in r) for e, r in outcome.dead_letters] == [(2, True)]
+    assert inbox.tracked("intake", 0) == 3  # the partition carries on past it
+    assert len(seen(app, "a")) == 2

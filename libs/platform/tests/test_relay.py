@@ -4,20 +4,20 @@ that lost what it was sent (Tansu keeps messages in memory only)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from casework.intake.v1 import events_pb2
 from caseplatform.devstack.broker import TansuBroker
 from caseplatform.devstack.ports import free_port
 from caseplatform.envelope import OutgoingEvent, parse_envelope
 from caseplatform.inbox import Inbox
 from caseplatform.relay import Relay, partition_for
 from caseplatform.settings import PlatformSettings
+from casework.intake.v1 import events_pb2
 
 from .fakes import ACTOR, Counter, CounterApp
 

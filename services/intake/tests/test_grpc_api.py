@@ -12,10 +12,10 @@ from google.protobuf import timestamp_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from caseplatform.devstack.ports import free_port
 from caseplatform.grpc_server import build_server
 from caseplatform.settings import PlatformSettings
+from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from intake.application import IntakeApplication
 from intake.entrypoints import grpc_api
 
@@ -63,7 +63,7 @@ def violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
     return {v.field: v.description for v in bad.field_violations}
 
 
-async def test_submit_then_get(stub) -> None:  # noqa: ANN001
+async def test_submit_then_get(stub) -> None:
     client, _, _ = stub
     disclosure = request()
     submitted = await client.SubmitDisclosure(disclosure, metadata=IDENTITY)
@@ -77,7 +77,7 @@ async def test_submit_then_get(stub) -> None:  # noqa: ANN001
     assert (again.case_id, again.created) == (submitted.case_id, False)
 
 
-async def test_no_identity_is_unauthenticated_and_stores_nothing(stub) -> None:  # noqa: ANN001
+async def test_no_identity_is_unauthenticated_and_stores_nothing(stub) -> None:
     client, app, _ = stub
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await client.SubmitDisclosure(request())
@@ -100,7 +100,7 @@ async def test_no_identity_is_unauthenticated_and_stores_nothing(stub) -> None: 
         ({"children": [intake_pb2.Child(age=30)]}, "children[0].age", "less than or equal to 17"),
     ],
 )
-async def test_malformed_requests_name_the_field_and_store_nothing(stub, overrides, field, reason) -> None:  # noqa: ANN001
+async def test_malformed_requests_name_the_field_and_store_nothing(stub, overrides, field, reason) -> None:
     client, app, _ = stub
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await client.SubmitDisclosure(request(**overrides), metadata=IDENTITY)
@@ -110,7 +110,7 @@ async def test_malformed_requests_name_the_field_and_store_nothing(stub, overrid
     assert app.recorder.max_notification_id() is None
 
 
-async def test_missing_received_at_and_victim_are_both_reported(stub) -> None:  # noqa: ANN001
+async def test_missing_received_at_and_victim_are_both_reported(stub) -> None:
     client, _, _ = stub
     bare = intake_pb2.SubmitDisclosureRequest(idempotency_key="k", channel=intake_pb2.STAFF)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
@@ -118,7 +118,7 @@ async def test_missing_received_at_and_victim_are_both_reported(stub) -> None:  
     assert set(violations(raised.value)) == {"received_at", "victim"}
 
 
-async def test_get_case_errors(stub) -> None:  # noqa: ANN001
+async def test_get_case_errors(stub) -> None:
     client, _, _ = stub
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await client.GetCase(intake_pb2.GetCaseRequest(case_id=""), metadata=IDENTITY)
@@ -129,7 +129,7 @@ async def test_get_case_errors(stub) -> None:  # noqa: ANN001
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_reused_key_for_another_disclosure_is_already_exists(stub) -> None:  # noqa: ANN001
+async def test_reused_key_for_another_disclosure_is_already_exists(stub) -> None:
     client, _, _ = stub
     disclosure = request()
     await client.SubmitDisclosure(disclosure, metadata=IDENTITY)
@@ -141,7 +141,7 @@ async def test_reused_key_for_another_disclosure_is_already_exists(stub) -> None
     assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
 
 
-async def test_health_needs_no_identity(stub) -> None:  # noqa: ANN001
+async def test_health_needs_no_identity(stub) -> None:
     _, _, address = stub
     async with grpc.aio.insecure_channel(address) as channel:
         reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())

@@ -42,6 +42,12 @@ def load_contracts() -> None:
         importlib.import_module(f"casework.{service}.v1.events_pb2")
 
 
+def event_types(service: str) -> list[str]:
+    """The event messages a service publishes: every message in its events.proto."""
+    module = importlib.import_module(f"casework.{service}.v1.events_pb2")
+    return sorted(m.full_name for m in module.DESCRIPTOR.message_types_by_name.values())
+
+
 def register_upcaster(event_type: str, from_version: int, to_version: int, fn: Upcaster) -> None:
     """Lift payloads of `event_type` written at `from_version` to `to_version` when read."""
     _upcasters[(event_type, from_version)] = (fn, to_version)
@@ -123,6 +129,9 @@ class IncomingEvent:
     envelope: envelope_pb2.EventEnvelope
     payload: Message | None
     headers: dict[str, str] = field(default_factory=dict)
+    # Set when the envelope is sound but its payload could not be read (or upcast): the inbox
+    # dead-letters it in its place in the chain, so the partition carries on.
+    payload_error: str | None = None
 
     @property
     def event_type(self) -> str:
@@ -169,7 +178,11 @@ def parse_envelope(value: bytes | None, headers: dict[str, str] | None = None) -
         raise UnreadableMessage(f"not an EventEnvelope: {exc}") from exc
     if not envelope.event_type or not envelope.source.service or not envelope.source.notification_id:
         raise UnreadableMessage("envelope lacks event_type or source position")
-    return IncomingEvent(envelope, _decode_payload(envelope), dict(headers or {}))
+    try:
+        payload = _decode_payload(envelope)
+    except Exception as exc:  # noqa: BLE001 - a bad payload or a failing upcaster, reported as such
+        return IncomingEvent(envelope, None, dict(headers or {}), payload_error=f"{type(exc).__name__}: {exc}")
+    return IncomingEvent(envelope, payload, dict(headers or {}))
 
 
 def _decode_payload(envelope: envelope_pb2.EventEnvelope) -> Message | None:

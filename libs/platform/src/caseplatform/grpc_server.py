@@ -112,7 +112,7 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
                 except Exception:
                     code = grpc.StatusCode.INTERNAL
                     log.exception("%s failed", method)
-                    await context.abort(code, "internal error; the request was not applied")
+                    await context.abort(code, "internal error; it may or may not have been applied: retry with the same idempotency key")
                 finally:
                     metrics.GRPC_REQUESTS.labels(service, short, code.name).inc()
                     metrics.GRPC_LATENCY.labels(service, short).observe(time.perf_counter() - started)

@@ -169,6 +169,8 @@ class Inbox:
                 "casework.notification_id": event.notification_id,
             },
         ):
+            if event.payload_error is not None:
+                raise PolicyFailed(index, f"unreadable payload: {event.payload_error}")
             if event.payload is None:
                 return  # an event type this service does not know: nothing to do
             try:

@@ -174,15 +174,32 @@ class Relay:
             if first is None:
                 tails[tp.partition] = PartitionTail(None, 0, -1)
                 continue
-            high = self._probe.highwater(tp) or (first.offset + 1)
-            last = await self._read_at(tp, high - 1) if high - 1 > first.offset else first
-            assert last is not None
+            last = await self._last_record(tp, first)
             tails[tp.partition] = PartitionTail(
                 _header_int(first, "previous-notification-id"),
                 _header_int(last, "notification-id"),
                 last.offset,
             )
         return tails
+
+    async def _last_record(self, tp: TopicPartition, first: Any) -> Any:
+        """The partition's last record. Reads near the high-water mark first; Tansu's offsets
+        inside multi-record batches are not always where the mark says, so fall back to reading
+        further back, and at worst the whole partition."""
+        assert self._probe is not None
+        high = self._probe.highwater(tp) or (first.offset + 1)
+        for start in (high - 1, high - 1000, first.offset):
+            self._probe.seek(tp, max(start, first.offset))
+            last = None
+            while True:
+                batch = await self._probe.getmany(tp, timeout_ms=300, max_records=1000)
+                records = batch.get(tp, [])
+                if not records:
+                    break
+                last = records[-1]
+            if last is not None:
+                return last
+        return first
 
     async def _read_at(self, tp: TopicPartition, offset: int) -> Any | None:
         assert self._probe is not None

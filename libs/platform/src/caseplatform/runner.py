@@ -16,6 +16,7 @@ from prometheus_client import start_http_server
 
 from caseplatform.clock import OffsetClock, set_process_clock
 from caseplatform.consumer import TrackedConsumer
+from caseplatform.envelope import event_types
 from caseplatform.inbox import Inbox, Policy
 from caseplatform.kafka.admin import ensure_topics
 from caseplatform.ops import OpsServicer, register_ops
@@ -58,7 +59,8 @@ def wire_broker(service: str, settings: PlatformSettings, inbox: Inbox | None) -
         title=f"{service}: events",
         description=f"Domain events of the {service} service. Value: a serialised "
         "common.v1.EventEnvelope (proto/casework/common/v1/envelope.proto) whose payload is an "
-        f"{service}.v1.* message from proto/casework/{service}/v1/events.proto. Key: the case id.",
+        f"{service}.v1.* message from proto/casework/{service}/v1/events.proto. Key: the case id. "
+        f"Event types: {', '.join(event_types(service)) or 'none yet'}.",
     )
     sources = SUBSCRIPTIONS.get(service, ())
     if sources:

@@ -26,10 +26,10 @@ class PlatformSettings(BaseSettings):
     casework_postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/casework"
     # Where spans go: "none", "console", or "file" (JSON lines under <data dir>/<service>/traces.jsonl).
     casework_traces: str = "none"
-    # How often the relay polls the notification log when SQLite (no LISTEN/NOTIFY).
     # Start the process clock at this instant (then real time passes): for test and training
     # environments only. Unset in production.
     casework_clock_start: datetime | None = None
+    # How often the relay polls the notification log when SQLite (no LISTEN/NOTIFY).
     relay_poll_interval_s: float = 0.005
     relay_section_size: int = Field(default=1000, ge=1)
     consumer_fetch_wait_ms: int = Field(default=10, ge=0)

@@ -50,7 +50,8 @@ def persistence_env(service: str, settings: PlatformSettings) -> dict[str, str]:
 class ServiceApplication(Application[UUID]):
     """Base for each service's `<Context>Application`."""
 
-    # The library default (10) caps how much the relay reads per query (ARCHITECTURE.md).
+    # The library default (10) caps sections read through the notification log API
+    # (ARCHITECTURE.md); the relay reads RELAY_SECTION_SIZE at a time directly.
     log_section_size = 1000
 
     def __init__(self, service: str, settings: PlatformSettings, env: dict[str, str] | None = None):

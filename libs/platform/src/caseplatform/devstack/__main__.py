@@ -133,7 +133,7 @@ def _banner(stack: DevStack) -> str:
             "",
             format_table(stack.endpoints()),
             "",
-            "services speak gRPC; the broker speaks Kafka (Tansu, memory only: a restart empties it)",
+            "services speak gRPC; the broker speaks Kafka (Tansu, in memory: a restart empties it)",
             f"data: {stack.data_dir} (kept; `make clean` deletes it)   logs: {stack.log_dir}",
             "Ctrl-C stops everything.",
         ]

@@ -28,8 +28,17 @@ class TansuBroker:
     """One Tansu process listening on `host:port`, logging to `log_path`."""
 
     def __init__(
-        self, port: int, log_path: Path, *, host: str = LOCALHOST, binary: str | None = None
+        self,
+        port: int,
+        log_path: Path,
+        *,
+        host: str = LOCALHOST,
+        binary: str | None = None,
+        advertised_port: int | None = None,
     ) -> None:
+        # advertised_port: where clients are told to connect after bootstrap, when something
+        # (e.g. the ApiVersions shim for older librdkafka clients) sits in front of the broker.
+        self.advertised_port = advertised_port or port
         self.port = port
         self.host = host
         self.log_path = Path(log_path)
@@ -59,7 +68,7 @@ class TansuBroker:
             self._resolve_binary(),
             "broker",
             "--listener-url", url,
-            "--advertised-listener-url", url,
+            "--advertised-listener-url", f"tcp://{self.host}:{self.advertised_port}",
             # Explicit, so a STORAGE_ENGINE variable in the caller's environment cannot override it.
             "--storage-engine", "memory://tansu/",
         ]  # fmt: skip

@@ -37,9 +37,9 @@ def free_ports(count: int, host: str = LOCALHOST) -> list[int]:
 def ensure_port_free(port: int, purpose: str, host: str = LOCALHOST) -> None:
     """Raise `PortInUse` if something already listens on `port`.
 
-    Checked before starting anything: a stale broker or service left on a port would otherwise answer
-    our readiness checks in place of the process we just started. SO_REUSEADDR mirrors what the broker
-    and gRPC set, so a port merely in TIME_WAIT after a restart still counts as free.
+    Checked before starting anything: a stale broker or service left on a port would otherwise
+    answer our readiness checks in place of the process we just started. SO_REUSEADDR mirrors what
+    the broker and gRPC set, so a port merely in TIME_WAIT after a restart still counts as free.
     """
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -100,7 +100,8 @@ class DevStack:
     def start(self) -> None:
         """Start broker, topics and every service; return once all report SERVING.
 
-        On any failure (or Ctrl-C) whatever was started is stopped again before the error propagates.
+        On any failure (or Ctrl-C) whatever was started is stopped again before the error
+        propagates.
         """
         if self._started:
             raise RuntimeError("stack already started")
@@ -121,7 +122,8 @@ class DevStack:
             raise
 
     def stop(self) -> None:
-        """Stop every service (SIGTERM, SIGKILL after `stop_timeout`), then the broker. Idempotent."""
+        """Stop every service (SIGTERM, SIGKILL after `stop_timeout`), then the broker.
+        Idempotent."""
         # Services first, so they can finish in-flight work against a broker that is still there.
         running = list(self._procs.items())
         self._procs.clear()

@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# One attempt never waits longer than this for a single request, so a broker that accepts connections
-# but hangs still leaves room for further attempts within the caller's timeout.
+# One attempt never waits longer than this for a single request, so a broker that accepts
+# connections but hangs still leaves room for further attempts within the caller's timeout.
 _ATTEMPT_REQUEST_TIMEOUT_MS = 5_000
 
 
@@ -47,8 +47,8 @@ async def wait_for_broker(bootstrap: str, timeout_s: float = 30) -> None:
 async def ensure_topics(
     bootstrap: str, topics: Iterable[str], partitions: int, *, timeout_s: float = 30
 ) -> None:
-    """Create the topics that do not exist yet, with `partitions` partitions, and wait until the broker
-    lists every one of them.
+    """Create the topics that do not exist yet, with `partitions` partitions, and wait until the
+    broker lists every one of them.
 
     Topics that already exist are left as they are, even with another partition count: adding
     partitions would move case ids to other partitions and break per-case ordering, so a mismatch is
@@ -75,7 +75,7 @@ async def ensure_topics(
 
 
 async def _check_visible(admin: AIOKafkaAdminClient, topics: list[str], partitions: int) -> None:
-    """Raise a retriable error until metadata shows every topic (a real cluster may lag a little)."""
+    """Raise a retriable error until metadata shows every topic (a real cluster may lag)."""
     for entry in await admin.describe_topics(topics):
         if entry["error_code"] or not entry["partitions"]:
             raise UnknownTopicOrPartitionError(f"topic {entry['topic']} not visible yet")

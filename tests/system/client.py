@@ -1,0 +1,102 @@
+"""A partner system's view of the stack: real gRPC over sockets, with an identity."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import timestamp_pb2
+
+from caseplatform.devstack.stack import DevStack
+from casework.common.v1 import ops_pb2, ops_pb2_grpc
+from casework.intake.v1 import intake_pb2, intake_pb2_grpc
+from casework.marac.v1 import marac_pb2, marac_pb2_grpc
+from casework.referral.v1 import referral_pb2, referral_pb2_grpc
+from casework.repairs.v1 import repairs_pb2, repairs_pb2_grpc
+from casework.reporting.v1 import reporting_pb2, reporting_pb2_grpc
+from casework.risk.v1 import risk_pb2, risk_pb2_grpc
+
+CHO = (("x-agency", "landlord"), ("x-role", "CHO"), ("x-user", "cho-7"))
+T = TypeVar("T")
+
+
+def timestamp(instant: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(instant.astimezone(UTC))
+    return ts
+
+
+def disclosure(
+    *, children: int = 0, received_at: datetime | None = None, key: str | None = None
+) -> intake_pb2.SubmitDisclosureRequest:
+    received = received_at or datetime.now(UTC) - timedelta(minutes=5)
+    return intake_pb2.SubmitDisclosureRequest(
+        idempotency_key=key or str(uuid.uuid4()),
+        received_at=timestamp(received),
+        channel=intake_pb2.VICTIM_DIRECT,
+        victim=intake_pb2.Victim(
+            tenant_ref=f"T-{uuid.uuid4().hex[:8]}",
+            name="Synthetic Victim",
+            address=intake_pb2.Address(line1="1 Example Street", postcode="NP4 6YB"),
+        ),
+        children=[intake_pb2.Child(age=3 + i) for i in range(children)],
+    )
+
+
+class Client:
+    def __init__(self, stack: DevStack) -> None:
+        self._channels = {name: grpc.insecure_channel(stack.grpc_address(name)) for name in stack.services}
+        ch = self._channels
+        self.intake = intake_pb2_grpc.IntakeServiceStub(ch["intake"])
+        self.risk = risk_pb2_grpc.RiskServiceStub(ch["risk"])
+        self.referral = referral_pb2_grpc.ReferralServiceStub(ch["referral"])
+        self.marac = marac_pb2_grpc.MaracServiceStub(ch["marac"])
+        self.repairs = repairs_pb2_grpc.RepairsServiceStub(ch["repairs"])
+        self.reporting = reporting_pb2_grpc.ReportingServiceStub(ch["reporting"])
+
+    def close(self) -> None:
+        for channel in self._channels.values():
+            channel.close()
+
+    def submit(self, request: intake_pb2.SubmitDisclosureRequest) -> intake_pb2.SubmitDisclosureResponse:
+        return self.intake.SubmitDisclosure(request, metadata=CHO, timeout=10)
+
+    def submit_many(self, requests: list[intake_pb2.SubmitDisclosureRequest]) -> list[str]:
+        futures = [self.intake.SubmitDisclosure.future(r, metadata=CHO, timeout=30) for r in requests]
+        return [f.result().case_id for f in futures]
+
+    def timeline(self, case_id: str) -> reporting_pb2.GetCaseTimelineResponse:
+        return self.reporting.GetCaseTimeline(reporting_pb2.GetCaseTimelineRequest(case_id=case_id), metadata=CHO, timeout=10)
+
+    def referrals(self, case_id: str) -> referral_pb2.ListReferralsResponse:
+        return self.referral.ListReferrals(referral_pb2.ListReferralsRequest(case_id=case_id), metadata=CHO, timeout=10)
+
+    def risk_history(self, case_id: str) -> risk_pb2.GetRiskHistoryResponse:
+        return self.risk.GetRiskHistory(risk_pb2.GetRiskHistoryRequest(case_id=case_id), metadata=CHO, timeout=10)
+
+    def case_files(self, case_id: str) -> tuple[Any, Any]:
+        return (
+            self.marac.GetCaseFile(marac_pb2.GetCaseFileRequest(case_id=case_id), metadata=CHO, timeout=10),
+            self.repairs.GetCaseFile(repairs_pb2.GetCaseFileRequest(case_id=case_id), metadata=CHO, timeout=10),
+        )
+
+    def event_counts(self, service: str) -> dict[str, int]:
+        stub = ops_pb2_grpc.OpsServiceStub(self._channels[service])
+        stats = stub.GetStoreStats(ops_pb2.GetStoreStatsRequest(), metadata=CHO, timeout=10)
+        return {c.event_type: c.count for c in stats.event_counts}
+
+
+def eventually(check: Callable[[], T], timeout: float = 60.0, interval: float = 0.2) -> T:
+    """Retry `check` until it returns without raising (AssertionError or gRPC errors)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except (AssertionError, grpc.RpcError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(interval)
