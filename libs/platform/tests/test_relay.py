@@ -15,6 +15,7 @@ from caseplatform.devstack.broker import TansuBroker
 from caseplatform.devstack.ports import free_port
 from caseplatform.envelope import OutgoingEvent, parse_envelope
 from caseplatform.inbox import Inbox
+from caseplatform.kafka.admin import ensure_topics
 from caseplatform.relay import Relay, partition_for
 from caseplatform.settings import PlatformSettings
 from casework.intake.v1 import events_pb2
@@ -175,3 +176,27 @@ async def test_broker_lost_while_running_is_healed_and_a_consumer_applies_all_on
         inbox.apply("source", partition, events)
     counters = [downstream.repository.get(Counter.create_id(c)) for c in first + second + third]
     assert all(len(c.seen) == 1 for c in counters)
+
+
+async def test_a_topic_created_with_more_partitions_keeps_the_configured_chains(
+    app: CounterApp, broker: TansuBroker
+) -> None:
+    # A client may auto-create the topic on a fresh broker with the broker's default count:
+    # which partition a case goes to must not change with it.
+    await ensure_topics(broker.bootstrap, ["source.events.v1"], PARTITIONS + 2)
+    cases = open_cases(app, "a", 30)
+    async with RunningRelay(app, broker) as relay:
+        await until_published(relay, app)
+    records = await read_topic(broker)
+    assert sorted(parse_envelope(r.value).case_id for r in records) == sorted(cases)
+    assert {r.partition for r in records} <= set(range(PARTITIONS))
+    chains_are_whole(records)
+
+
+async def test_a_topic_with_too_few_partitions_gets_nothing(app: CounterApp, broker: TansuBroker) -> None:
+    await ensure_topics(broker.bootstrap, ["source.events.v1"], 1)
+    open_cases(app, "a", 5)
+    async with RunningRelay(app, broker) as relay:
+        await asyncio.sleep(2)
+        assert relay.position == 0  # it waits, loudly, rather than scatter cases over other chains
+    assert await read_topic(broker) == []

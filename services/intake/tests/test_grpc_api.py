@@ -146,3 +146,15 @@ async def test_health_needs_no_identity(stub) -> None:
     async with grpc.aio.insecure_channel(address) as channel:
         reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_server_reflection_lists_the_services(stub) -> None:  # noqa: ANN001
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    _, _, address = stub
+    async with grpc.aio.insecure_channel(address) as channel:
+        responses = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
+        names = [s.name async for r in responses for s in r.list_services_response.service]
+    assert {"intake.v1.IntakeService", "grpc.health.v1.Health"} <= set(names)

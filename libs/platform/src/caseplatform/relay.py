@@ -145,8 +145,14 @@ class Relay:
         chain up to it, otherwise from the beginning of the log."""
         await ensure_topics(self._bootstrap, [self.topic], self._partitions)
         assert self._producer is not None
-        # The topic's real partition count decides the chains (an existing topic keeps its own).
-        self._partitions = len(await self._producer.partitions_for(self.topic))
+        # The configured partition count defines the chains (which case goes where) and must
+        # never change for a topic version. A topic a client auto-created with more partitions
+        # still works (the extra ones stay empty); one with fewer cannot carry the chains.
+        available = len(await self._producer.partitions_for(self.topic))
+        if available < self._partitions:
+            raise BrokerLost(
+                f"{self.topic} has {available} partitions, fewer than the {self._partitions} configured"
+            )
         self._stored = await asyncio.to_thread(self._state_store.load)
         tails = await self._tails()
         self._last_offsets = {p: t.last_offset for p, t in tails.items() if t.first_previous_id is not None}

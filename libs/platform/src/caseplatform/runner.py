@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from faststream.kafka import KafkaBroker
@@ -38,6 +39,12 @@ class ServiceParts:
     policy: Policy | None
     grpc_register: Sequence[Callable[[grpc.aio.Server], None]]
     grpc_service_names: Sequence[str]
+
+    @classmethod
+    def of(cls, app: ServiceApplication, translate: Translator, grpc_api: Any, policy: Policy | None = None) -> ServiceParts:
+        """From a service's application, translation and `entrypoints.grpc_api` module
+        (which offers `register(app)` and `SERVICE_NAMES`)."""
+        return cls(app, translate, policy, [grpc_api.register(app)], grpc_api.SERVICE_NAMES)
 
 
 def wire_broker(service: str, settings: PlatformSettings, inbox: Inbox | None) -> KafkaBroker:

@@ -11,13 +11,7 @@ from risk.translation import to_contract
 
 def build(settings: PlatformSettings) -> ServiceParts:
     app = RiskApplication(settings)
-    return ServiceParts(
-        app=app,
-        translate=to_contract,
-        policy=app.policy,
-        grpc_register=[grpc_api.register(app)],
-        grpc_service_names=grpc_api.SERVICE_NAMES,
-    )
+    return ServiceParts.of(app, to_contract, grpc_api, policy=app.policy)
 
 
 def main() -> None:
