@@ -148,7 +148,7 @@ async def test_health_needs_no_identity(stub) -> None:
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-async def test_server_reflection_lists_the_services(stub) -> None:  # noqa: ANN001
+async def test_server_reflection_lists_the_services(stub) -> None:
     from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
     _, _, address = stub
