@@ -158,3 +158,53 @@ async def test_server_reflection_lists_the_services(stub) -> None:
         )
         names = [s.name async for r in responses for s in r.list_services_response.service]
     assert {"intake.v1.IntakeService", "grpc.health.v1.Health"} <= set(names)
+
+
+async def test_the_journey_over_grpc(stub) -> None:
+    client, _, _ = stub
+    submitted = await client.SubmitDisclosure(request(), metadata=IDENTITY)
+    assert submitted.owner_cho == "cho-cwmbran"  # NP44 is on the Cwmbran patch
+    now = timestamp(datetime.now(UTC))
+    contact = intake_pb2.RecordSafeContactRequest(
+        idempotency_key="c-1", case_id=submitted.case_id, outcome=intake_pb2.MADE, at=now, method="phone"
+    )
+    first = await client.RecordSafeContact(contact, metadata=IDENTITY)
+    again = await client.RecordSafeContact(contact, metadata=IDENTITY)
+    assert first.applied and not again.applied and first.version == again.version
+    await client.RecordConsent(
+        intake_pb2.RecordConsentRequest(
+            idempotency_key="k-c", case_id=submitted.case_id, decision=intake_pb2.GIVEN, agencies=["idva"], at=now
+        ),
+        metadata=IDENTITY,
+    )
+    case = await client.GetCase(intake_pb2.GetCaseRequest(case_id=submitted.case_id), metadata=IDENTITY)
+    assert case.safe_contact_made and case.owner_cho == "cho-cwmbran" and case.area == "Torfaen"
+    assert [(c.agency, c.decision) for c in case.consent] == [("idva", intake_pb2.GIVEN)]
+    listed = await client.ListCases(intake_pb2.ListCasesRequest(owner_cho="cho-cwmbran"), metadata=IDENTITY)
+    assert [c.case_id for c in listed.cases] == [submitted.case_id]
+
+
+@pytest.mark.parametrize(
+    ("call", "message", "field"),
+    [
+        ("RecordSafeContact", intake_pb2.RecordSafeContactRequest(idempotency_key="x", case_id="0b5f6a3e-1111-4e8e-9a1e-2f0f5d3c4b2a", outcome=9), "outcome"),
+        ("RecordConsent", intake_pb2.RecordConsentRequest(idempotency_key="x", case_id="0b5f6a3e-1111-4e8e-9a1e-2f0f5d3c4b2a", decision=intake_pb2.GIVEN), "agencies"),
+        ("RecordNote", intake_pb2.RecordNoteRequest(idempotency_key="x", case_id="0b5f6a3e-1111-4e8e-9a1e-2f0f5d3c4b2a"), "text"),
+        ("CloseCase", intake_pb2.CloseCaseRequest(case_id="not-a-uuid", reason="r"), "case_id"),
+        ("ListCases", intake_pb2.ListCasesRequest(status="PENDING"), "status"),
+    ],
+)
+async def test_journey_commands_name_the_bad_field(stub, call, message, field) -> None:
+    client, _, _ = stub
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await getattr(client, call)(message, metadata=IDENTITY)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in violations(raised.value)
+
+
+async def test_journey_on_an_unknown_case_is_not_found(stub) -> None:
+    client, _, _ = stub
+    note = intake_pb2.RecordNoteRequest(idempotency_key="n", case_id="0b5f6a3e-1111-4e8e-9a1e-2f0f5d3c4b2a", text="t")
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await client.RecordNote(note, metadata=IDENTITY)
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND

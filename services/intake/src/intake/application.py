@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -11,19 +13,29 @@ from eventsourcing.persistence import IntegrityError
 
 from caseplatform.calendar import WorkingDayCalendar
 from caseplatform.clock import process_clock
-from caseplatform.errors import Conflict, InvalidArgument, NotFound
+from caseplatform.errors import Conflict, InvalidArgument, NotFound, PreconditionFailed
 from caseplatform.identity import Actor
+from caseplatform.ids import parse_uuid
 from caseplatform.settings import PlatformSettings
-from caseplatform.store import ServiceApplication
-from intake.commands import SubmitDisclosure
-from intake.domain.case import Case
+from caseplatform.store import ServiceApplication, Sql
+from intake.commands import (
+    ChangeStatus,
+    RecordConsent,
+    RecordNote,
+    RecordSafeContact,
+    SubmitDisclosure,
+)
+from intake.domain.case import OPEN, Case, CaseClosedError, LinkedDisclosure, VictimIndex
 from intake.domain.deadlines import disclosure_deadlines
+from intake.domain.patches import PatchRegister
+from intake.patch_register import load_patch_register
 
 
 @dataclass(frozen=True)
 class Submitted:
     case: Case
     created: bool
+    linked: bool = False
 
 
 class IntakeApplication(ServiceApplication):
@@ -31,46 +43,171 @@ class IntakeApplication(ServiceApplication):
         self,
         settings: PlatformSettings,
         calendar: WorkingDayCalendar | None = None,
+        patches: PatchRegister | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
         super().__init__("intake", settings, env)
         self.calendar = calendar or WorkingDayCalendar()
+        self.patches = patches or load_patch_register()
+
+    # ----- disclosures --------------------------------------------------------------------------
 
     def submit_disclosure(self, command: SubmitDisclosure, actor: Actor) -> Submitted:
         if command.received_in_future(process_clock().now()):
             raise InvalidArgument.one("received_at", "is in the future")
         request_hash = hashlib.sha256(command.model_dump_json().encode()).hexdigest()
-        case_id = Case.create_id(actor.agency, command.idempotency_key)
-        existing = self._find(case_id)
-        if existing is None:
-            case = Case(
-                idempotency_scope=actor.agency,
-                idempotency_key=command.idempotency_key,
-                request_hash=request_hash,
-                channel=command.channel.value,
-                received_at=command.received_at,
-                victim=command.victim.model_dump(),
-                children_ages=[child.age for child in command.children],
-                deadlines=disclosure_deadlines(command.received_at, bool(command.children), self.calendar),
-                meta=self.meta(actor),
-            )
-            try:
-                self.save(case)
-                return Submitted(case, created=True)
-            except IntegrityError:  # the same key, submitted concurrently: that one won
-                existing = self.repository.get(case_id)
-        if existing.request_hash != request_hash:
+        key_id = Case.create_id(actor.agency, command.idempotency_key)
+        try:
+            return self._answer_retry(key_id, request_hash) or self._new_disclosure(command, actor, request_hash)
+        except IntegrityError:  # the same key (or victim) written concurrently: that one won
+            retried = self._answer_retry(key_id, request_hash)
+            if retried is None:
+                raise
+            return retried
+
+    def _answer_retry(self, key_id: UUID, request_hash: str) -> Submitted | None:
+        seen = self._find(key_id)
+        if seen is None:
+            return None
+        if seen.request_hash != request_hash:
             raise Conflict("idempotency_key was already used for a different disclosure")
-        return Submitted(existing, created=False)
+        if isinstance(seen, LinkedDisclosure):
+            return Submitted(self.get_case(UUID(seen.case_id)), created=False, linked=True)
+        return Submitted(seen, created=False)
+
+    def _new_disclosure(self, command: SubmitDisclosure, actor: Actor, request_hash: str) -> Submitted:
+        meta = self.meta(actor)
+        index = self._victim_index(command.victim.tenant_ref)
+        open_case = self._find(UUID(index.open_case_id)) if index and index.open_case_id else None
+        if isinstance(open_case, Case) and open_case.status == OPEN:
+            open_case.add_disclosure(
+                idempotency_key=command.idempotency_key, channel=command.channel.value,
+                received_at=command.received_at, children_ages=[c.age for c in command.children],
+                details=command.details(), meta=meta,
+            )
+            link = LinkedDisclosure(
+                idempotency_scope=actor.agency, idempotency_key=command.idempotency_key,
+                case_id=open_case.case_id, request_hash=request_hash, meta=meta,
+            )
+            self.save(open_case, link)
+            return Submitted(open_case, created=False, linked=True)
+        patch = self.patches.owner_of(command.victim.address.postcode)
+        case = Case(
+            idempotency_scope=actor.agency,
+            idempotency_key=command.idempotency_key,
+            request_hash=request_hash,
+            channel=command.channel.value,
+            received_at=command.received_at,
+            victim=command.victim.model_dump(mode="json"),
+            children_ages=[child.age for child in command.children],
+            deadlines=disclosure_deadlines(
+                command.received_at, bool(command.children), self.calendar,
+                command.safe_contact.preferred_contact_at,
+            ),
+            details=command.details(),
+            safe_contact=command.safe_contact.model_dump(mode="json"),
+            owner={"cho": patch.cho, "area": patch.area},
+            meta=meta,
+        )
+        case.victim["address"]["postcode"] = command.victim.address.postcode
+        if command.victim.tenant_ref:
+            if index is None:
+                index = VictimIndex(tenant_ref=command.victim.tenant_ref, case_id=case.case_id)
+            else:
+                index.set_open_case(case.case_id)
+        self.save(case, index)
+        return Submitted(case, created=True)
+
+    # ----- the journey --------------------------------------------------------------------------
+
+    def record_safe_contact(self, command: RecordSafeContact, actor: Actor) -> tuple[Case, bool]:
+        self._not_in_future("at", command.at)
+        return self._change(command.case_id, command.idempotency_key, lambda case: case.record_safe_contact(
+            idempotency_key=command.idempotency_key, outcome=command.outcome.value, at=command.at,
+            method=command.method, meta=self.meta(actor),
+        ))
+
+    def record_consent(self, command: RecordConsent, actor: Actor) -> tuple[Case, bool]:
+        self._not_in_future("at", command.at)
+        return self._change(command.case_id, command.idempotency_key, lambda case: case.record_consent(
+            idempotency_key=command.idempotency_key, decision=command.decision.value,
+            agencies=[a.strip() for a in command.agencies if a.strip()], at=command.at, meta=self.meta(actor),
+        ))
+
+    def record_note(self, command: RecordNote, actor: Actor) -> tuple[Case, bool]:
+        return self._change(command.case_id, command.idempotency_key, lambda case: case.record_note(
+            idempotency_key=command.idempotency_key, text=command.text, meta=self.meta(actor),
+        ))
+
+    def close_case(self, command: ChangeStatus, actor: Actor) -> tuple[Case, bool]:
+        case = self.get_case(parse_uuid(command.case_id, "case_id"))
+        before = case.version
+        case.close(reason=command.reason, meta=self.meta(actor))
+        index = self._victim_index(case.victim.get("tenant_ref", ""))
+        if index is not None and index.open_case_id == case.case_id:
+            index.set_open_case(None)
+        self.save(case, index)
+        return case, case.version != before
+
+    def reopen_case(self, command: ChangeStatus, actor: Actor) -> tuple[Case, bool]:
+        case = self.get_case(parse_uuid(command.case_id, "case_id"))
+        before = case.version
+        case.reopen(reason=command.reason, meta=self.meta(actor))
+        index = self._victim_index(case.victim.get("tenant_ref", ""))
+        if index is not None and index.open_case_id is None:
+            index.set_open_case(case.case_id)
+        self.save(case, index)
+        return case, case.version != before
+
+    def _change(self, case_id: str, key: str, apply: Callable[[Case], None]) -> tuple[Case, bool]:
+        case = self.get_case(parse_uuid(case_id, "case_id"))
+        if case.has_applied(key):
+            return case, False
+        try:
+            apply(case)
+        except CaseClosedError as exc:
+            raise PreconditionFailed(f"{exc}: reopen it first") from None
+        self.save(case)
+        return case, True
+
+    def _not_in_future(self, field: str, instant: datetime) -> None:
+        if (instant - process_clock().now()).total_seconds() > 300:
+            raise InvalidArgument.one(field, "is in the future")
+
+    # ----- queries --------------------------------------------------------------------------------
 
     def get_case(self, case_id: UUID) -> Case:
         case = self._find(case_id)
-        if case is None:
+        if not isinstance(case, Case):
             raise NotFound("case", str(case_id))
         return case
 
-    def _find(self, case_id: UUID) -> Case | None:
+    def get_case_overdue(self, case_id: str) -> list[str]:
+        return self.get_case(parse_uuid(case_id, "case_id")).overdue(process_clock().now())
+
+    def list_cases(self, owner_cho: str = "", status: str = "", overdue_only: bool = False) -> list[Case]:
+        now = process_clock().now()
+        sql = Sql(self)
+        rows = sql.query(
+            f"SELECT originator_id FROM {sql.events_table} WHERE topic = ? ORDER BY originator_id",
+            ["intake.domain.case:Case.DisclosureReceived"],
+        )
+        cases = [self.get_case(UUID(str(row[0]))) for row in rows]
+        return [
+            c for c in cases
+            if (not owner_cho or c.owner.get("cho") == owner_cho)
+            and (not status or c.status == status)
+            and (not overdue_only or c.overdue(now))
+        ]
+
+    def _victim_index(self, tenant_ref: str) -> VictimIndex | None:
+        if not tenant_ref:
+            return None
+        found = self._find(VictimIndex.create_id(tenant_ref))
+        return found if isinstance(found, VictimIndex) else None
+
+    def _find(self, aggregate_id: UUID) -> Case | LinkedDisclosure | VictimIndex | None:
         try:
-            return self.repository.get(case_id)
+            return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None

@@ -1,4 +1,7 @@
-"""Intake's domain events → contract messages on `intake.events.v1`. The only place both meet."""
+"""Intake's domain events → contract messages on `intake.events.v1`. The only place both meet.
+
+Names, addresses, dates of birth, safe-contact details and notes are never published.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +10,82 @@ from typing import Any
 from caseplatform.deadlines import deadline_message
 from caseplatform.envelope import OutgoingEvent, to_timestamp
 from casework.intake.v1 import events_pb2, intake_pb2
-from intake.domain.case import Case, postcode_district
+from intake.domain.case import Case
+from intake.domain.patches import postcode_district
+
+
+def _disclosure(e: Any) -> OutgoingEvent:
+    case_id = str(e.originator_id)
+    details = getattr(e, "details", None) or {}
+    owner = getattr(e, "owner", None) or {}
+    safe_home = details.get("safe_to_return_home")
+    payload = events_pb2.DisclosureReceived(
+        case_id=case_id,
+        channel=intake_pb2.Channel.Value(e.channel),
+        received_at=to_timestamp(e.received_at),
+        tenant_ref=e.victim.get("tenant_ref", ""),
+        postcode_district=postcode_district(e.victim["address"]["postcode"]),
+        children_ages=e.children_ages,
+        deadlines=[deadline_message(d) for d in e.deadlines],
+        owner_cho=owner.get("cho", ""),
+        area=owner.get("area", ""),
+        perpetrator_lives_with_victim=bool(details.get("perpetrator", {}).get("lives_with_victim")),
+        safe_to_return_home_known=safe_home is not None,
+        safe_to_return_home=bool(safe_home),
+        reporter_suspected_perpetrator=bool(details.get("reporter_suspected_perpetrator")),
+        police_involved=bool(details.get("police_log_number")),
+    )
+    return OutgoingEvent(case_id=case_id, payload=payload, occurred_at=e.received_at)
+
+
+def _further(e: Any) -> OutgoingEvent:
+    case_id = str(e.originator_id)
+    payload = events_pb2.FurtherDisclosureReceived(
+        case_id=case_id, channel=intake_pb2.Channel.Value(e.channel),
+        received_at=to_timestamp(e.received_at), children_ages=e.children_ages,
+    )
+    return OutgoingEvent(case_id, payload, occurred_at=e.received_at)
+
+
+def _safe_contact(e: Any) -> OutgoingEvent:
+    case_id = str(e.originator_id)
+    payload = events_pb2.SafeContactRecorded(
+        case_id=case_id, outcome=intake_pb2.SafeContactOutcome.Value(e.outcome),
+        at=to_timestamp(e.at), deadline_met=e.deadline_met,
+    )
+    return OutgoingEvent(case_id, payload, occurred_at=e.at)
+
+
+def _consent(e: Any) -> OutgoingEvent:
+    case_id = str(e.originator_id)
+    payload = events_pb2.ConsentRecorded(
+        case_id=case_id, decision=intake_pb2.ConsentDecision.Value(e.decision),
+        agencies=e.agencies, at=to_timestamp(e.at),
+    )
+    return OutgoingEvent(case_id, payload, occurred_at=e.at)
+
+
+def _closed(e: Any) -> OutgoingEvent:
+    case_id = str(e.originator_id)
+    return OutgoingEvent(case_id, events_pb2.CaseClosed(case_id=case_id, reason=e.reason), occurred_at=e.timestamp)
+
+
+def _reopened(e: Any) -> OutgoingEvent:
+    case_id = str(e.originator_id)
+    return OutgoingEvent(case_id, events_pb2.CaseReopened(case_id=case_id, reason=e.reason), occurred_at=e.timestamp)
+
+
+TRANSLATIONS = {
+    Case.DisclosureReceived: _disclosure,
+    Case.FurtherDisclosureReceived: _further,
+    Case.SafeContactRecorded: _safe_contact,
+    Case.ConsentRecorded: _consent,
+    Case.CaseClosed: _closed,
+    Case.CaseReopened: _reopened,
+}
 
 
 def to_contract(domain_event: Any) -> OutgoingEvent | None:
-    if isinstance(domain_event, Case.DisclosureReceived):
-        case_id = str(domain_event.originator_id)
-        payload = events_pb2.DisclosureReceived(
-            case_id=case_id,
-            channel=intake_pb2.Channel.Value(domain_event.channel),
-            received_at=to_timestamp(domain_event.received_at),
-            tenant_ref=domain_event.victim.get("tenant_ref", ""),
-            postcode_district=postcode_district(domain_event.victim["address"]["postcode"]),
-            children_ages=domain_event.children_ages,
-            deadlines=[deadline_message(d) for d in domain_event.deadlines],
-        )
-        return OutgoingEvent(case_id=case_id, payload=payload, occurred_at=domain_event.received_at)
-    return None
+    """Notes, the victim index and linked-disclosure records stay inside intake."""
+    translate = TRANSLATIONS.get(type(domain_event))
+    return translate(domain_event) if translate else None

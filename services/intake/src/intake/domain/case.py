@@ -1,4 +1,8 @@
-"""The Case aggregate: one disclosure's journey, from receipt to closure."""
+"""The Case aggregate: one victim's journey from the first disclosure to closure (seed 001 §3–§8).
+
+Every change is an event with its actor (in `meta`); corrections are new events, nothing is
+rewritten. Commands that may be retried carry an idempotency key the case remembers.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,15 @@ from eventsourcing.domain import event
 
 from caseplatform.aggregate import CaseAggregate
 from caseplatform.ids import stable_id
+from intake.domain.deadlines import CASE_RECORDED, SAFE_CONTACT
+from intake.domain.patches import postcode_district
+
+OPEN, CLOSED = "OPEN", "CLOSED"
+MADE = "MADE"
 
 
-def postcode_district(postcode: str) -> str:
-    """The outward code ('NP4 6YB' → 'NP4'): the patch, not the address."""
-    compact = postcode.replace(" ", "").upper()
-    return compact[:-3] if len(compact) > 3 else compact
+class CaseClosedError(Exception):
+    """The case is closed: reopen it first."""
 
 
 class Case(CaseAggregate):
@@ -37,6 +44,10 @@ class Case(CaseAggregate):
         children_ages: list[int],
         deadlines: list[dict[str, str]],
         meta: dict[str, Any],
+        # Added after the first release: defaults keep the earliest events readable.
+        details: dict[str, Any] | None = None,
+        safe_contact: dict[str, Any] | None = None,
+        owner: dict[str, str] | None = None,
     ) -> None:
         self.request_hash = request_hash
         self.channel = channel
@@ -44,7 +55,18 @@ class Case(CaseAggregate):
         self.victim = victim
         self.children_ages = list(children_ages)
         self.deadlines = list(deadlines)
-        self.status = "OPEN"
+        self.details = dict(details or {})
+        self.safe_contact = dict(safe_contact or {})
+        self.owner = dict(owner or {"cho": "", "area": ""})
+        self.status = OPEN
+        self.disclosures = 1
+        self.safe_contact_made_at: datetime | None = None
+        self.consent: dict[str, dict[str, Any]] = {}
+        self.notes: list[dict[str, Any]] = []
+        self.applied_keys: set[str] = set()
+        self.possible_perpetrator_as_victim = bool(self.details.get("reporter_suspected_perpetrator"))
+
+    # ----- queries ----------------------------------------------------------------------------
 
     @property
     def case_id(self) -> str:
@@ -57,3 +79,129 @@ class Case(CaseAggregate):
     @property
     def recorded_at(self) -> datetime:
         return self.created_on
+
+    def due_at(self, kind: str) -> datetime | None:
+        for d in self.deadlines:
+            if d["kind"] == kind:
+                return datetime.fromisoformat(d["due_at"])
+        return None
+
+    def overdue(self, now: datetime) -> list[str]:
+        """Deadlines intake itself tracks that have passed unmet (reporting keeps every clock)."""
+        late = []
+        recorded_due = self.due_at(CASE_RECORDED)
+        if recorded_due is not None and self.recorded_at > recorded_due:
+            late.append(CASE_RECORDED)
+        contact_due = self.due_at(SAFE_CONTACT)
+        if self.status == OPEN and contact_due is not None and now > contact_due and not self.safe_contact_made_at:
+            late.append(SAFE_CONTACT)
+        return late
+
+    def has_applied(self, idempotency_key: str) -> bool:
+        return idempotency_key in self.applied_keys
+
+    # ----- commands ---------------------------------------------------------------------------
+
+    def add_disclosure(self, *, idempotency_key: str, channel: str, received_at: datetime,
+                       children_ages: list[int], details: dict[str, Any], meta: dict[str, Any]) -> None:
+        self._further_disclosure(idempotency_key=idempotency_key, channel=channel, received_at=received_at,
+                                 children_ages=children_ages, details=details, meta=meta)
+
+    @event("FurtherDisclosureReceived")
+    def _further_disclosure(self, idempotency_key: str, channel: str, received_at: datetime,
+                            children_ages: list[int], details: dict[str, Any], meta: dict[str, Any]) -> None:
+        self.disclosures += 1
+        self.applied_keys.add(idempotency_key)
+        if children_ages:  # the household as it is now known
+            self.children_ages = list(children_ages)
+        if details.get("reporter_suspected_perpetrator"):
+            self.possible_perpetrator_as_victim = True
+
+    def record_safe_contact(self, *, idempotency_key: str, outcome: str, at: datetime, method: str,
+                            meta: dict[str, Any]) -> None:
+        self._require_open()
+        due = self.due_at(SAFE_CONTACT)
+        met = outcome == MADE and due is not None and at <= due
+        self._safe_contact(idempotency_key=idempotency_key, outcome=outcome, at=at, method=method,
+                           deadline_met=met, meta=meta)
+
+    @event("SafeContactRecorded")
+    def _safe_contact(self, idempotency_key: str, outcome: str, at: datetime, method: str,
+                      deadline_met: bool, meta: dict[str, Any]) -> None:
+        self.applied_keys.add(idempotency_key)
+        # Only contact actually made stops the clock; an attempt or "unsafe now" does not.
+        if outcome == MADE and self.safe_contact_made_at is None:
+            self.safe_contact_made_at = at
+
+    def record_consent(self, *, idempotency_key: str, decision: str, agencies: list[str], at: datetime,
+                       meta: dict[str, Any]) -> None:
+        self._require_open()
+        self._consent(idempotency_key=idempotency_key, decision=decision, agencies=agencies, at=at, meta=meta)
+
+    @event("ConsentRecorded")
+    def _consent(self, idempotency_key: str, decision: str, agencies: list[str], at: datetime,
+                 meta: dict[str, Any]) -> None:
+        self.applied_keys.add(idempotency_key)
+        for agency in agencies:
+            self.consent[agency] = {"decision": decision, "at": at, "by": meta.get("actor", {})}
+
+    def record_note(self, *, idempotency_key: str, text: str, meta: dict[str, Any]) -> None:
+        self._note(idempotency_key=idempotency_key, text=text, meta=meta)
+
+    @event("NoteRecorded")
+    def _note(self, idempotency_key: str, text: str, meta: dict[str, Any]) -> None:
+        self.applied_keys.add(idempotency_key)
+        self.notes.append({"text": text, "by": meta.get("actor", {})})
+
+    def close(self, *, reason: str, meta: dict[str, Any]) -> None:
+        if self.status == OPEN:
+            self._close(reason=reason, meta=meta)
+
+    @event("CaseClosed")
+    def _close(self, reason: str, meta: dict[str, Any]) -> None:
+        self.status = CLOSED
+
+    def reopen(self, *, reason: str, meta: dict[str, Any]) -> None:
+        if self.status == CLOSED:
+            self._reopen(reason=reason, meta=meta)
+
+    @event("CaseReopened")
+    def _reopen(self, reason: str, meta: dict[str, Any]) -> None:
+        self.status = OPEN
+
+    def _require_open(self) -> None:
+        if self.status != OPEN:
+            raise CaseClosedError(f"case {self.id} is closed")
+
+
+class LinkedDisclosure(CaseAggregate):
+    """A disclosure added to a victim's open case: remembers which case, under the same id a
+    new case would have had, so a retry of the same request finds it."""
+
+    @staticmethod
+    def create_id(idempotency_scope: str, idempotency_key: str, **_: Any) -> UUID:
+        return Case.create_id(idempotency_scope, idempotency_key)
+
+    @event("DisclosureLinked")
+    def __init__(
+        self, *, idempotency_scope: str, idempotency_key: str, case_id: str, request_hash: str,
+        meta: dict[str, Any],
+    ) -> None:
+        self.case_id = case_id
+        self.request_hash = request_hash
+
+
+class VictimIndex(CaseAggregate):
+    """Which case is open for a victim (by tenancy reference): a second disclosure links to it."""
+
+    @staticmethod
+    def create_id(tenant_ref: str, **_: Any) -> UUID:
+        return stable_id("intake", "victim", tenant_ref.strip().upper())
+
+    @event("VictimIndexed")
+    def __init__(self, *, tenant_ref: str, case_id: str) -> None:
+        self.open_case_id: str | None = case_id
+
+    @event("OpenCaseChanged")
+    def set_open_case(self, case_id: str | None) -> None:
+        self.open_case_id = case_id

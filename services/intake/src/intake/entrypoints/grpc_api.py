@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
+from caseplatform.clock import process_clock
 from caseplatform.deadlines import deadline_message
 from caseplatform.envelope import to_timestamp
+from caseplatform.errors import InvalidArgument
 from caseplatform.grpc_server import require_actor
 from caseplatform.ids import parse_uuid
 from caseplatform.validation import parse_command, proto_to_dict
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
+from intake import commands
 from intake.application import IntakeApplication
-from intake.commands import SubmitDisclosure
 from intake.domain.case import Case
 
 
@@ -20,18 +24,57 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         self._app = app
 
     async def SubmitDisclosure(self, request, context):
-        command = parse_command(SubmitDisclosure, proto_to_dict(request))
+        command = parse_command(commands.SubmitDisclosure, proto_to_dict(request))
         submitted = await asyncio.to_thread(self._app.submit_disclosure, command, require_actor())
+        case = submitted.case
         return intake_pb2.SubmitDisclosureResponse(
-            case_id=submitted.case.case_id,
+            case_id=case.case_id,
             created=submitted.created,
-            deadlines=[deadline_message(d) for d in submitted.case.deadlines],
+            deadlines=[deadline_message(d) for d in case.deadlines],
+            owner_cho=case.owner.get("cho", ""),
+            linked_to_open_case=submitted.linked,
         )
 
     async def GetCase(self, request, context):
         case_id = parse_uuid(request.case_id, "case_id")
         case = await asyncio.to_thread(self._app.get_case, case_id)
         return case_response(case)
+
+    async def ListCases(self, request, context):
+        status = request.status.strip().upper()
+        if status not in ("", "OPEN", "CLOSED"):
+            raise InvalidArgument.one("status", "must be OPEN, CLOSED or empty")
+        cases = await asyncio.to_thread(self._app.list_cases, request.owner_cho, status, request.overdue_only)
+        now = process_clock().now()
+        return intake_pb2.ListCasesResponse(
+            cases=[
+                intake_pb2.CaseSummary(
+                    case_id=c.case_id, owner_cho=c.owner.get("cho", ""), status=c.status,
+                    received_at=to_timestamp(c.received_at), overdue=c.overdue(now),
+                )
+                for c in cases
+            ]
+        )
+
+    async def RecordSafeContact(self, request, context):
+        return await self._change(commands.RecordSafeContact, request, self._app.record_safe_contact)
+
+    async def RecordConsent(self, request, context):
+        return await self._change(commands.RecordConsent, request, self._app.record_consent)
+
+    async def RecordNote(self, request, context):
+        return await self._change(commands.RecordNote, request, self._app.record_note)
+
+    async def CloseCase(self, request, context):
+        return await self._change(commands.ChangeStatus, request, self._app.close_case)
+
+    async def ReopenCase(self, request, context):
+        return await self._change(commands.ChangeStatus, request, self._app.reopen_case)
+
+    async def _change(self, model: type, request: Any, apply: Callable[..., tuple[Case, bool]]) -> Any:
+        command = parse_command(model, proto_to_dict(request))
+        case, applied = await asyncio.to_thread(apply, command, require_actor())
+        return intake_pb2.CaseChangeResponse(case_id=case.case_id, version=case.version, applied=applied)
 
 
 def case_response(case: Case) -> intake_pb2.GetCaseResponse:
@@ -45,6 +88,20 @@ def case_response(case: Case) -> intake_pb2.GetCaseResponse:
         children_count=len(case.children_ages),
         deadlines=[deadline_message(d) for d in case.deadlines],
         status=case.status,
+        owner_cho=case.owner.get("cho", ""),
+        area=case.owner.get("area", ""),
+        safe_contact_made=case.safe_contact_made_at is not None,
+        consent=[
+            intake_pb2.ConsentState(
+                agency=agency, decision=intake_pb2.ConsentDecision.Value(state["decision"]),
+                decided_at=to_timestamp(state["at"]),
+            )
+            for agency, state in sorted(case.consent.items())
+        ],
+        disclosures=case.disclosures,
+        notes=len(case.notes),
+        possible_perpetrator_as_victim=case.possible_perpetrator_as_victim,
+        overdue=case.overdue(process_clock().now()),
     )
 
 

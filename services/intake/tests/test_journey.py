@@ -1,0 +1,173 @@
+"""The case journey after a disclosure: ownership by patch, linking, safe contact, consent,
+notes, closing and reopening (DOMAIN.md "The case journey")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from caseplatform.calendar import LONDON
+from caseplatform.clock import ControlledClock
+from caseplatform.errors import PreconditionFailed
+from caseplatform.identity import Actor
+from caseplatform.settings import PlatformSettings
+from caseplatform.testing import controlled_clock
+from caseplatform.validation import parse_command
+from intake import commands
+from intake.application import IntakeApplication
+from intake.domain.patches import UNASSIGNED, PatchRegister, postcode_sector
+from intake.translation import to_contract
+
+CHO = Actor("landlord", "CHO", "cho-7")
+POLICE = Actor("gwent-police", "DACC officer", "p-3")
+MONDAY_0900 = datetime(2027, 4, 5, 9, 0, tzinfo=LONDON)  # a working Monday after Easter
+
+
+@pytest.fixture
+def clock() -> Iterator[ControlledClock]:
+    with controlled_clock(MONDAY_0900) as c:
+        yield c
+
+
+@pytest.fixture
+def app(tmp_path: Path, clock: ControlledClock) -> IntakeApplication:
+    return IntakeApplication(PlatformSettings(casework_data_dir=tmp_path))
+
+
+def disclosure(key: str = "k-1", tenant: str = "T-1", postcode: str = "NP4 6YB", **extra: Any) -> commands.SubmitDisclosure:
+    data: dict[str, Any] = {
+        "idempotency_key": key,
+        "received_at": (MONDAY_0900 - timedelta(hours=1)).isoformat(),
+        "channel": "THIRD_PARTY",
+        "victim": {"tenant_ref": tenant, "name": "Synthetic Person", "date_of_birth": "1990-05-01",
+                   "address": {"line1": "1 Test St", "postcode": postcode}},
+        **extra,
+    }
+    return parse_command(commands.SubmitDisclosure, data)
+
+
+def published(app: IntakeApplication, case_id: str) -> Any:
+    """What the relay would publish for the case's first stored event."""
+    from uuid import UUID
+
+    first = app.events.get(UUID(case_id))
+    return to_contract(next(iter(first)))
+
+
+def change(model: type, **data: Any) -> Any:
+    return parse_command(model, data)
+
+
+def test_the_cho_is_found_from_the_victims_address_sector_before_district() -> None:
+    register = PatchRegister([("NP4 6", "cho-a", "Torfaen"), ("NP4", "cho-b", "Torfaen")])
+    assert postcode_sector("np46yb") == "NP4 6"
+    assert register.owner_of("NP4 6YB").cho == "cho-a"
+    assert register.owner_of("NP4 9ZZ").cho == "cho-b"
+    assert register.owner_of("CF10 1AA").cho == UNASSIGNED
+
+
+def test_a_disclosure_is_owned_by_the_patch_cho_and_keeps_initial_considerations(app: IntakeApplication) -> None:
+    case = app.submit_disclosure(
+        disclosure(perpetrator={"lives_with_victim": True, "is_tenant": True, "relationship": "partner"},
+                   vulnerabilities=["hearing impairment"], interpreter_language="Polish",
+                   two_staff_to_attend=True, open_tenancy_actions=["RENT_ARREARS"],
+                   police_log_number="GP-2027-0001", safe_to_return_home=False), CHO,
+    ).case
+    assert case.owner == {"cho": "cho-torfaen-central", "area": "Torfaen"}
+    assert case.details["perpetrator"]["lives_with_victim"] is True
+    assert case.details["open_tenancy_actions"] == ["RENT_ARREARS"]
+    assert case.details["safe_to_return_home"] is False
+    out = published(app, case.case_id)
+    assert out is not None
+    assert (out.payload.owner_cho, out.payload.area) == ("cho-torfaen-central", "Torfaen")
+    assert out.payload.perpetrator_lives_with_victim and out.payload.police_involved
+    assert out.payload.safe_to_return_home_known and not out.payload.safe_to_return_home
+
+
+def test_safe_contact_is_due_at_the_preferred_time_when_one_is_given(app: IntakeApplication) -> None:
+    preferred = MONDAY_0900 + timedelta(hours=30)
+    case = app.submit_disclosure(disclosure(safe_contact={"safe_phone": "07700 900123", "preferred_contact_at": preferred.isoformat()}), CHO).case
+    assert case.due_at("SAFE_CONTACT") == preferred
+    assert case.due_at("CASE_RECORDED").date().isoformat() == "2027-04-06"
+
+
+def test_safe_contact_details_never_leave_intake(app: IntakeApplication) -> None:
+    case = app.submit_disclosure(disclosure(safe_contact={"safe_phone": "07700 900123", "safe_times": "after 10"}), CHO).case
+    out = published(app, case.case_id)
+    assert out is not None
+    wire = out.payload.SerializeToString()
+    for secret in (b"07700 900123", b"after 10", b"Synthetic Person", b"1 Test St", b"1990-05-01"):
+        assert secret not in wire
+
+
+def test_a_second_disclosure_about_the_same_victim_links_to_the_open_case(app: IntakeApplication) -> None:
+    first = app.submit_disclosure(disclosure("k-1"), CHO)
+    second = app.submit_disclosure(disclosure("dacc-77", children=[{"age": 5}]), POLICE)
+    assert second.linked and not second.created
+    assert second.case.id == first.case.id
+    assert second.case.disclosures == 2 and second.case.children_ages == [5]
+    retried = app.submit_disclosure(disclosure("dacc-77", children=[{"age": 5}]), POLICE)
+    assert retried.linked and retried.case.disclosures == 2  # the same request again: nothing new
+
+
+def test_only_contact_made_stops_the_safe_contact_clock(app: IntakeApplication, clock: ControlledClock) -> None:
+    case_id = app.submit_disclosure(disclosure(), CHO).case.case_id
+    attempt = change(commands.RecordSafeContact, case_id=case_id, idempotency_key="c1", outcome="ATTEMPTED", at=clock.now().isoformat())
+    unsafe = change(commands.RecordSafeContact, case_id=case_id, idempotency_key="c2", outcome="UNSAFE_TO_CONTACT", at=clock.now().isoformat())
+    app.record_safe_contact(attempt, CHO)
+    app.record_safe_contact(unsafe, CHO)
+    clock.advance(timedelta(days=2))  # past the end of Tuesday
+    assert app.get_case_overdue(case_id) == ["SAFE_CONTACT"]
+    made = change(commands.RecordSafeContact, case_id=case_id, idempotency_key="c3", outcome="MADE", at=clock.now().isoformat())
+    case, applied = app.record_safe_contact(made, CHO)
+    assert applied and case.safe_contact_made_at == clock.now()
+    assert app.get_case_overdue(case_id) == []
+    _, again = app.record_safe_contact(made, CHO)
+    assert not again  # the same key twice changes nothing
+
+
+def test_consent_given_then_withdrawn_is_kept_per_agency(app: IntakeApplication, clock: ControlledClock) -> None:
+    case_id = app.submit_disclosure(disclosure(), CHO).case.case_id
+    now = clock.now().isoformat()
+    app.record_consent(change(commands.RecordConsent, case_id=case_id, idempotency_key="a", decision="GIVEN", agencies=["idva", "police"], at=now), CHO)
+    case, _ = app.record_consent(change(commands.RecordConsent, case_id=case_id, idempotency_key="b", decision="WITHDRAWN", agencies=["idva"], at=now), CHO)
+    assert {a: s["decision"] for a, s in case.consent.items()} == {"idva": "WITHDRAWN", "police": "GIVEN"}
+    assert case.consent["idva"]["by"]["role"] == "CHO"  # who recorded it
+
+
+def test_a_closed_case_takes_no_journey_steps_until_reopened(app: IntakeApplication, clock: ControlledClock) -> None:
+    case_id = app.submit_disclosure(disclosure(), CHO).case.case_id
+    app.close_case(change(commands.ChangeStatus, case_id=case_id, reason="moved out of area"), CHO)
+    with pytest.raises(PreconditionFailed, match="reopen"):
+        app.record_consent(change(commands.RecordConsent, case_id=case_id, idempotency_key="a", decision="GIVEN", agencies=["idva"], at=clock.now().isoformat()), CHO)
+    # A new disclosure about the victim opens a new case while the old one is closed.
+    fresh = app.submit_disclosure(disclosure("k-2"), CHO)
+    assert fresh.created and fresh.case.case_id != case_id
+    case, applied = app.reopen_case(change(commands.ChangeStatus, case_id=case_id, reason="returned"), CHO)
+    assert applied and case.status == "OPEN"
+
+
+def test_notes_stay_inside_intake(app: IntakeApplication) -> None:
+    case_id = app.submit_disclosure(disclosure(), CHO).case.case_id
+    case, _ = app.record_note(change(commands.RecordNote, case_id=case_id, idempotency_key="n1", text="Spoke to neighbour."), CHO)
+    assert len(case.notes) == 1
+    note_event = app.repository.get(case.id)  # reload: the note is part of the record
+    assert note_event.notes[0]["text"] == "Spoke to neighbour."
+    from intake.domain.case import Case
+
+    assert to_contract(Case.NoteRecorded(originator_id=case.id, originator_version=9, timestamp=MONDAY_0900,
+                                         idempotency_key="n", text="x", meta={})) is None
+
+
+def test_list_cases_filters_by_owner_status_and_overdue(app: IntakeApplication, clock: ControlledClock) -> None:
+    a = app.submit_disclosure(disclosure("k-1", tenant="T-1", postcode="NP4 6YB"), CHO).case.case_id
+    b = app.submit_disclosure(disclosure("k-2", tenant="T-2", postcode="NP44 1AB"), CHO).case.case_id
+    app.close_case(change(commands.ChangeStatus, case_id=b, reason="no further action"), CHO)
+    assert {c.case_id for c in app.list_cases(owner_cho="cho-torfaen-central")} == {a}
+    assert {c.case_id for c in app.list_cases(status="CLOSED")} == {b}
+    clock.advance(timedelta(days=3))
+    assert {c.case_id for c in app.list_cases(overdue_only=True)} == {a}  # closed cases are not chased
