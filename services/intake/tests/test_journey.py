@@ -171,3 +171,54 @@ def test_list_cases_filters_by_owner_status_and_overdue(app: IntakeApplication, 
     assert {c.case_id for c in app.list_cases(status="CLOSED")} == {b}
     clock.advance(timedelta(days=3))
     assert {c.case_id for c in app.list_cases(overdue_only=True)} == {a}  # closed cases are not chased
+
+
+def test_moving_to_another_patch_reassigns_the_case_and_keeps_the_history(app: IntakeApplication) -> None:
+    case_id = app.submit_disclosure(disclosure(), CHO).case.case_id
+    moved = {"tenant_ref": "T-1", "name": "Synthetic Person",
+             "address": {"line1": "9 New Road", "postcode": "NP13 2XY"}}
+    correction = change(commands.CorrectDetails, case_id=case_id, idempotency_key="fix-1", victim=moved,
+                        reason="victim rehoused")
+    case, applied = app.correct_details(correction, CHO)
+    assert applied and case.owner == {"cho": "cho-blaenau-gwent-east", "area": "Blaenau Gwent"}
+    assert case.victim["address"]["postcode"] == "NP13 2XY" and case.corrections == 1
+    from uuid import UUID
+
+    history = [type(e).__name__ for e in app.events.get(UUID(case_id))]
+    assert history == ["DisclosureReceived", "DetailsCorrected", "OwnerReassigned"]  # nothing rewritten
+    reassigned = to_contract(list(app.events.get(UUID(case_id)))[-1])
+    assert reassigned is not None
+    assert (reassigned.payload.owner_cho, reassigned.payload.previous_owner_cho) == (
+        "cho-blaenau-gwent-east", "cho-torfaen-central",
+    )
+
+
+def test_a_correction_on_the_same_patch_does_not_reassign(app: IntakeApplication) -> None:
+    case_id = app.submit_disclosure(disclosure(), CHO).case.case_id
+    fixed = {"tenant_ref": "T-1", "name": "Synthetic Persson", "address": {"line1": "1 Test St", "postcode": "NP4 6YB"}}
+    case, _ = app.correct_details(change(commands.CorrectDetails, case_id=case_id, idempotency_key="f",
+                                         victim=fixed, reason="spelling"), CHO)
+    assert case.owner["cho"] == "cho-torfaen-central"
+    from uuid import UUID
+
+    assert [type(e).__name__ for e in app.events.get(UUID(case_id))][-1] == "DetailsCorrected"
+
+
+def test_immediate_safety_reported_elsewhere_legal_advice_and_flag(app: IntakeApplication) -> None:
+    case_id = app.submit_disclosure(disclosure(), CHO).case.case_id
+    app.record_immediate_safety(change(commands.RecordImmediateSafety, case_id=case_id, idempotency_key="s",
+                                       safe_to_return_home=False), CHO)
+    app.record_reported_elsewhere(change(commands.RecordReportedElsewhere, case_id=case_id, idempotency_key="r",
+                                         police_log_number="GP-1", consent_to_speak_to_them=True), CHO)
+    app.request_legal_advice(change(commands.ReasonedCommand, case_id=case_id, idempotency_key="l",
+                                    reason="perpetrator returning"), CHO)
+    case, _ = app.flag_possible_perpetrator(change(commands.ReasonedCommand, case_id=case_id, idempotency_key="p",
+                                                   reason="accounts differ"), CHO)
+    assert case.details["safe_to_return_home"] is False
+    assert case.details["police_log_number"] == "GP-1" and case.details["consent_to_speak_to_them"]
+    assert case.legal_advice_requested and case.possible_perpetrator_as_victim
+    from uuid import UUID
+
+    types = [to_contract(e).payload.DESCRIPTOR.name for e in list(app.events.get(UUID(case_id)))[1:]]
+    assert types == ["ImmediateSafetyRecorded", "ReportedElsewhereRecorded", "LegalAdviceRequested",
+                     "PossiblePerpetratorAsVictimFlagged"]

@@ -18,6 +18,7 @@ from caseplatform.identity import Actor
 from caseplatform.ids import parse_uuid
 from caseplatform.settings import PlatformSettings
 from caseplatform.store import ServiceApplication, Sql
+from intake import commands
 from intake.commands import (
     ChangeStatus,
     RecordConsent,
@@ -137,6 +138,36 @@ class IntakeApplication(ServiceApplication):
     def record_note(self, command: RecordNote, actor: Actor) -> tuple[Case, bool]:
         return self._change(command.case_id, command.idempotency_key, lambda case: case.record_note(
             idempotency_key=command.idempotency_key, text=command.text, meta=self.meta(actor),
+        ))
+
+    def record_immediate_safety(self, command: commands.RecordImmediateSafety, actor: Actor) -> tuple[Case, bool]:
+        return self._change(command.case_id, command.idempotency_key, lambda case: case.record_immediate_safety(
+            idempotency_key=command.idempotency_key, safe_to_return_home=command.safe_to_return_home,
+            meta=self.meta(actor),
+        ))
+
+    def record_reported_elsewhere(self, command: commands.RecordReportedElsewhere, actor: Actor) -> tuple[Case, bool]:
+        return self._change(command.case_id, command.idempotency_key, lambda case: case.record_reported_elsewhere(
+            idempotency_key=command.idempotency_key, police_log_number=command.police_log_number,
+            support_worker=command.support_worker, consent_to_speak=command.consent_to_speak_to_them,
+            meta=self.meta(actor),
+        ))
+
+    def request_legal_advice(self, command: commands.ReasonedCommand, actor: Actor) -> tuple[Case, bool]:
+        return self._change(command.case_id, command.idempotency_key, lambda case: case.request_legal_advice(
+            idempotency_key=command.idempotency_key, reason=command.reason, meta=self.meta(actor),
+        ))
+
+    def flag_possible_perpetrator(self, command: commands.ReasonedCommand, actor: Actor) -> tuple[Case, bool]:
+        return self._change(command.case_id, command.idempotency_key, lambda case: case.flag_possible_perpetrator(
+            idempotency_key=command.idempotency_key, reason=command.reason, meta=self.meta(actor),
+        ))
+
+    def correct_details(self, command: commands.CorrectDetails, actor: Actor) -> tuple[Case, bool]:
+        patch = self.patches.owner_of(command.victim.address.postcode)
+        return self._change(command.case_id, command.idempotency_key, lambda case: case.correct_details(
+            idempotency_key=command.idempotency_key, victim=command.victim.model_dump(mode="json"),
+            reason=command.reason, owner={"cho": patch.cho, "area": patch.area}, meta=self.meta(actor),
         ))
 
     def close_case(self, command: ChangeStatus, actor: Actor) -> tuple[Case, bool]:

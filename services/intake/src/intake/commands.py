@@ -163,3 +163,24 @@ class RecordNote(CaseCommand):
 
 class ChangeStatus(CaseCommand):
     reason: str = Field(min_length=1, max_length=500)
+
+
+class RecordImmediateSafety(CaseCommand):
+    idempotency_key: str = Field(min_length=1, max_length=128)
+    safe_to_return_home: bool = False
+
+
+class RecordReportedElsewhere(CaseCommand):
+    idempotency_key: str = Field(min_length=1, max_length=128)
+    police_log_number: str = Field(default="", max_length=64)
+    support_worker: str = Field(default="", max_length=200)
+    consent_to_speak_to_them: bool = False
+
+
+class ReasonedCommand(CaseCommand):
+    idempotency_key: str = Field(min_length=1, max_length=128)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CorrectDetails(ReasonedCommand):
+    victim: Victim

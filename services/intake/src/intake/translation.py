@@ -65,14 +65,13 @@ def _consent(e: Any) -> OutgoingEvent:
     return OutgoingEvent(case_id, payload, occurred_at=e.at)
 
 
-def _closed(e: Any) -> OutgoingEvent:
-    case_id = str(e.originator_id)
-    return OutgoingEvent(case_id, events_pb2.CaseClosed(case_id=case_id, reason=e.reason), occurred_at=e.timestamp)
+def _simple(message: Any, **fields: Any) -> Any:
+    def translate(e: Any) -> OutgoingEvent:
+        case_id = str(e.originator_id)
+        values = {name: getter(e) for name, getter in fields.items()}
+        return OutgoingEvent(case_id, message(case_id=case_id, **values), occurred_at=e.timestamp)
 
-
-def _reopened(e: Any) -> OutgoingEvent:
-    case_id = str(e.originator_id)
-    return OutgoingEvent(case_id, events_pb2.CaseReopened(case_id=case_id, reason=e.reason), occurred_at=e.timestamp)
+    return translate
 
 
 TRANSLATIONS = {
@@ -80,8 +79,27 @@ TRANSLATIONS = {
     Case.FurtherDisclosureReceived: _further,
     Case.SafeContactRecorded: _safe_contact,
     Case.ConsentRecorded: _consent,
-    Case.CaseClosed: _closed,
-    Case.CaseReopened: _reopened,
+    Case.ImmediateSafetyRecorded: _simple(
+        events_pb2.ImmediateSafetyRecorded, safe_to_return_home=lambda e: e.safe_to_return_home
+    ),
+    Case.ReportedElsewhereRecorded: _simple(
+        events_pb2.ReportedElsewhereRecorded,
+        police_involved=lambda e: bool(e.police_log_number),
+        support_worker_involved=lambda e: bool(e.support_worker),
+        consent_to_speak_to_them=lambda e: e.consent_to_speak,
+    ),
+    Case.LegalAdviceRequested: _simple(events_pb2.LegalAdviceRequested),
+    Case.PossiblePerpetratorAsVictimFlagged: _simple(events_pb2.PossiblePerpetratorAsVictimFlagged),
+    Case.DetailsCorrected: _simple(
+        events_pb2.DetailsCorrected, postcode_district=lambda e: postcode_district(e.victim["address"]["postcode"])
+    ),
+    Case.OwnerReassigned: _simple(
+        events_pb2.OwnerReassigned,
+        owner_cho=lambda e: e.owner["cho"], area=lambda e: e.owner["area"],
+        previous_owner_cho=lambda e: e.previous_owner.get("cho", ""),
+    ),
+    Case.CaseClosed: _simple(events_pb2.CaseClosed, reason=lambda e: e.reason),
+    Case.CaseReopened: _simple(events_pb2.CaseReopened, reason=lambda e: e.reason),
 }
 
 

@@ -65,6 +65,8 @@ class Case(CaseAggregate):
         self.notes: list[dict[str, Any]] = []
         self.applied_keys: set[str] = set()
         self.possible_perpetrator_as_victim = bool(self.details.get("reporter_suspected_perpetrator"))
+        self.legal_advice_requested = False
+        self.corrections = 0
 
     # ----- queries ----------------------------------------------------------------------------
 
@@ -152,6 +154,68 @@ class Case(CaseAggregate):
     def _note(self, idempotency_key: str, text: str, meta: dict[str, Any]) -> None:
         self.applied_keys.add(idempotency_key)
         self.notes.append({"text": text, "by": meta.get("actor", {})})
+
+    def record_immediate_safety(self, *, idempotency_key: str, safe_to_return_home: bool,
+                                meta: dict[str, Any]) -> None:
+        self._require_open()
+        self._immediate_safety(idempotency_key=idempotency_key, safe_to_return_home=safe_to_return_home, meta=meta)
+
+    @event("ImmediateSafetyRecorded")
+    def _immediate_safety(self, idempotency_key: str, safe_to_return_home: bool, meta: dict[str, Any]) -> None:
+        self.applied_keys.add(idempotency_key)
+        self.details["safe_to_return_home"] = safe_to_return_home
+
+    def record_reported_elsewhere(self, *, idempotency_key: str, police_log_number: str, support_worker: str,
+                                  consent_to_speak: bool, meta: dict[str, Any]) -> None:
+        self._require_open()
+        self._reported_elsewhere(idempotency_key=idempotency_key, police_log_number=police_log_number,
+                                 support_worker=support_worker, consent_to_speak=consent_to_speak, meta=meta)
+
+    @event("ReportedElsewhereRecorded")
+    def _reported_elsewhere(self, idempotency_key: str, police_log_number: str, support_worker: str,
+                            consent_to_speak: bool, meta: dict[str, Any]) -> None:
+        self.applied_keys.add(idempotency_key)
+        if police_log_number:
+            self.details["police_log_number"] = police_log_number
+        if support_worker:
+            self.details["support_worker"] = support_worker
+        self.details["consent_to_speak_to_them"] = consent_to_speak
+
+    def request_legal_advice(self, *, idempotency_key: str, reason: str, meta: dict[str, Any]) -> None:
+        self._require_open()
+        self._legal_advice(idempotency_key=idempotency_key, reason=reason, meta=meta)
+
+    @event("LegalAdviceRequested")
+    def _legal_advice(self, idempotency_key: str, reason: str, meta: dict[str, Any]) -> None:
+        # Never contact a perpetrator without CSO or Housing Manager agreement (seed 001 §3).
+        self.applied_keys.add(idempotency_key)
+        self.legal_advice_requested = True
+
+    def flag_possible_perpetrator(self, *, idempotency_key: str, reason: str, meta: dict[str, Any]) -> None:
+        self._flag_perpetrator(idempotency_key=idempotency_key, reason=reason, meta=meta)
+
+    @event("PossiblePerpetratorAsVictimFlagged")
+    def _flag_perpetrator(self, idempotency_key: str, reason: str, meta: dict[str, Any]) -> None:
+        self.applied_keys.add(idempotency_key)
+        self.possible_perpetrator_as_victim = True
+
+    def correct_details(self, *, idempotency_key: str, victim: dict[str, Any], reason: str,
+                        owner: dict[str, str], meta: dict[str, Any]) -> None:
+        """Corrections are new events; when the address moves to another patch, so does the case."""
+        previous = dict(self.owner)
+        self._correct(idempotency_key=idempotency_key, victim=victim, reason=reason, meta=meta)
+        if owner["cho"] != previous.get("cho"):
+            self._reassign(owner=owner, previous_owner=previous, meta=meta)
+
+    @event("DetailsCorrected")
+    def _correct(self, idempotency_key: str, victim: dict[str, Any], reason: str, meta: dict[str, Any]) -> None:
+        self.applied_keys.add(idempotency_key)
+        self.corrections = getattr(self, "corrections", 0) + 1
+        self.victim = victim
+
+    @event("OwnerReassigned")
+    def _reassign(self, owner: dict[str, str], previous_owner: dict[str, str], meta: dict[str, Any]) -> None:
+        self.owner = dict(owner)
 
     def close(self, *, reason: str, meta: dict[str, Any]) -> None:
         if self.status == OPEN:

@@ -65,6 +65,21 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def RecordNote(self, request, context):
         return await self._change(commands.RecordNote, request, self._app.record_note)
 
+    async def RecordImmediateSafety(self, request, context):
+        return await self._change(commands.RecordImmediateSafety, request, self._app.record_immediate_safety)
+
+    async def RecordReportedElsewhere(self, request, context):
+        return await self._change(commands.RecordReportedElsewhere, request, self._app.record_reported_elsewhere)
+
+    async def RequestLegalAdvice(self, request, context):
+        return await self._change(commands.ReasonedCommand, request, self._app.request_legal_advice)
+
+    async def FlagPossiblePerpetratorAsVictim(self, request, context):
+        return await self._change(commands.ReasonedCommand, request, self._app.flag_possible_perpetrator)
+
+    async def CorrectDetails(self, request, context):
+        return await self._change(commands.CorrectDetails, request, self._app.correct_details)
+
     async def CloseCase(self, request, context):
         return await self._change(commands.ChangeStatus, request, self._app.close_case)
 
