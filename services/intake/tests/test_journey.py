@@ -222,3 +222,30 @@ def test_immediate_safety_reported_elsewhere_legal_advice_and_flag(app: IntakeAp
     types = [to_contract(e).payload.DESCRIPTOR.name for e in list(app.events.get(UUID(case_id)))[1:]]
     assert types == ["ImmediateSafetyRecorded", "ReportedElsewhereRecorded", "LegalAdviceRequested",
                      "PossiblePerpetratorAsVictimFlagged"]
+
+
+def test_the_case_list_filters_by_the_grade_risk_reports(app: IntakeApplication) -> None:
+    from caseplatform.envelope import OutgoingEvent, SourcePosition, build_envelope, parse_envelope
+    from caseplatform.inbox import Inbox
+    from casework.risk.v1 import events_pb2 as risk_events
+    from casework.risk.v1 import risk_pb2
+
+    high = app.submit_disclosure(disclosure("k-1", tenant="T-1"), CHO).case.case_id
+    app.submit_disclosure(disclosure("k-2", tenant="T-2"), CHO)
+
+    def assessed(n: int, grade: int) -> Any:
+        outgoing = OutgoingEvent(high, risk_events.RiskAssessed(case_id=high, assessment_id=f"a{n}", grade=grade), MONDAY_0900)
+        envelope = build_envelope(outgoing, aggregate_id=f"r{n}", aggregate_version=n, recorded_at=MONDAY_0900,
+                                  actor=CHO, source=SourcePosition("risk", n, 0, n - 1))
+        return parse_envelope(envelope.SerializeToString())
+
+    inbox = Inbox(app, app.policy)
+    inbox.apply("risk", 0, [assessed(1, risk_pb2.MEDIUM), assessed(2, risk_pb2.HIGH)])
+    inbox.apply("risk", 0, [assessed(2, risk_pb2.HIGH)])  # redelivered: nothing new
+    assert [c.case_id for c in app.list_cases(risk_grade="HIGH")] == [high]
+    assert app.list_cases(risk_grade="MEDIUM") == []
+    assert app.get_case_overdue(high) == []
+    from uuid import UUID
+
+    noted = [type(e).__name__ for e in app.events.get(UUID(high))].count("RiskGradeNoted")
+    assert noted == 2

@@ -13,11 +13,15 @@ from eventsourcing.persistence import IntegrityError
 
 from caseplatform.calendar import WorkingDayCalendar
 from caseplatform.clock import process_clock
+from caseplatform.envelope import IncomingEvent
 from caseplatform.errors import Conflict, InvalidArgument, NotFound, PreconditionFailed
 from caseplatform.identity import Actor
 from caseplatform.ids import parse_uuid
+from caseplatform.inbox import Unit
 from caseplatform.settings import PlatformSettings
 from caseplatform.store import ServiceApplication, Sql
+from casework.risk.v1 import events_pb2 as risk_events
+from casework.risk.v1 import risk_pb2
 from intake import commands
 from intake.commands import (
     ChangeStatus,
@@ -119,6 +123,16 @@ class IntakeApplication(ServiceApplication):
         self.save(case, index)
         return Submitted(case, created=True)
 
+    # ----- what other services tell us ------------------------------------------------------------
+
+    def policy(self, event: IncomingEvent, unit: Unit) -> None:
+        if isinstance(event.payload, risk_events.RiskAssessed):
+            case = unit.get(UUID(event.payload.case_id))
+            if isinstance(case, Case):
+                grade = risk_pb2.Grade.Name(event.payload.grade)
+                case.note_risk_grade(grade=grade, assessment_id=event.payload.assessment_id, meta=unit.meta())
+                unit.collect(case)
+
     # ----- the journey --------------------------------------------------------------------------
 
     def record_safe_contact(self, command: RecordSafeContact, actor: Actor) -> tuple[Case, bool]:
@@ -216,7 +230,9 @@ class IntakeApplication(ServiceApplication):
     def get_case_overdue(self, case_id: str) -> list[str]:
         return self.get_case(parse_uuid(case_id, "case_id")).overdue(process_clock().now())
 
-    def list_cases(self, owner_cho: str = "", status: str = "", overdue_only: bool = False) -> list[Case]:
+    def list_cases(
+        self, owner_cho: str = "", status: str = "", overdue_only: bool = False, risk_grade: str = ""
+    ) -> list[Case]:
         now = process_clock().now()
         sql = Sql(self)
         rows = sql.query(
@@ -229,6 +245,7 @@ class IntakeApplication(ServiceApplication):
             if (not owner_cho or c.owner.get("cho") == owner_cho)
             and (not status or c.status == status)
             and (not overdue_only or c.overdue(now))
+            and (not risk_grade or c.risk_grade == risk_grade)
         ]
 
     def _victim_index(self, tenant_ref: str) -> VictimIndex | None:

@@ -66,6 +66,7 @@ class Case(CaseAggregate):
         self.applied_keys: set[str] = set()
         self.possible_perpetrator_as_victim = bool(self.details.get("reporter_suspected_perpetrator"))
         self.legal_advice_requested = False
+        self.risk_grade = ""
         self.corrections = 0
 
     # ----- queries ----------------------------------------------------------------------------
@@ -216,6 +217,15 @@ class Case(CaseAggregate):
     @event("OwnerReassigned")
     def _reassign(self, owner: dict[str, str], previous_owner: dict[str, str], meta: dict[str, Any]) -> None:
         self.owner = dict(owner)
+
+    def note_risk_grade(self, *, grade: str, assessment_id: str, meta: dict[str, Any]) -> None:
+        """The latest grade from the risk service, so the case list can be filtered by it."""
+        if grade != self.risk_grade:
+            self._risk_grade(grade=grade, assessment_id=assessment_id, meta=meta)
+
+    @event("RiskGradeNoted")
+    def _risk_grade(self, grade: str, assessment_id: str, meta: dict[str, Any]) -> None:
+        self.risk_grade = grade
 
     def close(self, *, reason: str, meta: dict[str, Any]) -> None:
         if self.status == OPEN:

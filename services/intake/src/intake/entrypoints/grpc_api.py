@@ -44,13 +44,19 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         status = request.status.strip().upper()
         if status not in ("", "OPEN", "CLOSED"):
             raise InvalidArgument.one("status", "must be OPEN, CLOSED or empty")
-        cases = await asyncio.to_thread(self._app.list_cases, request.owner_cho, status, request.overdue_only)
+        grade = request.risk_grade.strip().upper()
+        if grade not in ("", "STANDARD", "MEDIUM", "HIGH"):
+            raise InvalidArgument.one("risk_grade", "must be STANDARD, MEDIUM, HIGH or empty")
+        cases = await asyncio.to_thread(
+            self._app.list_cases, request.owner_cho, status, request.overdue_only, grade
+        )
         now = process_clock().now()
         return intake_pb2.ListCasesResponse(
             cases=[
                 intake_pb2.CaseSummary(
                     case_id=c.case_id, owner_cho=c.owner.get("cho", ""), status=c.status,
                     received_at=to_timestamp(c.received_at), overdue=c.overdue(now),
+                    risk_grade=c.risk_grade,
                 )
                 for c in cases
             ]
@@ -117,6 +123,7 @@ def case_response(case: Case) -> intake_pb2.GetCaseResponse:
         notes=len(case.notes),
         possible_perpetrator_as_victim=case.possible_perpetrator_as_victim,
         overdue=case.overdue(process_clock().now()),
+        risk_grade=case.risk_grade,
     )
 
 

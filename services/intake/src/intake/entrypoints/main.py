@@ -11,7 +11,7 @@ from intake.translation import to_contract
 
 def build(settings: PlatformSettings) -> ServiceParts:
     app = IntakeApplication(settings)
-    return ServiceParts.of(app, to_contract, grpc_api)
+    return ServiceParts.of(app, to_contract, grpc_api, policy=app.policy)
 
 
 def main() -> None:

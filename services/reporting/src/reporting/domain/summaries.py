@@ -18,17 +18,79 @@ def _assessment(p: Any) -> str:
     return f"DASH risk assessment due by the end of {p.deadline.due_date}"
 
 
+def _risk_assessed(p: Any) -> str:
+    criteria = ", ".join(_words(p.DESCRIPTOR.fields_by_name["triggers"].enum_type.values_by_number[t].name) for t in p.triggers)
+    police = _enum_name(p, "checklist") == "POLICE_DASH"
+    basis = "graded by the police, not re-scored" if police else f"{p.yes_count} \"yes\" answer{'s' if p.yes_count != 1 else ''}"
+    text = (
+        f"{'Police DASH' if police else 'SafeLives DASH RIC'} risk assessment recorded "
+        f"(by {_words(_enum_name(p, 'source'))}): {_enum_name(p, 'grade')} risk; {basis}; "
+        f"MARAC criteria: {criteria or 'none'}"
+    )
+    if p.satisfies_deadline:
+        text += f"; assessment deadline met {'on time' if p.on_time else 'late'}"
+    return text
+
+
+def _risk_escalated(p: Any) -> str:
+    return f"Risk rose from {_enum_name(p, 'from_grade')} to {_enum_name(p, 'to_grade')}: escalated to the CSO"
+
+
 def _referral(p: Any) -> str:
-    return f"Referral required: {_words(_enum_name(p, 'type'))} to {p.target_agency}, due by the end of {p.deadline.due_date} ({p.reason})"
+    kind = REFERRAL_LABELS.get(_enum_name(p, "type"), _words(_enum_name(p, "type")))
+    return f"Referral required: {kind} to {p.target_agency}, due by the end of {p.deadline.due_date} ({p.reason})"
+
+
+REFERRAL_LABELS = {
+    "CHILDRENS_MARF": "Multi-Agency Referral Form (children)",
+    "MARAC": "MARAC referral",
+    "SPECIALIST_SUPPORT": "specialist support",
+    "HOUSING_OPTIONS": "Housing Options",
+}
 
 
 def _case_file(service: str) -> Summariser:
     return lambda p: f"{service} opened its case file (patch {p.postcode_district})"
 
 
+def _further(p: Any) -> str:
+    return f"Further disclosure received ({_words(_enum_name(p, 'channel'))}), added to the open case"
+
+
+def _safe_contact(p: Any) -> str:
+    outcome = {"ATTEMPTED": "Safe contact attempted, not made", "MADE": "Safe contact made",
+               "UNSAFE_TO_CONTACT": "Not safe to contact the victim now"}[_enum_name(p, "outcome")]
+    if _enum_name(p, "outcome") == "MADE":
+        outcome += " (within the deadline)" if p.deadline_met else " (after the deadline)"
+    return outcome
+
+
+def _consent(p: Any) -> str:
+    return f"Consent {_words(_enum_name(p, 'decision'))} for: {', '.join(p.agencies)}"
+
+
+def _reassigned(p: Any) -> str:
+    return f"Case reassigned to {p.owner_cho} ({p.area}) from {p.previous_owner_cho or 'no owner'}"
+
+
 SUMMARIES: dict[str, Summariser] = {
     "intake.v1.DisclosureReceived": _disclosure,
+    "intake.v1.FurtherDisclosureReceived": _further,
+    "intake.v1.SafeContactRecorded": _safe_contact,
+    "intake.v1.ConsentRecorded": _consent,
+    "intake.v1.ImmediateSafetyRecorded": lambda p: "Safe to return home" if p.safe_to_return_home else "Not safe to return home",
+    "intake.v1.ReportedElsewhereRecorded": lambda p: "Reported elsewhere recorded"
+    + (" (police involved)" if p.police_involved else "")
+    + ("; consent to speak to them" if p.consent_to_speak_to_them else ""),
+    "intake.v1.LegalAdviceRequested": lambda p: "CSO asked to advise on emergency legal action",
+    "intake.v1.PossiblePerpetratorAsVictimFlagged": lambda p: "Flagged: the reporter may be the perpetrator; specialist advice sought",
+    "intake.v1.DetailsCorrected": lambda p: "Details corrected (a new record; nothing overwritten)",
+    "intake.v1.OwnerReassigned": _reassigned,
+    "intake.v1.CaseClosed": lambda p: f"Case closed: {p.reason}",
+    "intake.v1.CaseReopened": lambda p: f"Case reopened: {p.reason}",
     "risk.v1.AssessmentRequired": _assessment,
+    "risk.v1.RiskAssessed": _risk_assessed,
+    "risk.v1.RiskEscalated": _risk_escalated,
     "referral.v1.ReferralRequired": _referral,
     "marac.v1.CaseFileOpened": _case_file("MARAC"),
     "repairs.v1.CaseFileOpened": _case_file("Repairs"),

@@ -1,0 +1,95 @@
+"""DASH risk assessment on the running system: intake's disclosure opens the risk record, a
+partner records a SafeLives RIC over gRPC, and the case's timeline shows it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import pytest
+
+from caseplatform.calendar import LONDON
+from casework.risk.v1 import risk_pb2
+
+from .client import CHO, Client, disclosure, eventually, timestamp
+
+pytestmark = pytest.mark.system
+
+# The shared stack's clock starts at Good Friday 2027, 17:40 in London: a disclosure received at
+# 17:30 has its DASH assessment due by the end of Tuesday 30 March (Easter Monday is a holiday).
+GOOD_FRIDAY_1730 = datetime(2027, 3, 26, 17, 30, tzinfo=LONDON)
+
+
+def ric(yes: int) -> list[risk_pb2.DashAnswer]:
+    return [risk_pb2.DashAnswer(question=q, answer=risk_pb2.YES if q <= yes else risk_pb2.NO) for q in range(1, 25)]
+
+
+def record_dash(client: Client, case_id: str, *, key: str, yes: int, completed_at: datetime) -> risk_pb2.RecordDashAssessmentResponse:
+    request = risk_pb2.RecordDashAssessmentRequest(
+        idempotency_key=key,
+        case_id=case_id,
+        answers=ric(yes),
+        safe_to_talk=True,
+        assessed_by="cho-7",
+        source=risk_pb2.LANDLORD,
+        completed_at=timestamp(completed_at),
+    )
+    return client.risk.RecordDashAssessment(request, metadata=CHO, timeout=10)
+
+
+def open_risk_record(client: Client) -> str:
+    submitted = client.submit(disclosure(received_at=GOOD_FRIDAY_1730))
+    opened = eventually(lambda: client.risk_history(submitted.case_id))
+    assert opened.assessment_due and opened.deadline.due_date == "2027-03-30"
+    return submitted.case_id
+
+
+def test_fourteen_yes_is_high_and_reaches_the_timeline(client: Client) -> None:
+    case_id = open_risk_record(client)
+    completed = GOOD_FRIDAY_1730 + timedelta(minutes=5)
+    reply = record_dash(client, case_id, key="dash-1", yes=14, completed_at=completed)
+    assert (reply.grade, list(reply.triggers), reply.yes_count, reply.escalated) == (
+        risk_pb2.HIGH, [risk_pb2.VISIBLE_HIGH_RISK], 14, False,
+    )
+    again = record_dash(client, case_id, key="dash-1", yes=14, completed_at=completed)
+    assert (again.assessment_id, again.created) == (reply.assessment_id, False)
+
+    risk = client.risk_history(case_id)
+    assert not risk.assessment_due
+    assert [a.assessment_id for a in risk.assessments] == [reply.assessment_id]
+    assert (risk.current_grade, risk.deadline_outcome.source, risk.deadline_outcome.on_time) == (
+        risk_pb2.HIGH, risk_pb2.LANDLORD, True,
+    )
+
+    def assessed_on_timeline() -> list:
+        entries = [e for e in client.timeline(case_id).entries if e.event_type == "risk.v1.RiskAssessed"]
+        assert entries
+        return entries
+
+    (entry,) = eventually(assessed_on_timeline)
+    assert entry.service == "risk"
+    assert (entry.actor.agency, entry.actor.role) == ("landlord", "CHO")  # the caller, not a policy
+    assert entry.occurred_at.ToDatetime(tzinfo=UTC) == completed
+    assert "HIGH risk" in entry.summary and "visible high risk" in entry.summary
+
+
+def test_a_rise_in_risk_is_escalated_on_the_timeline(client: Client) -> None:
+    case_id = open_risk_record(client)
+    first = record_dash(client, case_id, key="dash-1", yes=11, completed_at=GOOD_FRIDAY_1730 + timedelta(minutes=5))
+    rise = record_dash(client, case_id, key="dash-2", yes=15, completed_at=GOOD_FRIDAY_1730 + timedelta(minutes=8))
+    assert (first.grade, first.escalated, rise.grade, rise.escalated) == (risk_pb2.MEDIUM, False, risk_pb2.HIGH, True)
+
+    def escalated_on_timeline() -> list:
+        types = [e.event_type for e in client.timeline(case_id).entries]
+        assert types.count("risk.v1.RiskAssessed") == 2 and "risk.v1.RiskEscalated" in types
+        return list(client.timeline(case_id).entries)
+
+    entries = eventually(escalated_on_timeline)
+    (escalation,) = [e for e in entries if e.event_type == "risk.v1.RiskEscalated"]
+    assert "MEDIUM to HIGH" in escalation.summary
+
+
+def test_an_assessment_of_an_unknown_case_is_not_found(client: Client) -> None:
+    with pytest.raises(grpc.RpcError) as raised:
+        record_dash(client, "0b5f6a3e-1111-4e8e-9a1e-2f0f5d3c4b2a", key="k", yes=3, completed_at=GOOD_FRIDAY_1730)
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
