@@ -37,6 +37,7 @@ from caseplatform.topology import topic_for
 log = logging.getLogger(__name__)
 
 Translator = Callable[[Any], OutgoingEvent | None]
+BROKER_CALL_TIMEOUT_S = 30.0
 
 
 def partition_for(case_id: str, partitions: int) -> int:
@@ -102,10 +103,23 @@ class Relay:
         try:
             while True:
                 try:
-                    await self._start_clients()
-                    await self._reconcile()
+                    # Every broker conversation is bounded: a half-dead connection to a broker
+                    # that went away must not hang the relay (it was seen to, without these).
+                    await asyncio.wait_for(self._start_clients(), BROKER_CALL_TIMEOUT_S)
+                    await asyncio.wait_for(self._reconcile(), 2 * BROKER_CALL_TIMEOUT_S)
                     backoff = 0.2
                     await self._publish_forever()
+                except asyncio.CancelledError:
+                    # aiokafka cancels in-flight sends when a connection drops: that is broker
+                    # trouble, not a request to stop — unless this task itself is being cancelled.
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise
+                    exc: BaseException = BrokerLost("a send was cancelled by the client")
+                    log.warning("relay %s: %s; retrying in %.1fs", self.service, exc, backoff)
+                    await self._stop_clients()
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
                 except Exception as exc:  # noqa: BLE001 - broker trouble of any kind: back off, re-check
                     log.warning("relay %s: %s: %s; retrying in %.1fs", self.service, type(exc).__name__, exc, backoff)
                     await self._stop_clients()
@@ -135,7 +149,7 @@ class Relay:
         for client in (self._producer, self._probe):
             if client is not None:
                 try:
-                    await client.stop()
+                    await asyncio.wait_for(client.stop(), 5)
                 except Exception:
                     log.debug("relay client stop failed", exc_info=True)
         self._producer = self._probe = None
@@ -230,7 +244,7 @@ class Relay:
                 idle_for += self._poll_interval_s
                 if idle_for >= self._idle_check_interval_s:
                     idle_for = 0.0
-                    await self._check_broker_still_holds_chain()
+                    await asyncio.wait_for(self._check_broker_still_holds_chain(), BROKER_CALL_TIMEOUT_S)
                 continue
             idle_for = 0.0
             self.caught_up.clear()
@@ -251,7 +265,7 @@ class Relay:
                 cursor.heads[partition] = notification.id
             cursor.position = notification.id
         for partition, event_type, future in pending:
-            metadata = await future
+            metadata = await asyncio.wait_for(future, BROKER_CALL_TIMEOUT_S)
             if metadata.offset <= self._last_offsets.get(partition, -1):
                 raise BrokerLost(f"offset went back on partition {partition}")
             self._last_offsets[partition] = metadata.offset

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,7 +109,8 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(relay.run(), name="relay")]
+    loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)  # operations: `kill -USR1 <pid>` shows what waits
+    tasks = [asyncio.create_task(_supervised(relay.run, "relay"), name="relay")]
     if inbox is not None:
         topics = [topic_for(s) for s in SUBSCRIPTIONS[service]] + [dead_letter_topic_for(service)]
         tasks.append(asyncio.create_task(_start_consumer(broker, settings, topics), name="consumer"))
@@ -139,6 +140,29 @@ def _build_grpc(
         port,
         host=settings.casework_bind_host,
     )
+
+
+async def _supervised(run: Callable[[], Awaitable[None]], what: str) -> None:
+    """Keep a long-running loop alive: if it ever ends or fails, say so and start it again."""
+    while True:
+        try:
+            await run()
+            log.error("%s stopped unexpectedly; restarting it", what)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            log.error("%s was cancelled from inside; restarting it", what)
+        except Exception:
+            log.exception("%s failed; restarting it", what)
+        await asyncio.sleep(1.0)
+
+
+def _dump_tasks() -> None:
+    for task in asyncio.all_tasks():
+        frames = task.get_stack(limit=8)
+        where = " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in reversed(frames))
+        log.warning("task %s: %s", task.get_name(), where or "(no frames)")
 
 
 async def _start_consumer(broker: KafkaBroker, settings: PlatformSettings, topics: list[str]) -> None:
