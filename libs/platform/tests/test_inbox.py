@@ -96,3 +96,25 @@ def test_an_unreadable_payload_is_dead_lettered_in_its_place(app: CounterApp, in
     assert [(e.notification_id, "truncated" in r) for e, r in outcome.dead_letters] == [(2, True)]
     assert inbox.tracked("intake", 0) == 3  # the partition carries on past it
     assert len(seen(app, "a")) == 2
+
+
+def test_a_dead_letter_is_parked_before_the_inbox_steps_over_it(app: CounterApp) -> None:
+    parked: list[tuple[int, int]] = []
+
+    def park(source: str, partition: int, event, reason: str) -> None:
+        parked.append((event.notification_id, Inbox(app, app.policy).tracked(source, partition)))
+
+    inbox = Inbox(app, app.policy, park=park)
+    inbox.apply("intake", 0, [incoming("a", 1, 0), incoming("a", 2, 1, tenant_ref="POISON")])
+    assert parked == [(2, 1)]  # parked while the position still stood before it
+    assert inbox.tracked("intake", 0) == 2
+
+
+def test_if_parking_fails_the_poison_event_is_not_stepped_over(app: CounterApp) -> None:
+    def broker_down(*_: object) -> None:
+        raise TimeoutError("dead-letter topic unreachable")
+
+    inbox = Inbox(app, app.policy, park=broker_down)
+    with pytest.raises(TimeoutError):
+        inbox.apply("intake", 0, [incoming("a", 1, 0), incoming("a", 2, 1, tenant_ref="POISON")])
+    assert inbox.tracked("intake", 0) == 1  # redelivery will try again; nothing is lost

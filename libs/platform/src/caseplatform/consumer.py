@@ -60,6 +60,9 @@ class TrackedConsumer:
             "'dead-letter-reason' header and the original topic, partition and offset.",
         )
         self._rewound_at: dict[tuple[str, int], float] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        if inbox is not None:
+            inbox.park_with(self.park)
         self.subscriber = broker.subscriber(
             *self._by_topic,
             group_id=self.service,
@@ -76,6 +79,7 @@ class TrackedConsumer:
         self.subscriber(self.on_events)
 
     async def on_events(self, body: list[Any], msg: KafkaMessage) -> None:
+        self._loop = asyncio.get_running_loop()
         records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
         runs: dict[tuple[str, int], list[IncomingEvent]] = defaultdict(list)
         for record in records:
@@ -89,8 +93,6 @@ class TrackedConsumer:
         for (topic, partition), events in runs.items():
             source = self._by_topic[topic]
             outcome = await asyncio.to_thread(self._inbox.apply, source, partition, events)
-            for event, reason in outcome.dead_letters:
-                await self._dead_letter_event(topic, partition, event, reason)
             if outcome.gaps:
                 self._rewind(msg, topic, partition)
         self._export_lag(msg, records)
@@ -145,6 +147,14 @@ class TrackedConsumer:
                 "original-offset": str(record.offset),
             },
         )
+
+    def park(self, source: str, partition: int, event: IncomingEvent, reason: str) -> None:
+        """For the inbox (in its worker thread): publish the dead letter and wait for the ack."""
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(
+            self._dead_letter_event(topic_for(source), partition, event, reason), self._loop
+        )
+        future.result(timeout=60)
 
     async def _dead_letter_event(self, topic: str, partition: int, event: IncomingEvent, reason: str) -> None:
         await self.dead_letters.publish(

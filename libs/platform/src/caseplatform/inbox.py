@@ -90,9 +90,21 @@ class PolicyFailed(Exception):
 
 
 class Inbox:
-    def __init__(self, app: ServiceApplication, policy: Policy) -> None:
+    def __init__(
+        self,
+        app: ServiceApplication,
+        policy: Policy,
+        park: Callable[[str, int, IncomingEvent, str], None] | None = None,
+    ) -> None:
+        # park(source, partition, event, reason): hands a message the policy cannot apply to the
+        # dead-letter topic. Called, and must succeed, *before* the inbox steps over it, so a
+        # crash in between repeats the dead letter rather than losing it.
         self.app = app
         self._policy = policy
+        self._park = park
+
+    def park_with(self, park: Callable[[str, int, IncomingEvent, str], None]) -> None:
+        self._park = park
 
     def tracked(self, source_service: str, partition: int) -> int:
         return self.app.process_recorder.max_tracking_id(tracking_name(source_service, partition)) or 0
@@ -128,6 +140,8 @@ class Inbox:
                 self._apply_run(source_service, partition, events[start:index], outcome)
                 bad = events[index]
                 if bad.previous_notification_id == self.tracked(source_service, partition):
+                    if self._park is not None:
+                        self._park(source_service, partition, bad, failed.reason)
                     self._record(Unit(self.app), Tracking(tracking_name(source_service, partition), bad.notification_id))
                     outcome.dead_letters.append((bad, failed.reason))
                 start = index + 1
