@@ -92,8 +92,8 @@ async def until_published(relay: Relay, app: CounterApp, timeout: float = 20) ->
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> CounterApp:
-    return CounterApp("source", PlatformSettings(casework_data_dir=tmp_path))
+def app(settings: PlatformSettings) -> CounterApp:
+    return CounterApp("source", settings)
 
 
 def chains_are_whole(records: list[Any]) -> None:
@@ -150,7 +150,7 @@ async def test_a_fresh_broker_gets_everything_again_from_the_store(app: CounterA
 
 
 async def test_broker_lost_while_running_is_healed_and_a_consumer_applies_all_once(
-    app: CounterApp, broker: TansuBroker, tmp_path: Path
+    app: CounterApp, broker: TansuBroker, settings: PlatformSettings
 ) -> None:
     first = open_cases(app, "a", 20)
     async with RunningRelay(app, broker) as relay:
@@ -167,7 +167,7 @@ async def test_broker_lost_while_running_is_healed_and_a_consumer_applies_all_on
     assert published == set(first + second + third)
 
     # A consumer that starts from nothing reads the fresh broker and applies each case once.
-    downstream = CounterApp("downstream", PlatformSettings(casework_data_dir=tmp_path / "down"))
+    downstream = CounterApp("downstream", settings)
     inbox = Inbox(downstream, downstream.policy)
     by_partition: dict[int, list[Any]] = {}
     for r in records:

@@ -26,7 +26,7 @@ class OpsServicer(ops_pb2_grpc.OpsServiceServicer):
     def _stats(self) -> ops_pb2.GetStoreStatsResponse:
         counts = self._sql.event_counts()
         positions = self._sql.query(
-            f"SELECT application_name, notification_id FROM {self._sql.table('tracking')}"
+            f"SELECT application_name, notification_id FROM {self._sql.tracking_table}"
         )
         return ops_pb2.GetStoreStatsResponse(
             service=self._app.service,

@@ -33,6 +33,7 @@ def persistence_env(service: str, settings: PlatformSettings) -> dict[str, str]:
             "SQLITE_LOCK_TIMEOUT": "30",
         }
     if settings.casework_persistence == "postgres":
+        ensure_schema(settings.casework_postgres_dsn, service)
         dsn = urlparse(settings.casework_postgres_dsn)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -45,6 +46,15 @@ def persistence_env(service: str, settings: PlatformSettings) -> dict[str, str]:
             "POSTGRES_POOL_SIZE": "5",
         }
     raise ValueError(f"unknown CASEWORK_PERSISTENCE {settings.casework_persistence!r}")
+
+
+def ensure_schema(dsn: str, schema: str) -> None:
+    """One schema per service (the library creates its tables inside it, not the schema)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
 class ServiceApplication(Application[UUID]):
@@ -90,7 +100,9 @@ class Sql:
         self.is_sqlite = app.settings.casework_persistence == "sqlite"
         schema = getattr(self._datastore, "schema", "")
         self.prefix = f"{schema}." if schema and not self.is_sqlite else ""
-        self.events_table = app.recorder.events_table_name  # type: ignore[attr-defined]
+        recorder: Any = app.recorder
+        self.events_table = self.table(recorder.events_table_name)
+        self.tracking_table = self.table(getattr(recorder, "tracking_table_name", "tracking"))
 
     @contextmanager
     def cursor(self, commit: bool) -> Iterator[Any]:
