@@ -36,5 +36,9 @@ class Conflict(DomainError):
     """The request contradicts what is recorded (e.g. an idempotency key reused for other data)."""
 
 
+class PermissionDenied(DomainError):
+    """The caller is who they say, but may not do this (need-to-know). Recorded by the edge."""
+
+
 class PreconditionFailed(DomainError):
     """The request is well formed but the case is not in a state that allows it."""

@@ -22,7 +22,14 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
 from caseplatform import metrics
-from caseplatform.errors import Conflict, DomainError, InvalidArgument, NotFound, PreconditionFailed
+from caseplatform.errors import (
+    Conflict,
+    DomainError,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+)
 from caseplatform.identity import Actor, current_actor
 from caseplatform.telemetry import tracer
 
@@ -37,6 +44,7 @@ _CODES: list[tuple[type[DomainError], grpc.StatusCode]] = [
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (Conflict, grpc.StatusCode.ALREADY_EXISTS),
     (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
 ]
 
 

@@ -1,5 +1,6 @@
 """The CaseFile aggregate: what repairs knows of a case it was told about — the area (patch)
-it belongs to and the household shape — so its own work can be routed without asking intake."""
+it belongs to and the household shape — so its own work can be routed without asking intake.
+It also lists the case's work orders (for GetWorkOrders)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,8 @@ class CaseFile(CaseAggregate):
         self.case_id = case_id
         self.postcode_district = postcode_district
         self.children_count = children_count
+        self.work_order_ids: list[str] = []
+
+    @event("WorkOrderFiled")
+    def file_work_order(self, *, work_order_id: str, meta: dict[str, Any]) -> None:
+        self.work_order_ids.append(work_order_id)

@@ -73,6 +73,14 @@ def _reassigned(p: Any) -> str:
     return f"Case reassigned to {p.owner_cho} ({p.area}) from {p.previous_owner_cho or 'no owner'}"
 
 
+def _work_order_raised(p: Any) -> str:
+    measures = ", ".join(_words(p.DESCRIPTOR.fields_by_name["measures"].enum_type.values_by_number[m].name) for m in p.measures)
+    return (
+        f"{_enum_name(p, 'priority').capitalize()} work order raised ({_words(_enum_name(p, 'source'))}): "
+        f"{measures}; due by {p.deadline.due_date}"
+    )
+
+
 SUMMARIES: dict[str, Summariser] = {
     "intake.v1.DisclosureReceived": _disclosure,
     "intake.v1.FurtherDisclosureReceived": _further,
@@ -94,6 +102,14 @@ SUMMARIES: dict[str, Summariser] = {
     "referral.v1.ReferralRequired": _referral,
     "marac.v1.CaseFileOpened": _case_file("MARAC"),
     "repairs.v1.CaseFileOpened": _case_file("Repairs"),
+    "repairs.v1.WorkOrderRaised": _work_order_raised,
+    "repairs.v1.EvidenceAttached": lambda p: f"Evidence attached to a work order ({_enum_name(p, 'stage').lower()} the work)",
+    "repairs.v1.ContractorAssigned": lambda p: f"Work order assigned to contractor {p.contractor}",
+    "repairs.v1.LockChangeApproved": lambda p: "Lock change in a joint tenancy approved by the "
+    + ("CSO" if _enum_name(p, "approver_role") == "APPROVER_CSO" else "line manager"),
+    "repairs.v1.WorkStarted": lambda p: "Repair work started",
+    "repairs.v1.WorkCompleted": lambda p: f"Repair work completed {'on time' if p.on_time else 'late'}",
+    "repairs.v1.WorkOrderCancelled": lambda p: "Work order cancelled",
 }
 
 
