@@ -38,47 +38,35 @@ def _disclosure(e: Any) -> OutgoingEvent:
     return OutgoingEvent(case_id=case_id, payload=payload, occurred_at=e.received_at)
 
 
-def _further(e: Any) -> OutgoingEvent:
-    case_id = str(e.originator_id)
-    payload = events_pb2.FurtherDisclosureReceived(
-        case_id=case_id, channel=intake_pb2.Channel.Value(e.channel),
-        received_at=to_timestamp(e.received_at), children_ages=e.children_ages,
-    )
-    return OutgoingEvent(case_id, payload, occurred_at=e.received_at)
+def _simple(message: Any, occurred: str = "timestamp", **fields: Any) -> Any:
+    """A translator: `fields` map payload field → getter on the domain event; `occurred` names
+    the event attribute that says when it happened in the world (default: when recorded)."""
 
-
-def _safe_contact(e: Any) -> OutgoingEvent:
-    case_id = str(e.originator_id)
-    payload = events_pb2.SafeContactRecorded(
-        case_id=case_id, outcome=intake_pb2.SafeContactOutcome.Value(e.outcome),
-        at=to_timestamp(e.at), deadline_met=e.deadline_met,
-    )
-    return OutgoingEvent(case_id, payload, occurred_at=e.at)
-
-
-def _consent(e: Any) -> OutgoingEvent:
-    case_id = str(e.originator_id)
-    payload = events_pb2.ConsentRecorded(
-        case_id=case_id, decision=intake_pb2.ConsentDecision.Value(e.decision),
-        agencies=e.agencies, at=to_timestamp(e.at),
-    )
-    return OutgoingEvent(case_id, payload, occurred_at=e.at)
-
-
-def _simple(message: Any, **fields: Any) -> Any:
     def translate(e: Any) -> OutgoingEvent:
         case_id = str(e.originator_id)
         values = {name: getter(e) for name, getter in fields.items()}
-        return OutgoingEvent(case_id, message(case_id=case_id, **values), occurred_at=e.timestamp)
+        return OutgoingEvent(case_id, message(case_id=case_id, **values), occurred_at=getattr(e, occurred))
 
     return translate
 
 
 TRANSLATIONS = {
     Case.DisclosureReceived: _disclosure,
-    Case.FurtherDisclosureReceived: _further,
-    Case.SafeContactRecorded: _safe_contact,
-    Case.ConsentRecorded: _consent,
+    Case.FurtherDisclosureReceived: _simple(
+        events_pb2.FurtherDisclosureReceived, occurred="received_at",
+        channel=lambda e: intake_pb2.Channel.Value(e.channel),
+        received_at=lambda e: to_timestamp(e.received_at), children_ages=lambda e: e.children_ages,
+    ),
+    Case.SafeContactRecorded: _simple(
+        events_pb2.SafeContactRecorded, occurred="at",
+        outcome=lambda e: intake_pb2.SafeContactOutcome.Value(e.outcome),
+        at=lambda e: to_timestamp(e.at), deadline_met=lambda e: e.deadline_met,
+    ),
+    Case.ConsentRecorded: _simple(
+        events_pb2.ConsentRecorded, occurred="at",
+        decision=lambda e: intake_pb2.ConsentDecision.Value(e.decision),
+        agencies=lambda e: e.agencies, at=lambda e: to_timestamp(e.at),
+    ),
     Case.ImmediateSafetyRecorded: _simple(
         events_pb2.ImmediateSafetyRecorded, safe_to_return_home=lambda e: e.safe_to_return_home
     ),
