@@ -100,6 +100,9 @@ SUMMARIES: dict[str, Summariser] = {
     "risk.v1.RiskAssessed": _risk_assessed,
     "risk.v1.RiskEscalated": _risk_escalated,
     "referral.v1.ReferralRequired": _referral,
+    "referral.v1.ReferralSent": lambda p: (
+        f"{REFERRAL_LABELS.get(_enum_name(p, 'type'), _words(_enum_name(p, 'type')))} sent to {p.target_agency}"
+    ),
     "marac.v1.CaseFileOpened": _case_file("MARAC"),
     "repairs.v1.CaseFileOpened": _case_file("Repairs"),
     "repairs.v1.WorkOrderRaised": _work_order_raised,
