@@ -116,7 +116,7 @@ def published(app: MaracApplication, types: Sequence[str] = ()) -> list[Any]:
     from marac.translation import to_contract
 
     out = []
-    for notification in app.notification_log.select(1, 10_000):
+    for notification in app.notification_log.select(1, 1000):
         outgoing = to_contract(app.mapper.to_domain_event(notification))
         if outgoing is not None and (not types or outgoing.payload.DESCRIPTOR.name in types):
             out.append(outgoing)

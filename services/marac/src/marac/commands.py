@@ -94,7 +94,7 @@ class RecordInformationShared(Strict):
     agency: Slug
     categories: list[InformationCategory] = Field(min_length=1, max_length=len(InformationCategory))
     summary: str = Field(min_length=1, max_length=4000)
-    relevant_and_proportionate: bool = False
+    relevant_and_proportionate: bool = Field(default=False, validate_default=True)
 
 
     @field_validator("categories", mode="before")

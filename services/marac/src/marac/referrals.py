@@ -41,7 +41,9 @@ def receive_marac_referral(event: IncomingEvent, unit: Unit, calendar: WorkingDa
     subject = None
     earlier: list[date] = []
     if form.subject_ref:
-        subject = unit.get(SubjectHistory.create_id(form.subject_ref)) or SubjectHistory(meta=unit.meta())
+        subject = unit.get(SubjectHistory.create_id(form.subject_ref)) or SubjectHistory(
+            subject_ref=form.subject_ref, meta=unit.meta()
+        )
         earlier = [date.fromisoformat(r["referred_on"]) for r in subject.referrals]
         subject.add(referral_id=sent.referral_id, case_id=sent.case_id, referred_on=referred_on.isoformat(), meta=unit.meta())
 

@@ -88,7 +88,8 @@ class SubjectHistory(CaseAggregate):
         return stable_id("marac", "subject", subject_ref)
 
     @event("SubjectOpened")
-    def __init__(self, *, meta: dict[str, Any]) -> None:
+    def __init__(self, *, subject_ref: str, meta: dict[str, Any]) -> None:
+        self.subject_ref = subject_ref
         self.referrals: list[dict[str, str]] = []  # {referral_id, case_id, referred_on (ISO date)}
 
     @event("SubjectReferred")
