@@ -24,6 +24,7 @@ from caseplatform.inbox import Unit
 from caseplatform.settings import PlatformSettings
 from caseplatform.store import ServiceApplication
 from casework.intake.v1 import events_pb2 as intake_events
+from casework.marac.v1 import events_pb2 as marac_events
 from repairs import commands
 from repairs.blobs import BlobStore, LocalBlobStore
 from repairs.domain.case_file import CaseFile
@@ -34,6 +35,7 @@ from repairs.domain.work_order import (
     deadline_kind,
     work_order_id_for,
 )
+from repairs.marac_actions import raise_for_marac_action
 from repairs.settings import RepairsSettings
 
 REQUEST_HASH_VERSION = "v1"
@@ -79,6 +81,8 @@ class RepairsApplication(ServiceApplication):
                         meta=unit.meta(),
                     )
                 )
+        elif isinstance(event.payload, marac_events.ActionAgreed):
+            raise_for_marac_action(self, event, unit)
 
     # -- deadlines -------------------------------------------------------------------------
 

@@ -81,6 +81,35 @@ def _work_order_raised(p: Any) -> str:
     )
 
 
+def _action_kind(p: Any) -> str:
+    return _words(_enum_name(p, "kind"))
+
+
+def _action_agreed(p: Any) -> str:
+    source = "MARAC action" if _enum_name(p, "source") == "MARAC_MEETING" else "Agency request"
+    text = f"{source} agreed for {p.owning_agency}: {_action_kind(p)}, due by the end of {p.deadline.due_date}"
+    if p.measures:
+        names = p.DESCRIPTOR.fields_by_name["measures"].enum_type.values_by_number
+        text += f" ({', '.join(_words(names[m].name) for m in p.measures)})"
+    return text
+
+
+def _action_completed(p: Any) -> str:
+    met = p.deadlines_met[0].on_time if p.deadlines_met else True
+    return f"Action completed by {p.owning_agency}: {_action_kind(p)} ({'on time' if met else 'late'})"
+
+
+ATTENDANCE = {"PRESENT": "attended", "ABSENT": "was absent from", "DEPUTY": "sent a deputy to"}
+
+
+def _case_listed(p: Any) -> str:
+    criteria = ", ".join(_words(c) for c in p.criteria) or "none recorded"
+    return (
+        f"MARAC referral listed for the {p.area} MARAC{' (repeat)' if p.repeat else ''}: {p.risk_grade} risk; "
+        f"criteria: {criteria}; referred by {p.referring_agency}"
+    )
+
+
 SUMMARIES: dict[str, Summariser] = {
     "intake.v1.DisclosureReceived": _disclosure,
     "intake.v1.FurtherDisclosureReceived": _further,
@@ -104,6 +133,26 @@ SUMMARIES: dict[str, Summariser] = {
         f"{REFERRAL_LABELS.get(_enum_name(p, 'type'), _words(_enum_name(p, 'type')))} sent to {p.target_agency}"
     ),
     "marac.v1.CaseFileOpened": _case_file("MARAC"),
+    "marac.v1.MeetingScheduled": lambda p: f"{p.area} MARAC meeting scheduled for {p.meeting_date}",
+    "marac.v1.CaseListed": _case_listed,
+    "marac.v1.AttendanceRecorded": lambda p: (
+        f"{p.agency} {ATTENDANCE.get(_enum_name(p, 'status'), 'recorded at')} the {p.area} MARAC"
+    ),
+    "marac.v1.PersistentAbsence": lambda p: (
+        f"{p.agency} absent from {p.absences} of the last {p.of_meetings} {p.area} MARAC meetings: reported"
+    ),
+    "marac.v1.InformationShared": lambda p: (
+        f"{p.agency} shared information at MARAC ({', '.join(_words(_enum_value(p, 'categories', c)) for c in p.categories)})"
+    ),
+    "marac.v1.ActionAgreed": _action_agreed,
+    "marac.v1.ActionCompleted": _action_completed,
+    "marac.v1.ActionReopened": lambda p: (
+        f"Action reopened for {p.owning_agency}: {_action_kind(p)}, due by the end of {p.deadline.due_date}"
+    ),
+    "marac.v1.CaseTransferred": lambda p: (
+        f"Case transferred from the {p.from_area} MARAC to {p.to_area} with {len(p.open_action_ids)} open action"
+        f"{'s' if len(p.open_action_ids) != 1 else ''}"
+    ),
     "repairs.v1.CaseFileOpened": _case_file("Repairs"),
     "repairs.v1.WorkOrderRaised": _work_order_raised,
     "repairs.v1.EvidenceAttached": lambda p: f"Evidence attached to a work order ({_enum_name(p, 'stage').lower()} the work)",
@@ -126,6 +175,10 @@ def summarise(event_type: str, payload: Any) -> str:
 def _enum_name(message: Any, field: str) -> str:
     descriptor = message.DESCRIPTOR.fields_by_name[field].enum_type
     return descriptor.values_by_number[getattr(message, field)].name
+
+
+def _enum_value(message: Any, field: str, number: int) -> str:
+    return message.DESCRIPTOR.fields_by_name[field].enum_type.values_by_number[number].name
 
 
 def _words(name: str) -> str:
