@@ -7,7 +7,7 @@ SERVICES := intake risk referral marac repairs reporting
 CONTRACTS := libs/contracts/src
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
-.PHONY: install proto run test test-unit lint system-deps lock asyncapi clean
+.PHONY: install proto run test test-unit lint system-deps lock asyncapi bench clean
 
 # The virtualenv, pinned dependencies and the project's own source folders on its path.
 $(VENV)/.installed: requirements.lock
@@ -44,7 +44,7 @@ run: install proto
 
 # Every test, including the system layer (real broker and service processes).
 test: install proto system-deps
-	$(PY) -m ruff check libs services tests
+	$(PY) -m ruff check libs services tests benches
 	$(PY) -m pytest
 
 # The fast layer only: no broker, no service processes.
@@ -52,11 +52,16 @@ test-unit: install proto
 	$(PY) -m pytest -m "not system"
 
 lint: install
-	$(PY) -m ruff check libs services tests
+	$(PY) -m ruff check libs services tests benches
 
 # Debian packages some tests need (kcat, ...); reports what is missing when it cannot install.
 system-deps:
 	bash scripts/install-system-deps.sh
+
+# Benchmarks (docs/performance.md): a table of figures and ratios, JSON under var/bench/.
+# BENCH_SCALE=0.1 make bench for a shorter run; BENCH_ARGS=--quick for a smoke run.
+bench: install proto
+	$(PY) -m benches $(BENCH_ARGS)
 
 # `clean` deletes data: var/ holds every service's event store, as well as the venv and generated code.
 clean:

@@ -1,5 +1,5 @@
-"""A message nobody can read is parked on the consumer's dead-letter topic with the reason,
-and the consumers carry on."""
+"""A message nobody can read, on any service's topic, is parked on each consumer's dead-letter
+topic with the reason, and the consumers carry on."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from caseplatform import topology
 from caseplatform.devstack.stack import DevStack
 
 from .client import Client, disclosure, eventually
@@ -15,11 +16,16 @@ from .client import Client, disclosure, eventually
 pytestmark = pytest.mark.system
 
 
-async def _produce_garbage(bootstrap: str) -> None:
+def consumers_of(source: str) -> list[str]:
+    return [service for service, sources in topology.SUBSCRIPTIONS.items() if source in sources]
+
+
+async def _produce_garbage(bootstrap: str, topics: list[str]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait("intake.events.v1", b"\x08\x96\x01 not an envelope", key=b"poison", partition=0)
+        for topic in topics:
+            await producer.send_and_wait(topic, b"\x08\x96\x01 not an envelope", key=b"poison", partition=0)
     finally:
         await producer.stop()
 
@@ -34,16 +40,26 @@ async def _dead_letters(bootstrap: str, topic: str) -> list[dict[str, bytes]]:
         await consumer.stop()
 
 
-def test_poison_is_dead_lettered_and_the_flow_carries_on(stack: DevStack, client: Client) -> None:
-    asyncio.run(_produce_garbage(stack.broker.bootstrap))
-    submitted = client.submit(disclosure())
-    eventually(lambda: client.risk_history(submitted.case_id))  # consumers carry on past it
+def test_poison_on_every_topic_is_dead_lettered_and_the_flow_carries_on(stack: DevStack, client: Client) -> None:
+    sources = [s for s in topology.SERVICES if consumers_of(s)]
+    asyncio.run(_produce_garbage(stack.broker.bootstrap, [topology.topic_for(s) for s in sources]))
+    submitted = client.submit(disclosure(children=1))
+    # Consumers carry on past it: the disclosure reaches every service that reacts to it.
+    eventually(lambda: client.risk_history(submitted.case_id))
+    eventually(lambda: client.case_files(submitted.case_id))
+
+    def referred_and_on_the_timeline() -> None:
+        assert client.referrals(submitted.case_id).referrals
+        assert client.timeline(submitted.case_id).entries
+
+    eventually(referred_and_on_the_timeline)
 
     def parked() -> None:
-        for service in ("risk", "referral", "marac", "repairs", "reporting"):
-            headers = asyncio.run(_dead_letters(stack.broker.bootstrap, f"{service}.deadletter.v1"))
-            poison = [h for h in headers if h.get("original-topic") == b"intake.events.v1"]
-            assert poison, service
-            assert b"not an EventEnvelope" in poison[0]["dead-letter-reason"], service
+        for source in sources:
+            for service in consumers_of(source):
+                headers = asyncio.run(_dead_letters(stack.broker.bootstrap, topology.dead_letter_topic_for(service)))
+                poison = [h for h in headers if h.get("original-topic") == topology.topic_for(source).encode()]
+                assert poison, (service, source)
+                assert b"not an EventEnvelope" in poison[0]["dead-letter-reason"], (service, source)
 
-    eventually(parked, timeout=30, interval=1)
+    eventually(parked, timeout=60, interval=1)

@@ -1,0 +1,177 @@
+"""`python -m benches [--quick] [--scale S] [--only 1,3]`: see docs/performance.md.
+
+BENCH_SCALE (or --scale) multiplies every size: 1 is the issue's full run (2,000 disclosures
+at full speed, 50/s for 20 s, 10,000 SLA clocks, a 1,000-event timeline, a 1,000,000-event
+rebuild); --quick is 0.01, a smoke run of a few seconds that the test suite executes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from caseplatform import topology
+from caseplatform.devstack.stack import DevStack
+
+from . import ceilings, load, sla, timeline
+from .memory import peak_rss_mib
+from .report import Report, percentile
+from .stack import AsyncClient, has_rpc, new_stack
+
+OUT = Path("var/bench")
+
+
+def sizes(scale: float) -> dict[str, int | float]:
+    return {
+        "saturate": max(20, int(2000 * scale)),
+        "paced_rate": 50.0,
+        "paced_seconds": max(1.0, 20 * scale),
+        "timeline_events": max(20, int(1000 * scale)),
+        "timeline_reads": max(20, int(200 * scale)),
+        "rebuild_events": max(2000, int(1_000_000 * scale)),
+        "sla_clocks": max(20, int(10_000 * scale)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benches", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny scale (0.01): a smoke run")
+    parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "1")))
+    parser.add_argument("--only", default="1,2,3,4,5", help="sections to run, e.g. 1,3")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--profile", action="store_true", help="pyinstrument profile of the rebuild")
+    args = parser.parse_args(argv)
+    scale = 0.01 if args.quick else args.scale
+    report = Report(scale)
+    report.details["sizes"] = sizes(scale)
+    only = {s.strip() for s in args.only.split(",")}
+    work = Path(tempfile.mkdtemp(prefix="bench-", dir=_ensure(args.out)))
+    try:
+        asyncio.run(run(report, sizes(scale), only, work, args.out if args.profile else None))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(report.table())
+    print(f"written to {report.write(args.out)}")
+    return 0
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+async def run(report: Report, size: dict, only: set[str], work: Path, profile_dir: Path | None) -> None:
+    copies = work / "copies"
+    if only & {"1", "3", "4", "5"}:
+        stack = new_stack(work / "stack")
+        await asyncio.to_thread(stack.start)
+        try:
+            client = AsyncClient(stack)
+            try:
+                if "1" in only or "5" in only:
+                    await end_to_end(report, stack, client, size, work)
+                if "3" in only:
+                    await timelines(report, stack, client, size)
+                for service in topology.SERVICES:
+                    ceilings.copy_store(stack.data_dir, copies, service)
+            finally:
+                await client.close()
+        finally:
+            await asyncio.to_thread(stack.stop)
+        if "4" in only or "5" in only:
+            await projection_rebuild(report, copies, work / "rebuilt", size, profile_dir)
+    if "2" in only:
+        await breach_lag(report, work / "sla", size)
+
+
+async def end_to_end(report: Report, stack: DevStack, client: AsyncClient, size: dict, work: Path) -> None:
+    driver = load.Driver(client)
+    report.details["calibrated_timelines"] = await driver.calibrate()
+    sat = await load.saturate(driver, int(size["saturate"]))
+    report.details["saturate"] = sat
+    report.add("1 e2e", "disclosures/s sustained", sat["per_second"], "/s", at_least=500,
+               note=f"{sat['disclosures']} disclosures, {sat['incomplete']} incomplete")
+    report.add("1 e2e", "incomplete after run", sat["incomplete"], "cases", at_most=0)
+    pace = await load.paced(driver, float(size["paced_rate"]), float(size["paced_seconds"]))
+    latencies = pace.pop("latencies_ms")
+    report.details["paced"] = {**pace, "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99)}
+    report.add("1 e2e", f"p50 latency at {size['paced_rate']:g}/s", percentile(latencies, 50), "ms")
+    report.add("1 e2e", f"p99 latency at {size['paced_rate']:g}/s", percentile(latencies, 99), "ms", at_most=150)
+    report.add("1 e2e", "lost at 50/s", pace["lost"], "cases", at_most=0)
+    for service in stack.services:
+        pid = stack.pid(service)
+        report.add("5 memory", f"peak RSS {service} after (1)", peak_rss_mib(pid) if pid else None, "MiB")
+    # Ceilings, in the same run, on the same broker.
+    captured = await ceilings.capture(stack.broker.bootstrap)
+    messages = sum(len(v) for v in captured.values())
+    total_disclosures = sat["disclosures"] + pace["disclosures"] + 4
+    per_disclosure = messages / total_disclosures
+    avg_size = int(sum(len(r.value) for v in captured.values() for r in v) / max(messages, 1))
+    e2e_messages = sat["per_second"] * per_disclosure
+    report.details["messages"] = {"total": messages, "per_disclosure": per_disclosure, "avg_bytes": avg_size}
+    raw = await ceilings.raw_broker(stack.broker.bootstrap, max(messages, 1000), avg_size)
+    report.details["raw_broker"] = raw
+    report.add("1 ceilings", "e2e messages/s (published)", e2e_messages, "/s",
+               note=f"{per_disclosure:.1f} messages per disclosure")
+    report.add("1 ceilings", "raw broker produce+consume", raw["round_trip_per_second"], "msg/s")
+    report.add("1 ceilings", "ratio e2e / raw broker", e2e_messages / raw["round_trip_per_second"], "x")
+    snapshot = work / "ceiling-stores"
+    for service in topology.SERVICES:
+        ceilings.copy_store(stack.data_dir, snapshot, service)
+    relay = await ceilings.relay_ceiling(stack.broker.bootstrap, snapshot, tuple(s for s in topology.SERVICES if s != "reporting"))
+    report.details["relay_ceiling"] = relay
+    report.add("1 ceilings", "relay alone", relay["per_second"], "notif/s")
+    report.add("1 ceilings", "ratio e2e / relay", e2e_messages / relay["per_second"] if relay["per_second"] else None, "x")
+    consumers = tuple(s for s in topology.SERVICES if s != "intake")
+    inbox = await asyncio.to_thread(ceilings.inbox_ceiling, captured, work / "inbox-stores", consumers)
+    report.details["inbox_ceiling"] = inbox
+    report.add("1 ceilings", "inbox alone (slowest consumer)", inbox["per_second_slowest"], "msg/s")
+    slowest = inbox["per_second_slowest"]
+    report.add("1 ceilings", "ratio e2e / inbox", e2e_messages / slowest if slowest else None, "x")
+
+
+async def timelines(report: Report, stack: DevStack, client: AsyncClient, size: dict) -> None:
+    case_id = await timeline.build_case(client, int(size["timeline_events"]))
+    figures = await timeline.measure(client, stack.data_dir / "reporting" / "events.sqlite", case_id, int(size["timeline_reads"]))
+    report.details["timeline"] = figures
+    report.add("3 timeline", f"GetCaseTimeline p99 ({figures['entries']} entries)", figures["api_p99_ms"], "ms", at_most=50)
+    report.add("3 timeline", "raw store read p99", figures["raw_p99_ms"], "ms")
+    report.add("3 timeline", "ratio raw / API (p99)", figures["raw_p99_ms"] / figures["api_p99_ms"], "x")
+
+
+async def projection_rebuild(report: Report, stores: Path, target: Path, size: dict, profile_dir: Path | None) -> None:
+    argv = [sys.executable, "-m", "benches.rebuild", "--stores", str(stores), "--target", str(target),
+            "--events", str(size["rebuild_events"])]
+    if profile_dir is not None:
+        argv += ["--profile", str(profile_dir / "profile-rebuild.txt")]
+    proc = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, timeout=3600)
+    if proc.returncode != 0:
+        report.skip("4 rebuild", f"rebuild failed: {proc.stderr.strip().splitlines()[-1:]}")
+        return
+    figures = json.loads(proc.stdout)
+    report.details["rebuild"] = figures
+    report.add("4 rebuild", f"rebuild ({figures['events']:,} events)", figures["rebuild_per_second"], "events/s", at_least=50_000)
+    report.add("4 rebuild", "raw sequential store read", figures["raw_read_per_second"], "events/s")
+    report.add("4 rebuild", "ratio rebuild / raw read", figures["rebuild_per_second"] / figures["raw_read_per_second"], "x", at_least=0.5)
+    report.add("5 memory", "peak RSS reporting rebuild (4)", figures["peak_rss_mib"], "MiB")
+
+
+async def breach_lag(report: Report, work: Path, size: dict) -> None:
+    if not has_rpc(sla.RPC):
+        report.skip("2 breach lag", f"{sla.RPC} is not on this branch (the SLA engine, issue #7)")
+        return
+    figures = await sla.run(work, int(size["sla_clocks"]))
+    report.details["breach_lag"] = figures
+    report.add("2 breach lag", f"SlaBreached seen of {figures['clocks']}", figures["breaches_seen"], "clocks", at_least=figures["clocks"])
+    report.add("2 breach lag", "p99 due -> SlaBreached on Kafka", figures["p99_s"], "s", at_most=1)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""`make bench` at a tiny scale, so the harness cannot rot: every section runs (or says why it
+cannot) and the report is written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.system
+
+
+def test_quick_bench_runs_every_section_and_writes_its_report(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benches", "--quick", "--out", str(out)],
+        check=False, capture_output=True, text=True, timeout=280, cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ratio e2e / raw broker" in proc.stdout and "ratio rebuild / raw read" in proc.stdout
+    report = json.loads((out / "latest.json").read_text())
+    sections = {f["section"] for f in report["figures"]} | set(report["skipped"])
+    assert {"1 e2e", "1 ceilings", "2 breach lag", "3 timeline", "4 rebuild", "5 memory"} <= sections
+    by_name = {f["name"]: f for f in report["figures"]}
+    # Nothing lost, whatever the speed.
+    assert by_name["incomplete after run"]["value"] == 0
+    assert by_name["lost at 50/s"]["value"] == 0
+    assert all(f["value"] is not None for f in report["figures"] if f["section"] != "5 memory")

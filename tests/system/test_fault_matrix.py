@@ -1,0 +1,174 @@
+"""The fault matrix: under a steady load, kill -9 each service in turn, stop the broker for a
+while, make a store read-only for a moment. Afterwards every count reconciles — disclosures in =
+cases in intake = timelines (and each downstream record) everywhere — with nothing applied twice,
+and the relay and consumer lag exported on /metrics is back to (near) zero.
+
+The load retries a refused submission with the same idempotency key, as a partner system
+would: a retry after a crash must not become a second case."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Self
+
+import grpc
+import pytest
+
+from caseplatform import topology
+from caseplatform.devstack.stack import DevStack
+
+from .client import Client, disclosure, eventually
+from .test_faults import each_case_once_on_its_timeline, settled
+
+pytestmark = pytest.mark.system
+
+OwnStack = Callable[[], tuple[DevStack, Client]]
+BROKER_DOWN_S = float(os.environ.get("FAULT_BROKER_DOWN_S", "30"))
+
+
+class Load:
+    """A partner system sending disclosures at a steady pace until stopped."""
+
+    def __init__(self, client: Client, per_second: float = 20.0) -> None:
+        self._client = client
+        self._interval = 1 / per_second
+        self._stop = threading.Event()
+        self.case_ids: list[str] = []
+        self.with_children = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=120)
+
+    def _run(self) -> None:
+        i = 0
+        while not self._stop.is_set():
+            request = disclosure(children=1 if i % 5 < 2 else 0)
+            while True:  # the same key until accepted: a retry is never a second case
+                try:
+                    self.case_ids.append(self._client.intake.SubmitDisclosure(request, metadata=_CHO, timeout=5).case_id)
+                    break
+                except grpc.RpcError:
+                    time.sleep(0.2)
+            self.with_children += bool(request.children)
+            i += 1
+            time.sleep(self._interval)
+
+    def wait_for(self, count: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.case_ids) < count:
+            assert time.monotonic() < deadline, f"load stalled at {len(self.case_ids)}"
+            time.sleep(0.05)
+
+
+_CHO = (("x-agency", "landlord"), ("x-role", "CHO"), ("x-user", "cho-7"))
+
+
+def scrape(stack: DevStack, service: str) -> dict[str, float]:
+    text = urllib.request.urlopen(stack.metrics_url(service), timeout=5).read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        match = re.match(r"^(casework_(?:relay|consumer)_lag_\w+)(\{[^}]*\})? (\S+)$", line)
+        if match:
+            out[match[1] + (match[2] or "")] = float(match[3])
+    return out
+
+
+def lag_is_bounded(stack: DevStack, consumer_bound: int = 5) -> None:
+    """After recovery: every relay has published all it stored, every consumer is (nearly) at the
+    end of each partition it reads. Asserted on what Prometheus would scrape."""
+    def check() -> None:
+        for service in stack.services:
+            series = scrape(stack, service)
+            relay = [v for k, v in series.items() if k.startswith("casework_relay_lag_events")]
+            assert relay == [0.0], (service, series)
+            consumer = {k: v for k, v in series.items() if k.startswith("casework_consumer_lag_messages")}
+            if topology.SUBSCRIPTIONS.get(service):
+                assert consumer, (service, "no consumer lag exported")
+            assert all(v <= consumer_bound for v in consumer.values()), (service, consumer)
+
+    eventually(check, timeout=60, interval=1)
+
+
+def reconciles(client: Client, load: Load) -> None:
+    assert len(set(load.case_ids)) == len(load.case_ids)
+    settled(client, len(load.case_ids), load.with_children, timeout=180)
+    each_case_once_on_its_timeline(client, load.case_ids)
+
+
+def test_each_service_killed_in_turn_under_load(own_stack: OwnStack) -> None:
+    stack, client = own_stack()
+    with Load(client) as load:
+        for n, service in enumerate(topology.SERVICES, start=1):
+            load.wait_for(15 * n)
+            stack.kill_service(service)  # kill -9: no goodbye
+            time.sleep(0.5)
+            stack.start_service(service)
+        load.wait_for(15 * (len(topology.SERVICES) + 1))
+    reconciles(client, load)
+    lag_is_bounded(stack)
+
+
+@pytest.mark.slow
+def test_broker_stopped_mid_load(own_stack: OwnStack) -> None:
+    stack, client = own_stack()
+    with Load(client) as load:
+        load.wait_for(20)
+        stack.stop_broker()  # memory storage: every message and offset is gone
+        taken = len(load.case_ids)
+        time.sleep(BROKER_DOWN_S)
+        assert len(load.case_ids) > taken  # intake kept taking disclosures meanwhile
+        stack.start_broker()
+        load.wait_for(len(load.case_ids) + 20)
+    reconciles(client, load)
+    lag_is_bounded(stack)
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """Make a SQLite store (file, WAL and folder) unwritable, for root too (immutable flag)."""
+    files = [p for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+    targets = [*files, path.parent]
+    if os.geteuid() == 0 and shutil.which("chattr"):
+        subprocess.run(["chattr", "+i", *map(str, targets)], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", *map(str, targets)], check=True)
+    else:
+        modes = {p: p.stat().st_mode for p in targets}
+        for p in targets:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            for p, mode in modes.items():
+                p.chmod(mode)
+
+
+@pytest.mark.parametrize("service", ["intake", "reporting"])
+def test_a_store_read_only_for_a_moment(own_stack: OwnStack, service: str) -> None:
+    stack, client = own_stack()
+    with Load(client) as load:
+        load.wait_for(20)
+        with read_only(stack.data_dir / service / "events.sqlite"):
+            time.sleep(3)
+        load.wait_for(len(load.case_ids) + 20)
+    for name in stack.services:
+        assert stack.is_running(name), f"{name} died of a read-only store"
+    reconciles(client, load)
+    lag_is_bounded(stack)
