@@ -189,11 +189,11 @@ class IntakeApplication(ServiceApplication):
     def _referral_input(
         self, command: commands.RecordRehousingRequest | commands.RecordPerpetratorWillingness
         | commands.RecordSafeguardingConcern | commands.RecordMaracReferralDetails,
-        actor: Actor, kind: str, **fields: object,
+        actor: Actor, which: str, **fields: object,
     ) -> tuple[Case, bool]:
         key = command.idempotency_key
         return self._change(command.case_id, key, lambda case: case.record_referral_input(
-            kind, idempotency_key=key, meta=self.meta(actor), **fields,
+            which, idempotency_key=key, meta=self.meta(actor), **fields,
         ))
 
     def request_legal_advice(self, command: commands.ReasonedCommand, actor: Actor) -> tuple[Case, bool]:

@@ -245,10 +245,10 @@ class Case(CaseAggregate):
 
     # ----- inputs to the referral pathways (issue #4) ---------------------------------------
 
-    def record_referral_input(self, kind: str, *, idempotency_key: str, meta: dict[str, Any], **fields: Any) -> None:
+    def record_referral_input(self, which: str, *, idempotency_key: str, meta: dict[str, Any], **fields: Any) -> None:
         """Rehousing request, perpetrator willingness, safeguarding concern or MARAC form details."""
         self._require_open()
-        getattr(self, f"_{kind}")(idempotency_key=idempotency_key, meta=meta, **fields)
+        getattr(self, f"_{which}")(idempotency_key=idempotency_key, meta=meta, **fields)
 
     @event("RehousingRequested")
     def _rehousing_requested(self, idempotency_key: str, route: str, reason: str, meta: dict[str, Any]) -> None:
