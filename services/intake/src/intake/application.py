@@ -167,6 +167,35 @@ class IntakeApplication(ServiceApplication):
             meta=self.meta(actor),
         ))
 
+    # ----- inputs to the referral pathways (issue #4) ---------------------------------------
+
+    def record_rehousing_request(self, command: commands.RecordRehousingRequest, actor: Actor) -> tuple[Case, bool]:
+        return self._referral_input(command, actor, "rehousing_requested", route=command.route.value, reason=command.reason)
+
+    def record_perpetrator_willingness(
+        self, command: commands.RecordPerpetratorWillingness, actor: Actor
+    ) -> tuple[Case, bool]:
+        return self._referral_input(command, actor, "perpetrator_willingness", willing=command.willing)
+
+    def record_safeguarding_concern(self, command: commands.RecordSafeguardingConcern, actor: Actor) -> tuple[Case, bool]:
+        return self._referral_input(command, actor, "safeguarding_concern", kind=command.kind.value, details=command.details)
+
+    def record_marac_referral_details(
+        self, command: commands.RecordMaracReferralDetails, actor: Actor
+    ) -> tuple[Case, bool]:
+        form = command.model_dump(mode="json", exclude={"case_id", "idempotency_key"})
+        return self._referral_input(command, actor, "marac_referral_details", form=form)
+
+    def _referral_input(
+        self, command: commands.RecordRehousingRequest | commands.RecordPerpetratorWillingness
+        | commands.RecordSafeguardingConcern | commands.RecordMaracReferralDetails,
+        actor: Actor, which: str, **fields: object,
+    ) -> tuple[Case, bool]:
+        key = command.idempotency_key
+        return self._change(command.case_id, key, lambda case: case.record_referral_input(
+            which, idempotency_key=key, meta=self.meta(actor), **fields,
+        ))
+
     def request_legal_advice(self, command: commands.ReasonedCommand, actor: Actor) -> tuple[Case, bool]:
         return self._change(command.case_id, command.idempotency_key, lambda case: case.request_legal_advice(
             idempotency_key=command.idempotency_key, reason=command.reason, meta=self.meta(actor),

@@ -184,3 +184,56 @@ class ReasonedCommand(CaseCommand):
 
 class CorrectDetails(ReasonedCommand):
     victim: Victim
+
+
+# ----- inputs to the referral pathways (issue #4) -----------------------------------------------
+
+_CODE = r"^[A-Z0-9_]{1,40}$"
+
+
+class RehousingRoute(StrEnum):
+    RESPITE_OR_TEMPORARY = "RESPITE_OR_TEMPORARY"
+    MANAGEMENT_TRANSFER = "MANAGEMENT_TRANSFER"
+    ALLOCATIONS = "ALLOCATIONS"
+
+
+class SafeguardingConcern(StrEnum):
+    CHILD_AT_RISK = "CHILD_AT_RISK"
+    ADULT_AT_RISK = "ADULT_AT_RISK"
+
+
+class RecordRehousingRequest(CaseCommand):
+    idempotency_key: str = Field(min_length=1, max_length=128)
+    route: RehousingRoute
+    reason: str = Field(default="", max_length=2000)
+
+
+class RecordPerpetratorWillingness(CaseCommand):
+    idempotency_key: str = Field(min_length=1, max_length=128)
+    willing: bool = False
+
+
+class RecordSafeguardingConcern(CaseCommand):
+    idempotency_key: str = Field(min_length=1, max_length=128)
+    kind: SafeguardingConcern
+    details: str = Field(default="", max_length=2000)
+
+
+class Diversity(Strict):
+    gender: str = Field(default="", pattern=f"^$|{_CODE}")
+    age_band: str = Field(default="", pattern=f"^$|{_CODE}")
+    ethnicity: str = Field(default="", pattern=f"^$|{_CODE}")
+    disability: bool = False
+    sexual_orientation: str = Field(default="", pattern=f"^$|{_CODE}")
+
+
+class RecordMaracReferralDetails(CaseCommand):
+    idempotency_key: str = Field(min_length=1, max_length=128)
+    safe_to_call: bool = False
+    safe_times: str = Field(default="", max_length=200)
+    diversity: Diversity = Diversity()
+    perpetrator_relationship: str = Field(default="", pattern=f"^$|{_CODE}")
+    victim_aware: bool = False
+    victim_unaware_reason: str = Field(default="", pattern=f"^$|{_CODE}")
+    who_victim_fears: str = Field(default="", max_length=2000)
+    safe_to_talk_to: str = Field(default="", max_length=2000)

@@ -91,6 +91,30 @@ TRANSLATIONS = {
 }
 
 
+# Inputs to the referral pathways (issue #4): codes and flags only. Safe times, who the victim
+# fears, who is safe to talk to, the rehousing reason and safeguarding details stay in intake.
+TRANSLATIONS.update({
+    Case.RehousingRequested: _simple(
+        events_pb2.RehousingRequested, route=lambda e: intake_pb2.RehousingRoute.Value(e.route)
+    ),
+    Case.PerpetratorWillingnessRecorded: _simple(events_pb2.PerpetratorWillingnessRecorded, willing=lambda e: e.willing),
+    Case.SafeguardingConcernRecorded: _simple(
+        events_pb2.SafeguardingConcernRecorded, kind=lambda e: intake_pb2.SafeguardingConcern.Value(e.kind)
+    ),
+    Case.MaracReferralDetailsRecorded: _simple(
+        events_pb2.MaracReferralDetailsRecorded,
+        safe_to_call=lambda e: e.form["safe_to_call"],
+        safe_times_recorded=lambda e: bool(e.form["safe_times"]),
+        diversity=lambda e: intake_pb2.Diversity(**e.form["diversity"]),
+        perpetrator_relationship=lambda e: e.form["perpetrator_relationship"],
+        victim_aware=lambda e: e.form["victim_aware"],
+        victim_unaware_reason=lambda e: e.form["victim_unaware_reason"],
+        who_victim_fears_recorded=lambda e: bool(e.form["who_victim_fears"]),
+        safe_to_talk_to_recorded=lambda e: bool(e.form["safe_to_talk_to"]),
+    ),
+})
+
+
 def to_contract(domain_event: Any) -> OutgoingEvent | None:
     """Notes, the victim index and linked-disclosure records stay inside intake."""
     translate = TRANSLATIONS.get(type(domain_event))

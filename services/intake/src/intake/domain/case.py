@@ -243,6 +243,34 @@ class Case(CaseAggregate):
     def _reopen(self, reason: str, meta: dict[str, Any]) -> None:
         self.status = OPEN
 
+    # ----- inputs to the referral pathways (issue #4) ---------------------------------------
+
+    def record_referral_input(self, which: str, *, idempotency_key: str, meta: dict[str, Any], **fields: Any) -> None:
+        """Rehousing request, perpetrator willingness, safeguarding concern or MARAC form details."""
+        self._require_open()
+        getattr(self, f"_{which}")(idempotency_key=idempotency_key, meta=meta, **fields)
+
+    @event("RehousingRequested")
+    def _rehousing_requested(self, idempotency_key: str, route: str, reason: str, meta: dict[str, Any]) -> None:
+        self.applied_keys.add(idempotency_key)
+        self.details["rehousing"] = {"route": route, "reason": reason}
+
+    @event("PerpetratorWillingnessRecorded")
+    def _perpetrator_willingness(self, idempotency_key: str, willing: bool, meta: dict[str, Any]) -> None:
+        self.applied_keys.add(idempotency_key)
+        self.details["perpetrator_willing"] = willing
+
+    @event("SafeguardingConcernRecorded")
+    def _safeguarding_concern(self, idempotency_key: str, kind: str, details: str, meta: dict[str, Any]) -> None:
+        self.applied_keys.add(idempotency_key)
+        self.details.setdefault("safeguarding_concerns", []).append({"kind": kind, "details": details})
+
+    @event("MaracReferralDetailsRecorded")
+    def _marac_referral_details(self, idempotency_key: str, form: dict[str, Any], meta: dict[str, Any]) -> None:
+        # Safe times and the people named stay here, in intake's store (translation publishes flags).
+        self.applied_keys.add(idempotency_key)
+        self.details["marac_form"] = form
+
     def _require_open(self) -> None:
         if self.status != OPEN:
             raise CaseClosedError(f"case {self.id} is closed")

@@ -92,6 +92,18 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def ReopenCase(self, request, context):
         return await self._change(commands.ChangeStatus, request, self._app.reopen_case)
 
+    async def RecordRehousingRequest(self, request, context):
+        return await self._change(commands.RecordRehousingRequest, request, self._app.record_rehousing_request)
+
+    async def RecordPerpetratorWillingness(self, request, context):
+        return await self._change(commands.RecordPerpetratorWillingness, request, self._app.record_perpetrator_willingness)
+
+    async def RecordSafeguardingConcern(self, request, context):
+        return await self._change(commands.RecordSafeguardingConcern, request, self._app.record_safeguarding_concern)
+
+    async def RecordMaracReferralDetails(self, request, context):
+        return await self._change(commands.RecordMaracReferralDetails, request, self._app.record_marac_referral_details)
+
     async def _change(self, model: type, request: Any, apply: Callable[..., tuple[Case, bool]]) -> Any:
         command = parse_command(model, proto_to_dict(request))
         case, applied = await asyncio.to_thread(apply, command, require_actor())

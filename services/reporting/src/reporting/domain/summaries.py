@@ -38,7 +38,8 @@ def _risk_escalated(p: Any) -> str:
 
 def _referral(p: Any) -> str:
     kind = REFERRAL_LABELS.get(_enum_name(p, "type"), _words(_enum_name(p, "type")))
-    return f"Referral required: {kind} to {p.target_agency}, due by the end of {p.deadline.due_date} ({p.reason})"
+    due = f", due by the end of {p.deadline.due_date}" if p.HasField("deadline") else ""
+    return f"Referral required: {kind} to {p.target_agency}{due} ({p.reason})"
 
 
 REFERRAL_LABELS = {
@@ -163,6 +164,43 @@ SUMMARIES: dict[str, Summariser] = {
     "repairs.v1.WorkCompleted": lambda p: f"Repair work completed {'on time' if p.on_time else 'late'}",
     "repairs.v1.WorkOrderCancelled": lambda p: "Work order cancelled",
 }
+
+
+def _kind(p: Any) -> str:
+    return REFERRAL_LABELS.get(_enum_name(p, "type"), _words(_enum_name(p, "type")))
+
+
+# The referral pathways and consent gate (issue #4); intake's inputs to them.
+SUMMARIES.update({
+    "intake.v1.RehousingRequested": lambda p: f"Rehousing requested ({_words(_enum_name(p, 'route'))})",
+    "intake.v1.PerpetratorWillingnessRecorded": lambda p: "Perpetrator "
+    + ("willing" if p.willing else "not willing") + " to attend a perpetrator programme",
+    "intake.v1.SafeguardingConcernRecorded": lambda p: f"Safeguarding concern recorded ({_words(_enum_name(p, 'kind'))})",
+    "intake.v1.MaracReferralDetailsRecorded": lambda p: "Victim's details for the MARAC referral form recorded"
+    + ("" if p.victim_aware else " (victim not aware of the referral)"),
+    "referral.v1.ReferralOffered": lambda p: f"Referral offered to the victim: {_kind(p)} ({p.target_agency})",
+    "referral.v1.ReferralAccepted": lambda p: f"Referral accepted: {_kind(p)}"
+    + (f", to be made by the end of {p.deadline.due_date}" if p.HasField("deadline") else ""),
+    "referral.v1.ReferralDeclined": lambda p: f"Referral declined by the victim: {_kind(p)}",
+    "referral.v1.ReferralHeld": lambda p: f"{_kind(p)} held: no consent to share with {p.target_agency} "
+    f"({_words(p.reason_code)})",
+    "referral.v1.ReferralConsentCleared": lambda p: f"Consent recorded: {_kind(p)} may go to {p.target_agency}",
+    "referral.v1.ConsentOverridden": lambda p: f"{_kind(p)} to proceed without consent on a recorded lawful basis "
+    f"({_words(_enum_name(p, 'lawful_basis'))}; {_words(p.grounds)}), decided by the {p.officer_role}",
+    "referral.v1.ReferralWithdrawn": lambda p: f"{_kind(p)} stopped: {_words(p.reason_code)}",
+    "referral.v1.ConsentWithdrawnAfterSending": lambda p: f"Consent withdrawn after the {_kind(p)} was sent to "
+    f"{p.target_agency}",
+    "referral.v1.ReferralAcknowledged": lambda p: f"{_kind(p)} acknowledged by {p.target_agency}",
+    "referral.v1.ReferralOutcomeRecorded": lambda p: f"{_kind(p)} outcome from {p.target_agency}: "
+    f"{_words(_enum_name(p, 'outcome'))}",
+    "referral.v1.CsoInformed": lambda p: f"CSO informed of the MARAC referral ({p.area or 'area not known'})",
+    "referral.v1.RehousingDecisionRecorded": lambda p: "Rehousing "
+    + ("approved" if p.approved else "refused") + f" ({_words(_enum_name(p, 'route'))})"
+    + ("; high priority granted" if p.high_priority else "") + f", decided by the {p.decided_by_role}",
+})
+REFERRAL_LABELS.update({
+    "REFUGE": "refuge", "PERPETRATOR_PROGRAMME": "perpetrator programme", "REHOUSING": "rehousing",
+})
 
 
 def summarise(event_type: str, payload: Any) -> str:
