@@ -26,6 +26,7 @@ from caseplatform.store import ServiceApplication
 from casework.intake.v1 import events_pb2 as intake_events
 from repairs import commands
 from repairs.blobs import BlobStore, LocalBlobStore
+from repairs.dacc import react as react_to_dacc_outcome
 from repairs.domain.case_file import CaseFile
 from repairs.domain.work_order import (
     ContractorJobs,
@@ -79,6 +80,7 @@ class RepairsApplication(ServiceApplication):
                         meta=unit.meta(),
                     )
                 )
+        react_to_dacc_outcome(self, event, unit)  # DACC target hardening → a work order
 
     # -- deadlines -------------------------------------------------------------------------
 
