@@ -63,7 +63,8 @@ class DaccDesk:
         if incident.status != RECEIVED:
             return IncidentResult(incident, DUPLICATE)
         # New, or received before a crash stopped its matching: match it now.
-        return IncidentResult(self._match(incident, actor), incident.status)
+        matched = self._match(incident, actor)
+        return IncidentResult(matched, matched.status)
 
     def _receive(self, sent: commands.Incident, actor: Actor) -> DaccIncident:
         incident_id = DaccIncident.create_id(actor.agency, sent.incident_ref)
