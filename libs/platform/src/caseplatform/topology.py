@@ -30,7 +30,7 @@ DEFAULTS: dict[str, ServiceDefaults] = {
 
 # Which topics each service consumes (ARCHITECTURE.md "Shape"); reporting reads them all.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "intake": ("risk",),  # risk grades now; referrals and MARAC actions with their issues
+    "intake": ("risk", "repairs"),  # risk grades, work orders (DACC briefing); referrals and MARAC actions with their issues
     "risk": ("intake",),
     "referral": ("intake", "risk"),
     "marac": ("referral", "intake"),

@@ -30,6 +30,7 @@ from intake.commands import (
     RecordSafeContact,
     SubmitDisclosure,
 )
+from intake.dacc import history as dacc_history
 from intake.domain.case import OPEN, Case, CaseClosedError, LinkedDisclosure, VictimIndex
 from intake.domain.deadlines import disclosure_deadlines
 from intake.domain.patches import PatchRegister
@@ -132,6 +133,7 @@ class IntakeApplication(ServiceApplication):
                 grade = risk_pb2.Grade.Name(event.payload.grade)
                 case.note_risk_grade(grade=grade, assessment_id=event.payload.assessment_id, meta=unit.meta())
                 unit.collect(case)
+        dacc_history.learn(event, unit)  # the DACC briefing's history (risk grades, work orders)
 
     # ----- the journey --------------------------------------------------------------------------
 

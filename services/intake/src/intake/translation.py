@@ -10,6 +10,7 @@ from typing import Any
 from caseplatform.deadlines import deadline_message
 from caseplatform.envelope import OutgoingEvent, to_timestamp
 from casework.intake.v1 import events_pb2, intake_pb2
+from intake.dacc.translation import DACC_TRANSLATIONS
 from intake.domain.case import Case
 from intake.domain.patches import postcode_district
 
@@ -88,6 +89,7 @@ TRANSLATIONS = {
     ),
     Case.CaseClosed: _simple(events_pb2.CaseClosed, reason=lambda e: e.reason),
     Case.CaseReopened: _simple(events_pb2.CaseReopened, reason=lambda e: e.reason),
+    **DACC_TRANSLATIONS,
 }
 
 

@@ -27,6 +27,7 @@ from casework.intake.v1 import events_pb2 as intake_events
 from casework.marac.v1 import events_pb2 as marac_events
 from repairs import commands
 from repairs.blobs import BlobStore, LocalBlobStore
+from repairs.dacc import react as react_to_dacc_outcome
 from repairs.domain.case_file import CaseFile
 from repairs.domain.work_order import (
     ContractorJobs,
@@ -83,6 +84,7 @@ class RepairsApplication(ServiceApplication):
                 )
         elif isinstance(event.payload, marac_events.ActionAgreed):
             raise_for_marac_action(self, event, unit)
+        react_to_dacc_outcome(self, event, unit)  # DACC target hardening → a work order
 
     # -- deadlines -------------------------------------------------------------------------
 

@@ -111,6 +111,21 @@ def _case_listed(p: Any) -> str:
     )
 
 
+def _dacc_matched(p: Any) -> str:
+    consent = "consent to share given" if p.consent_to_share else "shared without consent"
+    where = "added to the open case" if p.linked_to_open_case else "case opened"
+    return f"Police DACC incident for {p.dacc_date} matched a tenancy ({_enum_name(p, 'police_risk_grade')} police risk; {consent}): {where}"
+
+
+def _dacc_outcome(p: Any) -> str:
+    offered = ", ".join(_words(p.DESCRIPTOR.fields_by_name["interventions"].enum_type.values_by_number[i].name) for i in p.interventions)
+    agencies = len(p.agencies_shared)
+    return (
+        f"DACC outcome recorded for {p.dacc_date}: {agencies} agenc{'ies' if agencies != 1 else 'y'} shared information; "
+        f"offered: {offered or 'no intervention'}"
+    )
+
+
 SUMMARIES: dict[str, Summariser] = {
     "intake.v1.DisclosureReceived": _disclosure,
     "intake.v1.FurtherDisclosureReceived": _further,
@@ -126,6 +141,8 @@ SUMMARIES: dict[str, Summariser] = {
     "intake.v1.OwnerReassigned": _reassigned,
     "intake.v1.CaseClosed": lambda p: f"Case closed: {p.reason}",
     "intake.v1.CaseReopened": lambda p: f"Case reopened: {p.reason}",
+    "intake.v1.DaccIncidentMatched": _dacc_matched,
+    "intake.v1.DaccOutcomeRecorded": _dacc_outcome,
     "risk.v1.AssessmentRequired": _assessment,
     "risk.v1.RiskAssessed": _risk_assessed,
     "risk.v1.RiskEscalated": _risk_escalated,
