@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from casework.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from reporting.application import ReportingApplication
-from reporting.entrypoints.timeline_rpcs import TimelineRpcs
+from reporting.entrypoints.timeline_rpcs import DatasetRpcs, TimelineRpcs
 
 
-class ReportingServicer(TimelineRpcs, reporting_pb2_grpc.ReportingServiceServicer):
+class ReportingServicer(TimelineRpcs, DatasetRpcs, reporting_pb2_grpc.ReportingServiceServicer):
     def __init__(self, app: ReportingApplication) -> None:
         self._app = app
 

@@ -4,6 +4,8 @@ mixed into the service's servicer so the SLA RPCs can live beside them in their 
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +14,10 @@ from caseplatform.envelope import from_timestamp, to_timestamp
 from caseplatform.ids import parse_uuid
 from casework.common.v1 import envelope_pb2
 from casework.reporting.v1 import reporting_pb2
+from reporting.dataset.figure import Figure
+from reporting.dataset.outputs import to_csv, to_html
+from reporting.dataset.query import dataset, parse_period
+from reporting.dataset.settings import DatasetSettings
 from reporting.domain.deadline_marks import iso
 from reporting.exports.timeline_export import export_timeline
 
@@ -84,3 +90,33 @@ def _effect(d: dict[str, Any]) -> reporting_pb2.DeadlineEffect:
 
 def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+class DatasetRpcs:
+    _app: Any
+
+    async def GetPartnershipDataset(self, request, context):
+        start, end = parse_period(request.from_date, request.to_date)
+        figures = await asyncio.to_thread(
+            dataset, self._app.timelines, start, end, request.area, DatasetSettings().population()
+        )
+        response = reporting_pb2.GetPartnershipDatasetResponse(
+            from_date=start.isoformat(), to_date=end.isoformat(), area=request.area,
+            figures=[_figure(f) for f in figures],
+        )
+        if request.format == reporting_pb2.DATASET_CSV:
+            response.content_type, response.content = "text/csv; charset=utf-8", to_csv(figures)
+        elif request.format == reporting_pb2.DATASET_HTML:
+            response.content_type = "text/html; charset=utf-8"
+            response.content = to_html(figures, start.isoformat(), end.isoformat(), request.area)
+        elif request.format == reporting_pb2.DATASET_JSON:
+            response.content_type = "application/json"
+            response.content = json.dumps([asdict(f) for f in figures], indent=2).encode()
+        return response
+
+
+def _figure(f: Figure) -> reporting_pb2.DatasetFigure:
+    return reporting_pb2.DatasetFigure(
+        measure=f.measure, dimension=f.dimension, breakdown=f.breakdown,
+        value=f.value if f.value is not None else 0.0, suppressed=f.suppressed,
+    )
