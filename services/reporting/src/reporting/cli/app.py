@@ -173,7 +173,7 @@ def _quarter(text: str) -> tuple[str, str]:
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="casectl")
     except CliError as error:
         errors.print(f"casectl: {error}")
         raise SystemExit(1) from None
