@@ -17,7 +17,12 @@ $(VENV)/.installed: requirements.lock
 	$(PY) -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'casework.pth').write_text('\n'.join(str(pathlib.Path(p).resolve()) for p in ['$(CONTRACTS)', 'libs/platform/src'] + ['services/' + s + '/src' for s in '$(SERVICES)'.split()]) + '\n')"
 	touch $@
 
-install: $(VENV)/.installed proto
+install: $(VENV)/.installed proto $(VENV)/bin/casectl
+
+# `casectl` (the reporting command line) on the venv's PATH: .venv/bin/casectl.
+$(VENV)/bin/casectl: $(VENV)/.installed
+	printf '#!/bin/sh\nexec "$$(dirname "$$0")/python" -m reporting.cli "$$@"\n' > $@
+	chmod +x $@
 
 # Generated code lives in libs/contracts (never hand-edited, never committed).
 $(CONTRACTS)/.generated: $(VENV)/.installed $(PROTOS)

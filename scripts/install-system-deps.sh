@@ -8,9 +8,11 @@
 set -euo pipefail
 
 # One line per package: "<debian package>|<pytest marker of the tests that need it>".
-# Planned: prometheus, postgresql, chromium.
+# Planned: prometheus, postgresql.
 PACKAGES=(
   "kcat|kcat"
+  "chromium|chromium"
+  "poppler-utils|chromium"
 )
 
 is_installed() {

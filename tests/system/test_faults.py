@@ -27,9 +27,8 @@ def expected_counts(disclosures: int, with_children: int) -> dict[str, dict[str,
         "marac": {"CaseFile.CaseFileOpened": disclosures},
         "repairs": {"CaseFile.CaseFileOpened": disclosures},
         "reporting": {
-            "CaseTimeline.TimelineStarted": disclosures,
-            # intake, risk, marac, repairs for every case; referral for those with children
-            "CaseTimeline.EntryRecorded": 4 * disclosures + with_children,
+            # one entry per event: intake, risk, marac, repairs for every case; referral with children
+            "TimelineEntry.Recorded": 4 * disclosures + with_children,
         },
     }
 
@@ -69,7 +68,7 @@ def test_consumers_killed_mid_burst_catch_up_exactly_once(own_stack: OwnStack) -
     sender.start()
     eventually(lambda: _at_least(client, "risk", "RiskAssessment.AssessmentRequired", 50), timeout=60, interval=0.05)
     stack.kill_service("risk")  # kill -9: no goodbye
-    eventually(lambda: _at_least(client, "reporting", "CaseTimeline.TimelineStarted", 100), timeout=60, interval=0.05)
+    eventually(lambda: _at_least(client, "reporting", "TimelineEntry.Recorded", 400), timeout=60, interval=0.05)
     stack.kill_service("reporting")
     sender.join(timeout=120)
     stack.start_service("risk")

@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from caseplatform.envelope import to_timestamp
-from caseplatform.ids import parse_uuid
-from casework.common.v1 import envelope_pb2
 from casework.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from reporting.application import ReportingApplication
+from reporting.entrypoints.timeline_rpcs import DatasetRpcs, TimelineRpcs
 
 
-class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
+class ReportingServicer(TimelineRpcs, DatasetRpcs, reporting_pb2_grpc.ReportingServiceServicer):
     def __init__(self, app: ReportingApplication) -> None:
         self._app = app
-
-    async def GetCaseTimeline(self, request, context):
-        case_id = parse_uuid(request.case_id, "case_id")
-        timeline = await asyncio.to_thread(self._app.timeline, case_id)
-        return reporting_pb2.GetCaseTimelineResponse(
-            case_id=timeline.case_id,
-            entries=[
-                reporting_pb2.TimelineEntry(
-                    event_id=e["event_id"],
-                    service=e["service"],
-                    event_type=e["event_type"],
-                    actor=envelope_pb2.Actor(**e["actor"]),
-                    occurred_at=to_timestamp(e["occurred_at"]),
-                    recorded_at=to_timestamp(e["recorded_at"]),
-                    summary=e["summary"],
-                )
-                for e in timeline.ordered()
-            ],
-        )
 
 
 def register(app: ReportingApplication):

@@ -1,0 +1,1 @@
+"""casectl: the command line for operations and regulators, over reporting's gRPC API."""

@@ -1,0 +1,3 @@
+from reporting.cli.app import main
+
+main()

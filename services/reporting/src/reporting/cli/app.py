@@ -1,0 +1,179 @@
+"""casectl commands: timeline (show, export, verify), sla (status, breaches), dataset, projection."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import grpc
+import typer
+from google.protobuf import json_format
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from caseplatform.envelope import to_timestamp
+from casework.reporting.v1 import reporting_pb2
+from reporting.cli.connection import CliError, Connection, explain
+from reporting.exports.document import verify_json
+from reporting.exports.html import verify_html
+
+app = typer.Typer(help="Operations and regulators' tool over the reporting service (gRPC).", no_args_is_help=True)
+timeline = typer.Typer(help="A case's timeline: show, export (JSON, HTML, PDF), verify.", no_args_is_help=True)
+sla = typer.Typer(help="Deadlines (SLA clocks): a case's status, breaches.", no_args_is_help=True)
+projection = typer.Typer(help="Reporting's read models.", no_args_is_help=True)
+app.add_typer(timeline, name="timeline")
+app.add_typer(sla, name="sla")
+app.add_typer(projection, name="projection")
+console, errors = Console(), Console(stderr=True)
+AsAt = Annotated[str | None, typer.Option(help="Only what had been recorded by this instant (ISO 8601)")]
+
+
+@app.callback()
+def connect(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Option(envvar="CASECTL_TARGET", help="reporting's gRPC address")] = "127.0.0.1:50056",
+    agency: Annotated[str, typer.Option(envvar="CASECTL_AGENCY")] = "landlord",
+    role: Annotated[str, typer.Option(envvar="CASECTL_ROLE")] = "operations",
+    user: Annotated[str, typer.Option(envvar="CASECTL_USER", help="an opaque user id, never a name")] = "casectl",
+) -> None:
+    ctx.obj = Connection(target, agency, role, user)
+
+
+@timeline.command("show")
+def show(ctx: typer.Context, case_id: str, as_at: AsAt = None) -> None:
+    request = reporting_pb2.GetCaseTimelineRequest(case_id=case_id)
+    if as_at:
+        request.as_at.CopyFrom(to_timestamp(_instant(as_at)))
+    response = ctx.obj.call("GetCaseTimeline", request)
+    table = Table("happened (UTC)", "recorded (UTC)", "service", "who", "what", "deadlines")
+    for e in response.entries:
+        marks = ", ".join(f"{d.kind} {reporting_pb2.DeadlineMark.Name(d.mark)}" for d in e.deadlines)
+        what = ("CORRECTION: " if e.correction else "") + e.summary
+        table.add_row(_when(e.occurred_at), _when(e.recorded_at), e.service, f"{e.actor.agency} ({e.actor.role})", what, marks)
+    console.print(table)
+
+
+@timeline.command("export")
+def export(
+    ctx: typer.Context,
+    case_id: str,
+    fmt: Annotated[str, typer.Option("--format", help="json, html or pdf")] = "json",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write (default: stdout)")] = None,
+    as_at: AsAt = None,
+) -> None:
+    if fmt.upper() not in ("JSON", "HTML", "PDF"):
+        raise CliError("--format must be json, html or pdf")
+    request = reporting_pb2.ExportCaseTimelineRequest(case_id=case_id, format=reporting_pb2.ExportFormat.Value(fmt.upper()))
+    if as_at:
+        request.as_at.CopyFrom(to_timestamp(_instant(as_at)))
+    response = ctx.obj.call("ExportCaseTimeline", request)
+    if output is None:
+        sys.stdout.buffer.write(response.content)
+    else:
+        output.write_bytes(response.content)
+    errors.print(f"{response.entry_count} entries; content SHA-256 {response.content_sha256}")
+
+
+@timeline.command("verify")
+def verify(file: Path) -> None:
+    """Recompute an exported timeline's content hash (JSON or HTML export) and compare."""
+    data = file.read_bytes()
+    ok, claimed, actual = verify_html(data) if data.lstrip().startswith(b"<") else verify_json(data)
+    if not ok:
+        raise CliError(f"ALTERED: the file claims {claimed or 'no hash'} but its content hashes to {actual or 'nothing'}")
+    console.print(f"unaltered: content SHA-256 {actual}")
+
+
+@sla.command("status")
+def sla_status(ctx: typer.Context, case_id: str) -> None:
+    """The case's SLA clocks (the SLA engine's GetSlaStatus)."""
+    _print_message(ctx.obj.call_by_name("GetSlaStatus", {"case_id": case_id}))
+
+
+@sla.command("breaches")
+def sla_breaches(
+    ctx: typer.Context,
+    where: Annotated[list[str] | None, typer.Option("--filter", help="field=value of the request, repeatable")] = None,
+) -> None:
+    """Breached deadlines (the SLA engine's ListSlaBreaches)."""
+    fields = dict(item.split("=", 1) for item in where or [])
+    _print_message(ctx.obj.call_by_name("ListSlaBreaches", fields))
+
+
+@app.command("dataset")
+def dataset(
+    ctx: typer.Context,
+    quarter: Annotated[str | None, typer.Option(help="e.g. 2026-Q4 (instead of --from/--to)")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="first day, YYYY-MM-DD")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="last day, YYYY-MM-DD")] = None,
+    area: Annotated[str, typer.Option(help="MARAC area (default: every area)")] = "",
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, html or json")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """The partnership dataset (seed 003) for a period and area."""
+    start, end = _quarter(quarter) if quarter else (start or "", end or "")
+    formats = {"table": 0, "json": reporting_pb2.DATASET_JSON, "csv": reporting_pb2.DATASET_CSV, "html": reporting_pb2.DATASET_HTML}
+    if fmt not in formats:
+        raise CliError("--format must be table, csv, html or json")
+    request = reporting_pb2.GetPartnershipDatasetRequest(from_date=start, to_date=end, area=area, format=formats[fmt])
+    response = ctx.obj.call("GetPartnershipDataset", request)
+    if fmt != "table":
+        (output.write_bytes if output else sys.stdout.buffer.write)(response.content)
+        return
+    table = Table("measure", "dimension", "breakdown", "value", title=f"{response.from_date} to {response.to_date} {area or 'all areas'}")
+    for f in response.figures:
+        table.add_row(f.measure, f.dimension, f.breakdown, "<5" if f.suppressed else f"{f.value:g}")
+    console.print(table)
+
+
+@projection.command("rebuild")
+def rebuild(ctx: typer.Context) -> None:
+    """Rebuild the timeline table from reporting's store, with a progress bar."""
+    stream = ctx.obj.stub().RebuildTimelines(reporting_pb2.RebuildTimelinesRequest(), metadata=ctx.obj.metadata, timeout=3600)
+    columns = (TextColumn("rebuilding timelines"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    last = None
+    with Progress(*columns, console=errors) as bar:
+        task = bar.add_task("rebuild", total=None)
+        try:
+            for last in stream:
+                bar.update(task, completed=last.done, total=max(last.total, 1))
+        except grpc.RpcError as error:
+            raise explain(error, "RebuildTimelines") from None
+    console.print(f"rebuilt: {last.entries if last else 0} timeline entries from {last.total if last else 0} stored events")
+
+
+def _print_message(message) -> None:
+    console.print_json(json_format.MessageToJson(message, preserving_proto_field_name=True))
+
+
+def _instant(text: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"not an ISO 8601 instant: {text!r}") from None
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
+def _when(ts) -> str:
+    return ts.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _quarter(text: str) -> tuple[str, str]:
+    try:
+        year, q = text.upper().split("-Q")
+        first = date(int(year), 3 * int(q) - 2, 1)
+    except ValueError:
+        raise CliError(f"--quarter must look like 2026-Q4, not {text!r}") from None
+    last = date(first.year + (first.month == 10), (first.month + 3 - 1) % 12 + 1, 1)
+    return first.isoformat(), date.fromordinal(last.toordinal() - 1).isoformat()
+
+
+def main() -> None:
+    try:
+        app(prog_name="casectl")
+    except CliError as error:
+        errors.print(f"casectl: {error}")
+        raise SystemExit(1) from None

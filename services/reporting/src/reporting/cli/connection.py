@@ -1,0 +1,75 @@
+"""casectl's gRPC connection: reporting's address and the caller's identity (metadata), from
+options or the environment (CASECTL_TARGET, CASECTL_AGENCY, CASECTL_ROLE, CASECTL_USER)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+
+from casework.reporting.v1 import reporting_pb2, reporting_pb2_grpc
+
+SERVICE = "reporting.v1.ReportingService"
+
+
+class CliError(Exception):
+    """A failure the user can act on: printed plainly, exit code 1."""
+
+
+@dataclass
+class Connection:
+    target: str
+    agency: str
+    role: str
+    user: str
+    timeout: float = 120.0
+
+    @property
+    def metadata(self) -> list[tuple[str, str]]:
+        return [("x-agency", self.agency), ("x-role", self.role), ("x-user", self.user)]
+
+    def stub(self) -> reporting_pb2_grpc.ReportingServiceStub:
+        return reporting_pb2_grpc.ReportingServiceStub(grpc.insecure_channel(self.target))
+
+    def call(self, method: str, request: Any) -> Any:
+        try:
+            return getattr(self.stub(), method)(request, metadata=self.metadata, timeout=self.timeout)
+        except grpc.RpcError as error:
+            raise explain(error, method) from None
+
+    def call_by_name(self, method: str, fields: dict[str, Any]) -> Any:
+        """An RPC another part of reporting provides (the SLA engine's), found in the contract by
+        name, so casectl works whether or not this build has it — and says so when it has not."""
+        service = reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"]
+        rpc = service.methods_by_name.get(method)
+        if rpc is None:
+            raise CliError(f"{SERVICE}/{method} is not in this build's contract: the SLA engine is not installed")
+        request_class = _message_class(rpc.input_type.name)
+        response_class = _message_class(rpc.output_type.name)
+        try:
+            request = json_format.ParseDict(fields, request_class())
+        except json_format.ParseError as error:
+            raise CliError(f"{method}: {error}") from None
+        call = grpc.insecure_channel(self.target).unary_unary(
+            f"/{SERVICE}/{method}", request_serializer=request_class.SerializeToString,
+            response_deserializer=response_class.FromString,
+        )
+        try:
+            return call(request, metadata=self.metadata, timeout=self.timeout)
+        except grpc.RpcError as error:
+            raise explain(error, method) from None
+
+
+def _message_class(name: str) -> Any:
+    return getattr(reporting_pb2, name)
+
+
+def explain(error: grpc.RpcError, method: str) -> CliError:
+    code, details = error.code(), error.details()  # type: ignore[attr-defined]
+    if code == grpc.StatusCode.UNIMPLEMENTED:
+        return CliError(f"the reporting service at this address does not offer {method} (UNIMPLEMENTED)")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return CliError(f"cannot reach the reporting service: {details}")
+    return CliError(f"{method} failed: {code.name}: {details}")

@@ -1,0 +1,122 @@
+"""The timeline, export, dataset and rebuild RPCs of reporting.v1.ReportingService (ADR 0018),
+mixed into the service's servicer so the SLA RPCs can live beside them in their own module."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from caseplatform.clock import process_clock
+from caseplatform.envelope import from_timestamp, to_timestamp
+from caseplatform.ids import parse_uuid
+from casework.common.v1 import envelope_pb2
+from casework.reporting.v1 import reporting_pb2
+from reporting.dataset.figure import Figure
+from reporting.dataset.outputs import to_csv, to_html
+from reporting.dataset.query import dataset, parse_period
+from reporting.dataset.settings import DatasetSettings
+from reporting.domain.deadline_marks import iso
+from reporting.exports.timeline_export import export_timeline
+
+
+class TimelineRpcs:
+    _app: Any  # ReportingApplication, set by the servicer
+
+    async def GetCaseTimeline(self, request, context):
+        case_id = parse_uuid(request.case_id, "case_id")
+        as_at = from_timestamp(request.as_at) if request.HasField("as_at") else None
+        entries = await asyncio.to_thread(self._app.timeline, case_id, as_at)
+        response = reporting_pb2.GetCaseTimelineResponse(case_id=str(case_id), entries=[_entry(e) for e in entries])
+        if as_at is not None:
+            response.as_at.CopyFrom(request.as_at)
+        return response
+
+    async def ExportCaseTimeline(self, request, context):
+        case_id = parse_uuid(request.case_id, "case_id")
+        as_at = from_timestamp(request.as_at) if request.HasField("as_at") else None
+        fmt = reporting_pb2.ExportFormat.Name(request.format or reporting_pb2.JSON)
+        entries = await asyncio.to_thread(self._app.timeline, case_id, as_at)
+        exported = await asyncio.to_thread(
+            export_timeline, str(case_id), iso(as_at) if as_at else None, entries, fmt, iso(process_clock().now())
+        )
+        return reporting_pb2.ExportCaseTimelineResponse(
+            case_id=str(case_id), format=reporting_pb2.ExportFormat.Value(fmt),
+            content_type=exported.content_type, content=exported.content,
+            content_sha256=exported.sha256, entry_count=exported.entry_count,
+        )
+
+    async def RebuildTimelines(self, request, context):
+        queue: asyncio.Queue = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        def progress(done: int, total: int, written: int) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, (done, total, written))
+
+        rebuild = asyncio.ensure_future(asyncio.to_thread(self._app.timelines.rebuild, progress))
+        while not (rebuild.done() and queue.empty()):
+            try:
+                done, total, written = await asyncio.wait_for(queue.get(), timeout=0.1)
+            except TimeoutError:
+                continue
+            yield reporting_pb2.RebuildProgress(done=done, total=total, entries=written)
+        written = rebuild.result()
+        total = await asyncio.to_thread(lambda: self._app.recorder.max_notification_id() or 0)
+        yield reporting_pb2.RebuildProgress(done=total, total=total, entries=written)
+
+
+def _entry(e: dict[str, Any]) -> reporting_pb2.TimelineEntry:
+    return reporting_pb2.TimelineEntry(
+        event_id=e["event_id"],
+        service=e["service"],
+        event_type=e["event_type"],
+        actor=envelope_pb2.Actor(**e["actor"]),
+        occurred_at=to_timestamp(_instant(e["occurred_at"])),
+        recorded_at=to_timestamp(_instant(e["recorded_at"])),
+        summary=e["summary"],
+        deadlines=[_effect(d) for d in e.get("deadlines", [])],
+        correction=bool(e.get("correction")),
+    )
+
+
+def _effect(d: dict[str, Any]) -> reporting_pb2.DeadlineEffect:
+    effect = reporting_pb2.DeadlineEffect(kind=d["kind"], clock_id=d["clock_id"], mark=reporting_pb2.DeadlineMark.Value(d["mark"]))
+    if d.get("due_at"):
+        effect.due_at.CopyFrom(to_timestamp(_instant(d["due_at"])))
+    return effect
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+class DatasetRpcs:
+    _app: Any
+
+    async def GetPartnershipDataset(self, request, context):
+        start, end = parse_period(request.from_date, request.to_date)
+        figures = await asyncio.to_thread(
+            dataset, self._app.timelines, start, end, request.area, DatasetSettings().population()
+        )
+        response = reporting_pb2.GetPartnershipDatasetResponse(
+            from_date=start.isoformat(), to_date=end.isoformat(), area=request.area,
+            figures=[_figure(f) for f in figures],
+        )
+        if request.format == reporting_pb2.DATASET_CSV:
+            response.content_type, response.content = "text/csv; charset=utf-8", to_csv(figures)
+        elif request.format == reporting_pb2.DATASET_HTML:
+            response.content_type = "text/html; charset=utf-8"
+            response.content = to_html(figures, start.isoformat(), end.isoformat(), request.area)
+        elif request.format == reporting_pb2.DATASET_JSON:
+            response.content_type = "application/json"
+            response.content = json.dumps([asdict(f) for f in figures], indent=2).encode()
+        return response
+
+
+def _figure(f: Figure) -> reporting_pb2.DatasetFigure:
+    return reporting_pb2.DatasetFigure(
+        measure=f.measure, dimension=f.dimension, breakdown=f.breakdown,
+        value=f.value if f.value is not None else 0.0, suppressed=f.suppressed,
+    )

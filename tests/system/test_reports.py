@@ -1,0 +1,132 @@
+"""Timelines, exports and the partnership dataset on the real stack, driven through `casectl`
+as operations and reviewers would use it (a real process, real gRPC)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, timedelta
+from pathlib import Path
+
+import pytest
+
+from caseplatform.devstack.stack import DevStack
+from casework.intake.v1 import intake_pb2
+from casework.reporting.v1 import reporting_pb2
+from reporting.exports.pdf import chromium_command, chromium_path
+
+from .client import CHO, Client, disclosure, eventually, timestamp
+
+pytestmark = pytest.mark.system
+SAFE_PHONE = "07700 900461"
+POSTCODE = "NP4 6YB"
+
+
+def casectl(stack: DevStack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CASECTL_TARGET": stack.grpc_address("reporting"), "CASECTL_ROLE": "reviewer"}
+    # The command `make install` puts on the venv's PATH (the module itself if run outside `make`).
+    script = Path(sys.executable).with_name("casectl")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "reporting.cli"]
+    return subprocess.run([*command, *args], check=False, env=env, capture_output=True, text=True, timeout=180)
+
+
+@pytest.fixture(scope="module")
+def case(client: Client) -> dict:
+    """A disclosure with safe-contact details and an address, contact made, then corrected."""
+    request = disclosure(children=1)
+    request.safe_contact.CopyFrom(intake_pb2.SafeContact(safe_phone=SAFE_PHONE, safe_times="after 6pm"))
+    case_id = client.submit(request).case_id
+    first = eventually(lambda: _entries(client, case_id, 5), timeout=60)
+    client.intake.RecordSafeContact(intake_pb2.RecordSafeContactRequest(
+        idempotency_key=str(uuid.uuid4()), case_id=case_id, outcome=intake_pb2.MADE,
+        at=timestamp(request.received_at.ToDatetime(tzinfo=UTC) + timedelta(minutes=1))), metadata=CHO, timeout=10)
+    client.intake.CorrectDetails(intake_pb2.CorrectDetailsRequest(
+        idempotency_key=str(uuid.uuid4()), case_id=case_id, reason="typo in the tenancy reference",
+        victim=intake_pb2.Victim(tenant_ref=request.victim.tenant_ref + "X", name="Synthetic Victim",
+                                 address=intake_pb2.Address(line1="1 Example Street", postcode=POSTCODE))),
+        metadata=CHO, timeout=10)
+    everything = eventually(lambda: _entries(client, case_id, 7), timeout=60)
+    return {"id": case_id, "first": first, "all": everything}
+
+
+def _entries(client: Client, case_id: str, at_least: int, as_at=None) -> list:
+    request = reporting_pb2.GetCaseTimelineRequest(case_id=case_id)
+    if as_at is not None:
+        request.as_at.CopyFrom(as_at)
+    entries = list(client.reporting.GetCaseTimeline(request, metadata=CHO, timeout=10).entries)
+    assert len(entries) >= at_least, [e.event_type for e in entries]
+    return entries
+
+
+def test_timeline_as_at_excludes_what_was_recorded_later(client: Client, case: dict) -> None:
+    entries = case["all"]
+    types = [e.event_type for e in entries]
+    assert {"intake.v1.DisclosureReceived", "intake.v1.SafeContactRecorded", "intake.v1.DetailsCorrected"} <= set(types)
+    disclosed = entries[types.index("intake.v1.DisclosureReceived")]
+    assert [(d.kind, d.mark) for d in disclosed.deadlines][:2] == [("SAFE_CONTACT", reporting_pb2.STARTED),
+                                                                    ("CASE_RECORDED", reporting_pb2.STARTED)]
+    corrected = entries[types.index("intake.v1.DetailsCorrected")]
+    assert corrected.correction
+    contact = entries[types.index("intake.v1.SafeContactRecorded")]
+    # As at just before safe contact was recorded: the correction and the contact are not yet known.
+    before = contact.recorded_at.ToDatetime(tzinfo=UTC) - timedelta(microseconds=1)
+    earlier = _entries(client, case["id"], 1, as_at=timestamp(before))
+    assert {e.event_id for e in earlier} < {e.event_id for e in entries}
+    assert all(e.recorded_at.ToDatetime(tzinfo=UTC) <= before for e in earlier)
+    assert "intake.v1.DetailsCorrected" not in [e.event_type for e in earlier]
+
+
+def test_casectl_exports_verifiable_redacted_reports(stack: DevStack, case: dict, tmp_path: Path) -> None:
+    out = tmp_path / "timeline.json"
+    exported = casectl(stack, "timeline", "export", case["id"], "--format", "json", "-o", str(out))
+    assert exported.returncode == 0, exported.stderr
+    document = json.loads(out.read_bytes())
+    sha = document["content_sha256"]
+    assert sha in exported.stderr
+    text = out.read_text()
+    assert POSTCODE not in text and "NP4" not in text and SAFE_PHONE not in text  # the patch is part of the address
+    verified = casectl(stack, "timeline", "verify", str(out))
+    assert verified.returncode == 0 and sha in verified.stdout
+
+    document["content"]["entries"][0]["summary"] = "nothing happened"
+    out.write_text(json.dumps(document))
+    altered = casectl(stack, "timeline", "verify", str(out))
+    assert altered.returncode == 1 and "ALTERED" in altered.stderr
+
+    page = tmp_path / "timeline.html"
+    assert casectl(stack, "timeline", "export", case["id"], "--format", "html", "-o", str(page)).returncode == 0
+    assert casectl(stack, "timeline", "verify", str(page)).returncode == 0
+    if chromium_path() is None:
+        pytest.skip("headless Chromium not installed (Debian package 'chromium'): page text and PDF not checked")
+    dom = subprocess.run(chromium_command(chromium_path(), tmp_path / "profile", "--dump-dom", page.as_uri()),
+                         capture_output=True, text=True, check=True, timeout=120).stdout
+    assert sha in dom and "Correction:" in dom and "NP4" not in dom
+    pdf = tmp_path / "timeline.pdf"
+    printed = casectl(stack, "timeline", "export", case["id"], "--format", "pdf", "-o", str(pdf))
+    assert printed.returncode == 0, printed.stderr
+    assert pdf.read_bytes().startswith(b"%PDF-") and sha in printed.stderr  # the same content, the same hash
+
+
+def test_casectl_dataset_rebuild_and_sla(stack: DevStack, case: dict, tmp_path: Path) -> None:
+    disclosed = next(e for e in case["all"] if e.event_type == "intake.v1.DisclosureReceived").occurred_at.ToDatetime()
+    period = ("--from", str(disclosed.date() - timedelta(days=1)), "--to", str(disclosed.date() + timedelta(days=1)))
+    csv = casectl(stack, "dataset", *period, "--format", "csv")
+    assert csv.returncode == 0, csv.stderr
+    assert "disclosures,channel=VICTIM_DIRECT," in csv.stdout
+    report = tmp_path / "q1.html"
+    assert casectl(stack, "dataset", "--quarter", "2027-Q1", "--format", "html", "-o", str(report)).returncode == 0
+    assert report.read_text().count("<svg") == 3
+    bad = casectl(stack, "dataset", "--from", "2027-13-01", "--to", "2027-03-31")
+    assert bad.returncode == 1 and "from_date" in bad.stderr
+
+    rebuilt = casectl(stack, "projection", "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "rebuilt:" in rebuilt.stdout
+    assert len(_entries(Client(stack), case["id"], 7)) == len(case["all"])
+
+    status = casectl(stack, "sla", "status", case["id"])
+    # With the SLA engine: its status; without it: a plain message naming the missing RPC.
+    assert status.returncode == 0 or "GetSlaStatus" in status.stderr, status.stderr
