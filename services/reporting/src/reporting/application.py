@@ -13,13 +13,16 @@ from caseplatform.settings import PlatformSettings
 from caseplatform.store import ServiceApplication
 from reporting.domain.summaries import summarise
 from reporting.domain.timeline import CaseTimeline
+from reporting.sla_projection import SlaProjection
 
 
 class ReportingApplication(ServiceApplication):
     def __init__(self, settings: PlatformSettings, env: dict[str, str] | None = None) -> None:
         super().__init__("reporting", settings, env)
+        self.sla = SlaProjection(self)  # SLA clocks (ADR 0016)
 
     def policy(self, event: IncomingEvent, unit: Unit) -> None:
+        self.sla.policy(event, unit)
         if not event.case_id:
             return
         timeline = unit.get(CaseTimeline.create_id(event.case_id)) or CaseTimeline(case_id=event.case_id)
