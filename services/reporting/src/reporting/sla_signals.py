@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from google.protobuf.message import Message
 
 from caseplatform.envelope import IncomingEvent, from_timestamp
+from casework.intake.v1 import intake_pb2
 from reporting.domain.sla import Start, Stop, clock_identity
 
 DEADLINE = "common.v1.Deadline"
@@ -21,7 +22,6 @@ DEADLINE_MET = "common.v1.DeadlineMet"
 DEADLINE_WITHDRAWN = "common.v1.DeadlineWithdrawn"
 
 SAFE_CONTACT, CASE_RECORDED, RISK_ASSESSMENT = "SAFE_CONTACT", "CASE_RECORDED", "RISK_ASSESSMENT"
-SAFE_CONTACT_MADE = 1  # intake.v1.SafeContactOutcome MADE (the only outcome that stops the clock)
 
 
 @dataclass
@@ -133,7 +133,7 @@ def _owner_reassigned(event: IncomingEvent, p: Message, out: Signals) -> None:
 
 
 def _safe_contact_recorded(event: IncomingEvent, p: Message, out: Signals) -> None:
-    if p.outcome == SAFE_CONTACT_MADE:  # an attempt, or "not safe now", does not stop the clock
+    if p.outcome == intake_pb2.MADE:  # an attempt, or "not safe now", does not stop the clock
         out.stops.append(_stop(event, SAFE_CONTACT, met_at=from_timestamp(p.at), on_time=p.deadline_met))
 
 
