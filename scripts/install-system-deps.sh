@@ -8,9 +8,10 @@
 set -euo pipefail
 
 # One line per package: "<debian package>|<pytest marker of the tests that need it>".
-# Planned: prometheus, postgresql, chromium.
+# Planned: postgresql, chromium.
 PACKAGES=(
   "kcat|kcat"
+  "prometheus|prometheus"
 )
 
 is_installed() {
