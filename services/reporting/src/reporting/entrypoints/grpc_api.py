@@ -9,11 +9,13 @@ from caseplatform.ids import parse_uuid
 from casework.common.v1 import envelope_pb2
 from casework.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from reporting.application import ReportingApplication
+from reporting.entrypoints.sla_grpc import SlaRpcs
 
 
-class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
+class ReportingServicer(SlaRpcs, reporting_pb2_grpc.ReportingServiceServicer):
     def __init__(self, app: ReportingApplication) -> None:
         self._app = app
+        self._sla = app.sla  # ListSlaBreaches, GetSlaStatus (ADR 0016)
 
     async def GetCaseTimeline(self, request, context):
         case_id = parse_uuid(request.case_id, "case_id")
