@@ -8,11 +8,12 @@
 set -euo pipefail
 
 # One line per package: "<debian package>|<pytest marker of the tests that need it>".
-# Planned: prometheus, postgresql.
+# Planned: postgresql.
 PACKAGES=(
   "kcat|kcat"
   "chromium|chromium"
   "poppler-utils|chromium"
+  "prometheus|prometheus"
 )
 
 is_installed() {

@@ -27,8 +27,17 @@ def expected_counts(disclosures: int, with_children: int) -> dict[str, dict[str,
         "marac": {"CaseFile.CaseFileOpened": disclosures},
         "repairs": {"CaseFile.CaseFileOpened": disclosures},
         "reporting": {
-            # one entry per event: intake, risk, marac, repairs for every case; referral with children
-            "TimelineEntry.Recorded": 4 * disclosures + with_children,
+            # one entry per event: intake, risk, marac, repairs and reporting's SlaMet (case recorded
+            # on time) for every case; referral for those with children
+            "TimelineEntry.Recorded": 5 * disclosures + with_children,
+            # SLA clocks (ADR 0016): safe contact, case recorded, risk assessment for every case,
+            # the children's referral for those with children; case recorded met at once
+            "SlaCase.Registered": disclosures,
+            "SlaCase.AreaSet": disclosures,
+            "SlaCase.ClockAdded": 3 * disclosures + with_children,
+            "SlaClock.Opened": 3 * disclosures + with_children,
+            "SlaClock.Started": 3 * disclosures + with_children,
+            "SlaClock.Met": disclosures,
         },
     }
 

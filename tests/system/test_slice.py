@@ -20,7 +20,8 @@ from .client import CHO, Client, disclosure, eventually
 pytestmark = pytest.mark.system
 
 GOOD_FRIDAY_1730 = datetime(2027, 3, 26, 17, 30, tzinfo=LONDON)
-EVERY_SERVICE = {"intake", "risk", "referral", "marac", "repairs"}
+# reporting too: its SlaMet says the case was recorded on time (CASE_RECORDED, ADR 0016).
+EVERY_SERVICE = {"intake", "risk", "referral", "marac", "repairs", "reporting"}
 
 
 def test_a_disclosure_with_children_reaches_every_service_and_the_timeline(client: Client) -> None:
@@ -40,7 +41,7 @@ def test_a_disclosure_with_children_reaches_every_service_and_the_timeline(clien
         "intake.v1.DisclosureReceived", "risk.v1.AssessmentRequired", "referral.v1.ReferralRequired",
         # no consent to share with the duty team is recorded yet: the consent gate holds the MARF
         "referral.v1.ReferralHeld",
-        "marac.v1.CaseFileOpened", "repairs.v1.CaseFileOpened",
+        "marac.v1.CaseFileOpened", "repairs.v1.CaseFileOpened", "reporting.v1.SlaMet",
     }
     times = [(e.occurred_at.ToDatetime(), e.recorded_at.ToDatetime()) for e in entries]
     assert times == sorted(times)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -39,12 +39,22 @@ class ServiceParts:
     policy: Policy | None
     grpc_register: Sequence[Callable[[grpc.aio.Server], None]]
     grpc_service_names: Sequence[str]
+    # The service's own long-running tasks (name -> coroutine function), e.g. a watch that acts
+    # when time passes. Each runs supervised (restarted if it fails) until the process stops.
+    background: Mapping[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, app: ServiceApplication, translate: Translator, grpc_api: Any, policy: Policy | None = None) -> ServiceParts:
+    def of(
+        cls,
+        app: ServiceApplication,
+        translate: Translator,
+        grpc_api: Any,
+        policy: Policy | None = None,
+        background: Mapping[str, Callable[[], Awaitable[None]]] | None = None,
+    ) -> ServiceParts:
         """From a service's application, translation and `entrypoints.grpc_api` module
         (which offers `register(app)` and `SERVICE_NAMES`)."""
-        return cls(app, translate, policy, [grpc_api.register(app)], grpc_api.SERVICE_NAMES)
+        return cls(app, translate, policy, [grpc_api.register(app)], grpc_api.SERVICE_NAMES, dict(background or {}))
 
 
 def wire_broker(service: str, settings: PlatformSettings, inbox: Inbox | None) -> KafkaBroker:
@@ -111,6 +121,7 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)  # operations: `kill -USR1 <pid>` shows what waits
     tasks = [asyncio.create_task(_supervised(relay.run, "relay"), name="relay")]
+    tasks += [asyncio.create_task(_supervised(run, name), name=name) for name, run in parts.background.items()]
     if inbox is not None:
         topics = [topic_for(s) for s in SUBSCRIPTIONS[service]] + [dead_letter_topic_for(service)]
         tasks.append(asyncio.create_task(_start_consumer(broker, settings, topics), name="consumer"))

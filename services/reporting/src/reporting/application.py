@@ -13,14 +13,17 @@ from caseplatform.store import ServiceApplication
 from reporting.domain.deadline_marks import iso
 from reporting.timelines.recording import record_on_timeline
 from reporting.timelines.table import TimelineTable
+from reporting.sla_projection import SlaProjection
 
 
 class ReportingApplication(ServiceApplication):
     def __init__(self, settings: PlatformSettings, env: dict[str, str] | None = None) -> None:
         super().__init__("reporting", settings, env)
         self.timelines = TimelineTable(self)
+        self.sla = SlaProjection(self)  # SLA clocks (ADR 0016)
 
     def policy(self, event: IncomingEvent, unit: Unit) -> None:
+        self.sla.policy(event, unit)
         record_on_timeline(event, unit)
 
     def timeline(self, case_id: UUID, as_at: datetime | None = None) -> list[dict]:

@@ -1,12 +1,14 @@
-"""Reporting's own events are internal for now (timelines are read models); SLA events
-(`SlaBreached`, `SlaMet`) will be published on `reporting.events.v1`."""
+"""Reporting's domain events → contract messages on `reporting.events.v1`: the SLA engine's
+outcomes (`SlaBreached`, `SlaMet`, ADR 0016). Timelines are read models and are not published."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from caseplatform.envelope import OutgoingEvent
+from reporting.sla_translation import sla_to_contract
 
 
-def to_contract(domain_event: Any) -> OutgoingEvent | None:
-    return None
+def to_contract(domain_event: Any, area_of: Callable[[str], str] = lambda case_id: "") -> OutgoingEvent | None:
+    return sla_to_contract(domain_event, area_of)

@@ -180,6 +180,9 @@ SUMMARIES: dict[str, Summariser] = {
     "repairs.v1.WorkStarted": lambda p: "Repair work started",
     "repairs.v1.WorkCompleted": lambda p: f"Repair work completed {'on time' if p.on_time else 'late'}",
     "repairs.v1.WorkOrderCancelled": lambda p: "Work order cancelled",
+    # SLA engine (ADR 0016)
+    "reporting.v1.SlaBreached": lambda p: f"Deadline missed: {_words(p.kind)} was not met by its due time",
+    "reporting.v1.SlaMet": lambda p: f"Deadline met {'on time' if p.on_time else 'late'}: {_words(p.kind)}",
 }
 
 

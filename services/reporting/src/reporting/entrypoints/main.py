@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from caseplatform.runner import ServiceParts, run_service
 from caseplatform.settings import PlatformSettings
 from reporting.application import ReportingApplication
 from reporting.entrypoints import grpc_api
+from reporting.sla_watch import SlaWatch
 from reporting.translation import to_contract
 
 
 def build(settings: PlatformSettings) -> ServiceParts:
     app = ReportingApplication(settings)
-    return ServiceParts.of(app, to_contract, grpc_api, policy=app.policy)
+    translate = partial(to_contract, area_of=app.sla.area_of)
+    watch = SlaWatch(app.sla, app.recorder)  # records breaches as due instants pass (ADR 0016)
+    return ServiceParts.of(app, translate, grpc_api, policy=app.policy, background={"sla-watch": watch.run})
 
 
 def main() -> None:

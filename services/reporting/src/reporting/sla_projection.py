@@ -1,0 +1,151 @@
+"""The SLA projection (ADR 0016): clocks kept from every topic's events, breaches recorded by
+reporting itself, and the queries behind ListSlaBreaches and GetSlaStatus."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+
+from caseplatform.clock import process_clock
+from caseplatform.envelope import IncomingEvent
+from caseplatform.errors import NotFound
+from caseplatform.inbox import Unit
+from caseplatform.store import ServiceApplication
+from reporting.domain.sla import SlaCase, SlaClock
+from reporting.sla_signals import signals
+
+# An event recorded this long before we apply it means we are catching up (a restart, a rebuild,
+# a broker that was away): the watch holds breaches back until we are current, because the event
+# that met a clock may still be on its way.
+CATCH_UP_AGE = timedelta(seconds=30)
+CATCH_UP_HOLD_S = 2.0
+
+
+@dataclass(frozen=True)
+class BreachFilter:
+    kind: str = ""
+    service: str = ""
+    area: str = ""
+    start: datetime | None = None  # breached_at >= start
+    end: datetime | None = None    # breached_at < end
+
+
+class SlaProjection:
+    def __init__(self, app: ServiceApplication) -> None:
+        self._app = app
+        self._old_event_seen = -1e9  # time.monotonic() of the last event applied while catching up
+
+    # ----- policy (inside the inbox's unit) -----------------------------------------------------
+
+    def policy(self, event: IncomingEvent, unit: Unit) -> None:
+        if not event.case_id:
+            return
+        found = signals(event)
+        if process_clock().now() - event.recorded_at > CATCH_UP_AGE:
+            self._old_event_seen = time.monotonic()
+        if not (found.area or found.starts or found.stops):
+            return
+        case = unit.get(SlaCase.create_id(event.case_id)) or SlaCase(case_id=event.case_id)
+        case.set_area(found.area)
+        for start in found.starts:
+            clock = self._clock(unit, start.clock_id, start.case_id, start.kind)
+            clock.begin(start)
+            case.add_clock(start.clock_id)
+            unit.collect(clock)
+        for stop in found.stops:
+            clock = self._clock(unit, stop.clock_id, stop.case_id, stop.kind)
+            clock.end(stop)
+            case.add_clock(stop.clock_id)
+            unit.collect(clock)
+        unit.collect(case)
+
+    @staticmethod
+    def _clock(unit: Unit, clock_id: str, case_id: str, kind: str) -> SlaClock:
+        return unit.get(SlaClock.create_id(clock_id)) or SlaClock(clock_id=clock_id, case_id=case_id, kind=kind)
+
+    def catching_up(self) -> bool:
+        return time.monotonic() - self._old_event_seen < CATCH_UP_HOLD_S
+
+    # ----- the breach, recorded by reporting's own watch ----------------------------------------
+
+    def breach_if_due(self, aggregate_id: UUID, now: datetime, grace: timedelta) -> bool:
+        """Record the clock's breach if it is due; once only (the clock refuses a second, and a
+        concurrent writer's version conflict makes this attempt a no-op to retry next tick)."""
+        clock = self.clock(aggregate_id)
+        if clock is None or not clock.breach_if_due(now, grace):
+            return False
+        try:
+            self._app.save(clock)
+        except IntegrityError:
+            return False
+        return True
+
+    # ----- queries ------------------------------------------------------------------------------
+
+    def clock(self, aggregate_id: UUID) -> SlaClock | None:
+        try:
+            return self._app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def clock_case(self, aggregate_id: UUID) -> SlaCase | None:
+        try:
+            return self._app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def case(self, case_id: str) -> SlaCase | None:
+        return self.clock_case(SlaCase.create_id(case_id))
+
+    def area_of(self, case_id: str) -> str:
+        case = self.case(case_id)
+        return case.area if case else ""
+
+    def status(self, case_id: str) -> tuple[str, list[SlaClock]]:
+        """The case's area and its started clocks, by due instant."""
+        case = self.case(case_id)
+        if case is None:
+            raise NotFound("SLA clocks for case", case_id)
+        clocks = [self.clock(SlaClock.create_id(c)) for c in case.clock_ids]
+        started = [c for c in clocks if c is not None and c.started]
+        return case.area, sorted(started, key=lambda c: (c.due_at, c.kind, c.clock_id))
+
+    def breaches(self, wanted: BreachFilter) -> list[tuple[SlaClock, str]]:
+        """Breached clocks (with their case's area) matching the filter, by breached_at."""
+        found: dict[UUID, tuple[SlaClock, str]] = {}
+        for originator_id in self.originators([get_topic(SlaClock.Breached)]):
+            clock = self.clock(originator_id)
+            if clock is None or clock.breached_at is None:
+                continue
+            area = self.area_of(clock.case_id)
+            if _matches(clock, area, wanted):
+                found[originator_id] = (clock, area)
+        return sorted(found.values(), key=lambda pair: (pair[0].breached_at, pair[0].clock_id))
+
+    def originators(self, topics: list[str], start: int = 1, limit: int = 10_000) -> list[UUID]:
+        recorder = self._app.recorder
+        ids: list[UUID] = []
+        position: int | None = start
+        while True:
+            page = recorder.select_notifications(position, limit, topics=topics)  # type: ignore[attr-defined]
+            ids.extend(n.originator_id for n in page)
+            if len(page) < limit:
+                return ids
+            position = page[-1].id + 1
+
+
+def _matches(clock: SlaClock, area: str, wanted: BreachFilter) -> bool:
+    assert clock.breached_at is not None
+    return (
+        (not wanted.kind or clock.kind == wanted.kind)
+        and (not wanted.service or clock.service == wanted.service)
+        and (not wanted.area or area == wanted.area)
+        and (wanted.start is None or clock.breached_at >= wanted.start)
+        and (wanted.end is None or clock.breached_at < wanted.end)
+    )

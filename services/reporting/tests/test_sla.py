@@ -1,0 +1,286 @@
+"""The SLA engine at the application level, on a controlled clock and a real SQLite store:
+clocks against the working-day calendar, breaches recorded by reporting itself when the due
+instant passes (once), met on time or late, and a rebuild that equals the live projection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+
+from caseplatform.calendar import LONDON
+from caseplatform.inbox import Inbox
+from caseplatform.testing import controlled_clock
+from casework.common.v1 import envelope_pb2
+from casework.intake.v1 import events_pb2 as intake_events
+from casework.intake.v1 import intake_pb2
+from casework.referral.v1 import events_pb2 as referral_events
+from casework.reporting.v1 import events_pb2 as reporting_events
+from reporting.application import ReportingApplication
+from reporting.domain.sla import BREACHED, MET, OPEN, WITHDRAWN, SlaClock
+from reporting.sla_projection import BreachFilter
+from reporting.translation import to_contract
+
+from .sla_helpers import (
+    GOOD_FRIDAY_EVENING,
+    Feed,
+    app_for,
+    assessment_required,
+    case_id_for,
+    disclosure,
+    risk_assessed,
+    safe_contact,
+    seconds,
+    snapshot,
+    stored_events,
+    watch_for,
+    work_completed,
+    work_order_raised,
+)
+
+# 1 working day from Good Friday evening: Easter Monday is a bank holiday, so the end of Tuesday
+# 30 March 2027 — in British Summer Time (from the 28th), i.e. 23:00 UTC.
+TUESDAY_END = datetime(2027, 3, 30, 23, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> Iterator[Any]:
+    with controlled_clock(GOOD_FRIDAY_EVENING) as c:
+        yield c
+
+
+@pytest.fixture
+def app(tmp_path: Path, clock: Any) -> ReportingApplication:
+    return app_for(tmp_path / "live")
+
+
+def test_clocks_follow_the_calendar_across_the_easter_bank_holiday(app: ReportingApplication) -> None:
+    case = case_id_for("easter")
+    Feed(app).send("intake", case, disclosure(case, GOOD_FRIDAY_EVENING, children=1), GOOD_FRIDAY_EVENING)
+    area, clocks = app.sla.status(case)
+    by_kind = {c.kind: c for c in clocks}
+    assert area == "Torfaen North"
+    assert by_kind["SAFE_CONTACT"].due_at == TUESDAY_END
+    assert by_kind["SAFE_CONTACT"].start["due_date"] == "2027-03-30"
+    assert by_kind["SAFE_CONTACT"].state == OPEN
+    # The MARF is due the same day, before midnight (GMT on the 26th).
+    assert by_kind["CHILDRENS_REFERRAL"].due_at == datetime(2027, 3, 27, 0, 0, tzinfo=UTC)
+    # Recording the disclosure records the case: CASE_RECORDED is met by the same event, on time.
+    recorded = by_kind["CASE_RECORDED"]
+    assert (recorded.state, recorded.on_time, recorded.met_at) == (MET, True, GOOD_FRIDAY_EVENING)
+
+
+def test_breach_is_recorded_when_the_due_instant_passes_and_only_once(app: ReportingApplication, clock: Any) -> None:
+    case = case_id_for("breach")
+    Feed(app).send("intake", case, disclosure(case, GOOD_FRIDAY_EVENING), GOOD_FRIDAY_EVENING)
+    watch = watch_for(app)
+    breaches_before = _sample("casework_sla_breaches_total", kind="SAFE_CONTACT", area="Torfaen North")
+
+    clock.set(datetime(2027, 3, 30, 23, 59, 59, tzinfo=LONDON))  # a second before the end of Tuesday
+    watch.tick()
+    assert _clock(app, case, "SAFE_CONTACT").state == OPEN
+
+    clock.set(TUESDAY_END + seconds(0.3))
+    watch.tick()
+    watch.tick()
+    breached = _clock(app, case, "SAFE_CONTACT")
+    assert (breached.state, breached.breached_at) == (BREACHED, TUESDAY_END)
+    assert stored_events(app, f"{case}:SAFE_CONTACT").count("Breached") == 1
+    assert _sample("casework_sla_breaches_total", kind="SAFE_CONTACT", area="Torfaen North") == breaches_before + 1
+
+    # A second watch (a restart, or another replica) finds it breached and records nothing more.
+    other = watch_for(app)
+    other.follow(count=False)
+    assert other.sweep(clock.now()) == 0
+    assert stored_events(app, f"{case}:SAFE_CONTACT").count("Breached") == 1
+
+    # What goes on reporting.events.v1: SlaBreached with breached_at == due_at.
+    published = [to_contract(e, app.sla.area_of) for e in app.repository.event_store.get(breached.id)]
+    breach = [p.payload for p in published if p and isinstance(p.payload, reporting_events.SlaBreached)]
+    assert len(breach) == 1
+    assert breach[0].kind == "SAFE_CONTACT" and breach[0].area == "Torfaen North" and breach[0].service == "intake"
+    assert breach[0].breached_at == breach[0].due_at
+    assert breach[0].case_id == case
+
+
+def test_safe_contact_made_in_time_meets_the_clock(app: ReportingApplication, clock: Any) -> None:
+    case = case_id_for("met")
+    feed = Feed(app)
+    feed.send("intake", case, disclosure(case, GOOD_FRIDAY_EVENING), GOOD_FRIDAY_EVENING)
+    attempt_at = datetime(2027, 3, 29, 10, 0, tzinfo=LONDON)
+    feed.send("intake", case, safe_contact(case, attempt_at, met=False, outcome=intake_pb2.ATTEMPTED), attempt_at)
+    assert _clock(app, case, "SAFE_CONTACT").state == OPEN  # an attempt does not stop the clock
+    made_at = datetime(2027, 3, 30, 9, 30, tzinfo=LONDON)
+    clock.set(made_at)
+    feed.send("intake", case, safe_contact(case, made_at, met=True), made_at)
+    met = _clock(app, case, "SAFE_CONTACT")
+    assert (met.state, met.on_time, met.met_at, met.breached_at) == (MET, True, made_at, None)
+    watch = watch_for(app)
+    watch.follow(count=False)
+    assert watch.sweep(TUESDAY_END + timedelta(days=5)) == 0  # nothing open to breach
+
+
+def test_a_stop_recorded_after_the_due_instant_is_a_breach_then_late(app: ReportingApplication, clock: Any) -> None:
+    # No watch ran (reporting was down, or this is a replay): the breach is still a fact, at due_at.
+    case = case_id_for("late")
+    feed = Feed(app)
+    feed.send("intake", case, disclosure(case, GOOD_FRIDAY_EVENING), GOOD_FRIDAY_EVENING)
+    late = datetime(2027, 3, 31, 11, 0, tzinfo=LONDON)
+    clock.set(late)
+    feed.send("intake", case, safe_contact(case, late, met=False), late)
+    c = _clock(app, case, "SAFE_CONTACT")
+    assert (c.state, c.breached_at, c.met_at, c.on_time) == (MET, TUESDAY_END, late, False)
+    assert stored_events(app, f"{case}:SAFE_CONTACT")[-2:] == ["Breached", "Met"]
+
+
+def test_case_recorded_late_when_received_days_before(app: ReportingApplication, clock: Any) -> None:
+    case = case_id_for("recorded-late")
+    received = datetime(2027, 3, 22, 9, 0, tzinfo=LONDON)  # Monday: due by the end of Tuesday the 23rd
+    Feed(app).send("intake", case, disclosure(case, received), GOOD_FRIDAY_EVENING)
+    c = _clock(app, case, "CASE_RECORDED")
+    assert (c.state, c.on_time, c.breached_at) == (MET, False, datetime(2027, 3, 23, 23, 59, tzinfo=LONDON) + timedelta(minutes=1))
+
+
+def test_risk_assessment_and_repairs_clocks(app: ReportingApplication, clock: Any) -> None:
+    case = case_id_for("risk-repairs")
+    feed = Feed(app)
+    feed.send("intake", case, disclosure(case, GOOD_FRIDAY_EVENING), GOOD_FRIDAY_EVENING)
+    feed.send("risk", case, assessment_required(case, GOOD_FRIDAY_EVENING), GOOD_FRIDAY_EVENING)
+    due = GOOD_FRIDAY_EVENING + timedelta(hours=24)
+    feed.send("repairs", case, work_order_raised(case, "wo-1", due), GOOD_FRIDAY_EVENING)
+    feed.send("repairs", case, work_order_raised(case, "wo-2", due), GOOD_FRIDAY_EVENING)
+    done = GOOD_FRIDAY_EVENING + timedelta(hours=3)
+    clock.set(done)
+    feed.send("risk", case, risk_assessed(case, GOOD_FRIDAY_EVENING, done, on_time=True), done)
+    feed.send("repairs", case, work_completed(case, "wo-1", due, done), done)
+    feed.send("repairs", case, _cancelled(case, "wo-2"), done)
+    states = {c.clock_id: (c.kind, c.state, c.on_time) for c in app.sla.status(case)[1]}
+    assert states[f"{case}:RISK_ASSESSMENT"] == ("RISK_ASSESSMENT", MET, True)
+    assert states["work-order:wo-1"] == ("REPAIRS_EMERGENCY", MET, True)
+    assert states["work-order:wo-2"] == ("REPAIRS_EMERGENCY", WITHDRAWN, None)
+    assert len([k for k in states if "RISK_ASSESSMENT" in k]) == 1  # RiskAssessed's deadline is not a new clock
+
+
+def test_deadline_met_from_another_topic_before_its_start_still_settles(tmp_path: Path, clock: Any) -> None:
+    # referral meets the children's referral clock intake started; a rebuild may read referral's
+    # topic first. Either order gives the same clock.
+    case = case_id_for("marf")
+    sent_at = GOOD_FRIDAY_EVENING + timedelta(hours=1)
+    sent = referral_events.ReferralSent(
+        referral_id="r-1", case_id=case,
+        deadlines_met=[envelope_pb2.DeadlineMet(kind="CHILDRENS_REFERRAL", met_at=_ts(sent_at), on_time=True)],
+    )
+    results = []
+    for name, order in (("in-order", ("intake", "referral")), ("reversed", ("referral", "intake"))):
+        app = app_for(tmp_path / name)
+        feed = Feed(app)
+        for service in order:
+            if service == "intake":
+                feed.send("intake", case, disclosure(case, GOOD_FRIDAY_EVENING, children=2), GOOD_FRIDAY_EVENING)
+            else:
+                feed.send("referral", case, sent, sent_at)
+        results.append(snapshot(app, [case]))
+    assert results[0] == results[1]
+    assert results[0][f"{case}:CHILDRENS_REFERRAL"]["state"] == MET
+
+
+def test_rebuild_from_every_topic_equals_live(tmp_path: Path, clock: Any) -> None:
+    live = app_for(tmp_path / "live")
+    feed = Feed(live)
+    watch = watch_for(live)
+    cases = [case_id_for(f"rebuild-{i}") for i in range(4)]
+    start = GOOD_FRIDAY_EVENING
+    contact_due = start + timedelta(minutes=30)
+    # Live, in time order, the watch sweeping as time passes.
+    for case in cases:
+        feed.send("intake", case, disclosure(case, start, preferred_contact_at=contact_due), start)
+        feed.send("risk", case, assessment_required(case, start), start)
+    clock.set(start + timedelta(minutes=10))
+    feed.send("intake", cases[0], safe_contact(cases[0], clock.now(), met=True), clock.now())  # on time
+    clock.set(contact_due + seconds(0.5))
+    watch.tick()  # cases 1..3 breached now
+    clock.set(contact_due + timedelta(minutes=20))
+    feed.send("intake", cases[1], safe_contact(cases[1], clock.now(), met=False), clock.now())  # late
+    feed.send("risk", cases[2], risk_assessed(cases[2], start, clock.now(), on_time=True), clock.now())
+    feed.send("intake", cases[3], intake_events.CaseClosed(case_id=cases[3]), clock.now())
+    watch.tick()
+
+    # Rebuild: a fresh store reads every topic from its start — risk's before intake's — and
+    # then notices what has passed.
+    rebuilt = app_for(tmp_path / "rebuilt")
+    inbox = Inbox(rebuilt, rebuilt.policy)
+    for service in ("risk", "intake"):
+        inbox.apply(service, 0, [e for s, e in feed.history if s == service])
+    rebuild_watch = watch_for(rebuilt)
+    rebuild_watch.follow(count=False)
+    rebuild_watch.sweep(clock.now())
+
+    assert snapshot(rebuilt, cases) == snapshot(live, cases)
+    live_breaches = [(c.clock_id, c.breached_at) for c, _ in live.sla.breaches(BreachFilter())]
+    assert live_breaches == [(c.clock_id, c.breached_at) for c, _ in rebuilt.sla.breaches(BreachFilter())]
+    # And what live recorded is what the rules say: three safe-contact breaches, at the due instant.
+    kinds = sorted((c.kind, c.breached_at) for c, _ in live.sla.breaches(BreachFilter()))
+    assert kinds == [("SAFE_CONTACT", contact_due)] * 3
+
+
+def test_list_breaches_filters_by_kind_service_area_and_period(app: ReportingApplication, clock: Any) -> None:
+    feed = Feed(app)
+    north, south = case_id_for("north"), case_id_for("south")
+    feed.send("intake", north, disclosure(north, GOOD_FRIDAY_EVENING, area="Torfaen North"), GOOD_FRIDAY_EVENING)
+    feed.send("intake", south, disclosure(south, GOOD_FRIDAY_EVENING, area="Torfaen South"), GOOD_FRIDAY_EVENING)
+    feed.send("risk", north, assessment_required(north, GOOD_FRIDAY_EVENING), GOOD_FRIDAY_EVENING)
+    clock.set(TUESDAY_END + timedelta(hours=1))
+    watch = watch_for(app)
+    watch.tick()
+    everything = app.sla.breaches(BreachFilter())
+    assert sorted(c.kind for c, _ in everything) == ["RISK_ASSESSMENT", "SAFE_CONTACT", "SAFE_CONTACT"]
+    assert [a for _, a in app.sla.breaches(BreachFilter(area="Torfaen South"))] == ["Torfaen South"]
+    assert [c.kind for c, _ in app.sla.breaches(BreachFilter(service="risk"))] == ["RISK_ASSESSMENT"]
+    assert len(app.sla.breaches(BreachFilter(kind="SAFE_CONTACT", area="Torfaen North"))) == 1
+    assert app.sla.breaches(BreachFilter(end=TUESDAY_END)) == []
+    assert len(app.sla.breaches(BreachFilter(start=TUESDAY_END, end=TUESDAY_END + seconds(1)))) == 3
+
+
+def test_metrics_are_labelled_by_kind_service_and_area_only(app: ReportingApplication, clock: Any) -> None:
+    case = case_id_for("metrics")
+    Feed(app).send("intake", case, disclosure(case, GOOD_FRIDAY_EVENING, area="Blaenau Gwent"), GOOD_FRIDAY_EVENING)
+    watch = watch_for(app)
+    watch.tick()
+    assert _sample("casework_sla_open_clocks", kind="SAFE_CONTACT", area="Blaenau Gwent", state="on_track") == 1
+    clock.set(TUESDAY_END - timedelta(minutes=30))
+    watch.tick()
+    assert _sample("casework_sla_open_clocks", kind="SAFE_CONTACT", area="Blaenau Gwent", state="due_soon") == 1
+    assert _sample("casework_sla_open_clocks", kind="SAFE_CONTACT", area="Blaenau Gwent", state="on_track") == 0
+    for metric in REGISTRY.collect():
+        if metric.name.startswith("casework_sla"):
+            for s in metric.samples:
+                assert set(s.labels) <= {"kind", "service", "area", "state", "outcome", "le"}
+                assert case not in s.labels.values()
+
+
+def _clock(app: ReportingApplication, case: str, kind: str) -> SlaClock:
+    return next(c for c in app.sla.status(case)[1] if c.kind == kind)
+
+
+def _sample(name: str, **labels: str) -> float:
+    for metric in REGISTRY.collect():
+        for s in metric.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+    return 0.0
+
+
+def _ts(instant: datetime) -> Any:
+    from caseplatform.envelope import to_timestamp
+
+    return to_timestamp(instant)
+
+
+def _cancelled(case: str, work_order_id: str) -> Any:
+    from casework.repairs.v1 import events_pb2
+
+    return events_pb2.WorkOrderCancelled(case_id=case, work_order_id=work_order_id)
