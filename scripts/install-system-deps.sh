@@ -11,6 +11,7 @@ set -euo pipefail
 # Planned: prometheus, postgresql, chromium.
 PACKAGES=(
   "kcat|kcat"
+  "postgresql|postgres"  # binaries for a throwaway cluster when no server answers (caseplatform.devstack.postgres)
 )
 
 is_installed() {
