@@ -77,3 +77,17 @@ async def test_one_relay_publishes_and_a_standby_takes_over(
     assert set(published) == set(before) | set(after)
     assert all(n == 1 for n in published.values()), "an event was published twice"
     chains_are_whole(records)
+
+
+def test_the_holder_keeps_its_lease_when_its_loop_restarts(settings: PlatformSettings) -> None:
+    """The relay re-enters `acquire` after any broker trouble: it must not stand by behind itself."""
+    holder, other = lease_for("source", settings), lease_for("source", settings)
+    try:
+        assert holder.try_acquire()
+        assert holder.try_acquire(), "the holder asked again and was refused"
+        assert not other.try_acquire()
+        holder.release()
+        assert other.try_acquire(), "a released lease is free for the standby"
+    finally:
+        holder.release()
+        other.release()

@@ -49,6 +49,12 @@ class PostgresLease:
     def try_acquire(self) -> bool:
         import psycopg
 
+        if self._connection is not None:
+            try:
+                self.check()
+                return True  # already ours (the relay restarts its loop after broker trouble)
+            except LeaseLost:
+                pass
         if self._connection is None:
             self._connection = psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
         row = self._connection.execute("SELECT pg_try_advisory_lock(%s)", [self._key]).fetchone()
@@ -80,6 +86,8 @@ class FileLease:
         self._fd: int | None = None
 
     def try_acquire(self) -> bool:
+        if self._fd is not None:
+            return True  # already ours: a second flock on a new descriptor would block on our own
         self._path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
