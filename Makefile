@@ -7,7 +7,7 @@ SERVICES := intake risk referral marac repairs reporting
 CONTRACTS := libs/contracts/src
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
-.PHONY: install proto run test test-unit lint system-deps lock asyncapi bench clean
+.PHONY: install proto run test test-unit lint system-deps lock lock-deploy deploy-tools asyncapi bench clean
 
 # The virtualenv, pinned dependencies and the project's own source folders on its path.
 $(VENV)/.installed: requirements.lock
@@ -39,6 +39,12 @@ lock:
 	{ echo "# Generated from requirements.in by 'make lock' — every package pinned, transitive ones included."; .lockvenv/bin/pip freeze; } > requirements.lock
 	rm -rf .lockvenv
 
+lock-deploy:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/pip install --quiet -r tests/deploy/requirements.in
+	{ echo "# Generated from tests/deploy/requirements.in (make lock-deploy) — every package pinned."; .lockvenv/bin/pip freeze; } > tests/deploy/requirements.lock
+	rm -rf .lockvenv
+
 # The AsyncAPI document for outside subscribers (a test checks it is up to date).
 asyncapi: install proto
 	$(PY) -m caseplatform.asyncapi > docs/asyncapi.json
@@ -47,9 +53,23 @@ asyncapi: install proto
 run: install proto
 	$(PY) -m caseplatform.devstack
 
-# Every test, including the system layer (real broker and service processes).
-test: install proto system-deps
+# The deployment checks' tools (Helm SDK, kubernetes-validate, checkov) in a virtualenv of their own:
+# checkov's pins would clash with the services' requirements.lock.
+DEPLOY_VENV := .venv-deploy
+$(DEPLOY_VENV)/.installed: tests/deploy/requirements.lock
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/python -m pip install --quiet --upgrade pip==25.3
+	$(DEPLOY_VENV)/bin/python -m pip install --quiet -r tests/deploy/requirements.lock
+	touch $@
+
+deploy-tools: $(DEPLOY_VENV)/.installed
+
+# Every test, including the system layer (real broker and service processes), each system test on
+# SQLite and on PostgreSQL (the configured server, else 127.0.0.1:5432, else a throwaway cluster
+# from the machine's binaries; see caseplatform.devstack.postgres), and the chart/image checks.
+test: install proto system-deps deploy-tools
 	$(PY) -m ruff check libs services tests benches
+	@$(PY) -m caseplatform.devstack.postgres || echo "PostgreSQL pass will not run (CI=true makes that a failure)"
 	$(PY) -m pytest
 
 # The fast layer only: no broker, no service processes.
@@ -70,4 +90,4 @@ bench: install proto
 
 # `clean` deletes data: var/ holds every service's event store, as well as the venv and generated code.
 clean:
-	rm -rf $(VENV) $(CONTRACTS) var
+	rm -rf $(VENV) $(DEPLOY_VENV) $(CONTRACTS) var

@@ -8,12 +8,12 @@
 set -euo pipefail
 
 # One line per package: "<debian package>|<pytest marker of the tests that need it>".
-# Planned: postgresql.
 PACKAGES=(
   "kcat|kcat"
   "chromium|chromium"
   "poppler-utils|chromium"
   "prometheus|prometheus"
+  "postgresql|postgres"  # binaries for a throwaway cluster when no server answers (caseplatform.devstack.postgres)
 )
 
 is_installed() {

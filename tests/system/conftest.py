@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 
 from caseplatform import topology
+from caseplatform.devstack import postgres
 from caseplatform.devstack.ports import free_ports
 from caseplatform.devstack.stack import DevStack
 
@@ -26,10 +28,54 @@ def new_stack(tmp: Path, **env: str) -> DevStack:
     )
 
 
+_POSTGRES_REPORT: list[str] = []
+
+
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def persistence(request: pytest.FixtureRequest) -> str:
+    """Every system test runs on both stores: SQLite files and PostgreSQL (schema per service).
+    Without a PostgreSQL server (see `caseplatform.devstack.postgres`) the PostgreSQL pass is
+    skipped and the run says so, unless it is required (CI=true or CASEWORK_REQUIRE_POSTGRES=1)."""
+    if request.param == "postgres":
+        try:
+            server = postgres.shared_server()
+        except postgres.PostgresUnavailable as exc:
+            message = f"PostgreSQL pass did not run: {exc}"
+            _POSTGRES_REPORT[:] = [message]
+            if postgres.required():
+                pytest.fail(message, pytrace=False)
+            pytest.skip(message)
+        _POSTGRES_REPORT[:] = [f"PostgreSQL pass ran against the {server.origin} server"]
+    return str(request.param)
+
+
+@contextmanager
+def store_env(persistence: str) -> Iterator[dict[str, str]]:
+    """The services' store settings: SQLite under the stack's data dir, or a fresh database."""
+    if persistence == "sqlite":
+        yield {}
+        return
+    server = postgres.shared_server()
+    dsn = server.create_database()
+    try:
+        yield {"CASEWORK_PERSISTENCE": "postgres", "CASEWORK_POSTGRES_DSN": dsn}
+    finally:
+        server.drop_database(dsn)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in _POSTGRES_REPORT:
+        terminalreporter.write_line(line, yellow="did not" in line, green="did not" not in line)
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, persistence: str) -> Iterator[DevStack]:
     """The whole system, started the way `make run` starts it, shared by read-mostly tests."""
-    with new_stack(tmp_path_factory.mktemp("stack"), CASEWORK_CLOCK_START=GOOD_FRIDAY_1740) as running:
+    with store_env(persistence) as env, new_stack(
+        tmp_path_factory.mktemp(f"stack-{persistence}"), CASEWORK_CLOCK_START=GOOD_FRIDAY_1740, **env
+    ) as running:
         yield running
 
 
@@ -41,17 +87,20 @@ def client(stack: DevStack) -> Iterator[Client]:
 
 
 @pytest.fixture
-def own_stack(tmp_path: Path) -> Iterator[Callable[[], tuple[DevStack, Client]]]:
-    """A private stack for tests that kill things."""
+def own_stack(tmp_path: Path, persistence: str) -> Iterator[Callable[[], tuple[DevStack, Client]]]:
+    """A private stack for tests that kill things (on the same store kind as the pass)."""
     made: list[tuple[DevStack, Client]] = []
 
-    def make() -> tuple[DevStack, Client]:
-        s = new_stack(tmp_path)
-        s.start()
-        made.append((s, Client(s)))
-        return made[-1]
+    with ExitStack() as cleanup:
 
-    yield make
-    for s, c in made:
-        c.close()
-        s.stop()
+        def make() -> tuple[DevStack, Client]:
+            env = cleanup.enter_context(store_env(persistence))
+            s = new_stack(tmp_path / f"stack{len(made)}", **env)
+            s.start()
+            made.append((s, Client(s)))
+            return made[-1]
+
+        yield make
+        for s, c in made:
+            c.close()
+            s.stop()

@@ -6,25 +6,28 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from caseplatform.devstack import postgres
 from caseplatform.settings import PlatformSettings
 
-POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/casework_kernel_tests"
 TEST_SCHEMAS = ("counter", "downstream", "source")
+_database: list[str] = []
 
 
 def _fresh_postgres() -> str:
-    """An empty test database on the machine's PostgreSQL (created once, schemas dropped per test)."""
-    admin = POSTGRES_DSN.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = 'casework_kernel_tests'"
-        ).fetchone()
-        if not exists:
-            connection.execute("CREATE DATABASE casework_kernel_tests")
-    with psycopg.connect(POSTGRES_DSN, autocommit=True) as connection:
+    """An empty database of this run's own (`casework_kernel_<random>`, so parallel runs never
+    meet) on the server the test run uses; the test schemas are dropped before each test."""
+    try:
+        server = postgres.shared_server()
+    except postgres.PostgresUnavailable as exc:
+        if postgres.required():
+            pytest.fail(f"PostgreSQL pass did not run: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL pass did not run: {exc}")
+    if not _database:
+        _database.append(server.create_database("casework_kernel"))
+    with psycopg.connect(_database[0], autocommit=True) as connection:
         for schema in TEST_SCHEMAS:
             connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    return POSTGRES_DSN
+    return _database[0]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

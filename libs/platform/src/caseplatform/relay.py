@@ -10,6 +10,11 @@ is a gap (the broker lost something), not something to apply out of order.
 The broker is a transport, not a record (ARCHITECTURE.md decision 3). The relay checks that
 the broker still holds its chain — at start, on every acknowledged offset, and when idle — and
 if not (a fresh or reset broker) it replays the whole log; consumers' tracking absorbs repeats.
+A partition need not start at offset 0: retention or an operator may have trimmed its front, so
+the check reads from the partition's log start offset.
+
+Replicas of a service each run this loop, but only the holder of the relay lease publishes
+(`relay_lease`); the others stand by and take over when it goes.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from caseplatform import metrics
 from caseplatform.envelope import CONTENT_TYPE, OutgoingEvent, SourcePosition, build_envelope
 from caseplatform.identity import Actor, system_actor
 from caseplatform.kafka.admin import ensure_topics
+from caseplatform.relay_lease import LeaseLost, RelayLease, acquire
 from caseplatform.relay_state import RelayPosition, RelayStateStore
 from caseplatform.store import ServiceApplication
 from caseplatform.telemetry import context_from, current_carrier, tracer
@@ -52,6 +58,24 @@ class PartitionTail:
     first_previous_id: int | None  # None: empty partition
     last_id: int
     last_offset: int
+    start_offset: int = 0  # the log start offset: above 0 when the front was trimmed
+
+    @property
+    def starts_a_chain(self) -> bool:
+        """An untrimmed partition must begin where a chain begins (previous id 0); a trimmed
+        one begins wherever retention cut it."""
+        return self.first_previous_id in (None, 0) or self.start_offset > 0
+
+
+def broker_holds(heads: dict[int, int], tails: dict[int, PartitionTail]) -> bool:
+    """Does the broker still hold what the relay recorded as published? Every partition we sent
+    to still reaches our head there, and no partition begins mid-chain unless its front was
+    trimmed (then it begins wherever retention cut it)."""
+    reaches = all(
+        (tail := tails.get(p)) is not None and tail.first_previous_id is not None and tail.last_id >= head
+        for p, head in heads.items()
+    )
+    return reaches and all(t.starts_a_chain for t in tails.values())
 
 
 class BrokerLost(Exception):
@@ -69,6 +93,7 @@ class Relay:
         section_size: int = 1000,
         poll_interval_s: float = 0.005,
         idle_check_interval_s: float = 2.0,
+        lease: RelayLease | None = None,
     ) -> None:
         self.app = app
         self.service = app.service
@@ -85,6 +110,8 @@ class Relay:
         self._last_offsets: dict[int, int] = {}
         self._producer: AIOKafkaProducer | None = None
         self._probe: AIOKafkaConsumer | None = None
+        self._lease = lease  # None: this is the only relay of the store (tests, tools)
+        self._lease_checked_at = 0.0
         self.caught_up = asyncio.Event()
 
     @property
@@ -103,6 +130,8 @@ class Relay:
         try:
             while True:
                 try:
+                    if self._lease is not None:
+                        await acquire(self._lease, self.service)
                     # Every broker conversation is bounded: a half-dead connection to a broker
                     # that went away must not hang the relay (it was seen to, without these).
                     await asyncio.wait_for(self._start_clients(), BROKER_CALL_TIMEOUT_S)
@@ -127,9 +156,13 @@ class Relay:
                     backoff = min(backoff * 2, 5.0)
         finally:
             await self._stop_clients()
+            if self._lease is not None:
+                await asyncio.to_thread(self._lease.release)
 
     async def close(self) -> None:
         await self._stop_clients()
+        if self._lease is not None:
+            await asyncio.to_thread(self._lease.release)
 
     async def _start_clients(self) -> None:
         if self._producer is None:
@@ -170,35 +203,31 @@ class Relay:
         self._stored = await asyncio.to_thread(self._state_store.load)
         tails = await self._tails()
         self._last_offsets = {p: t.last_offset for p, t in tails.items() if t.first_previous_id is not None}
-        intact = all(
-            self._holds_chain(tails.get(p), head) for p, head in self._stored.heads.items()
-        ) and all(t.first_previous_id in (None, 0) for t in tails.values())
-        if intact:
+        if broker_holds(self._stored.heads, tails):
             self._cursor = RelayPosition(self._stored.position, dict(self._stored.heads))
         else:
             log.warning("relay %s: broker lost published events; replaying from the store", self.service)
             metrics.RELAY_REPUBLISHES.labels(self.service).inc()
             self._cursor = RelayPosition()
 
-    @staticmethod
-    def _holds_chain(tail: PartitionTail | None, head: int) -> bool:
-        return tail is not None and tail.first_previous_id is not None and tail.last_id >= head
-
     async def _tails(self) -> dict[int, PartitionTail]:
         assert self._probe is not None
         tps = [TopicPartition(self.topic, p) for p in range(self._partitions)]
         self._probe.assign(tps)
+        starts = await self._probe.beginning_offsets(tps)
         tails: dict[int, PartitionTail] = {}
         for tp in tps:
-            first = await self._read_at(tp, 0)
+            start = starts.get(tp, 0) or 0
+            first = await self._read_from(tp, start)
             if first is None:
-                tails[tp.partition] = PartitionTail(None, 0, -1)
+                tails[tp.partition] = PartitionTail(None, 0, -1, start)
                 continue
             last = await self._last_record(tp, first)
             tails[tp.partition] = PartitionTail(
                 _header_int(first, "previous-notification-id"),
                 _header_int(last, "notification-id"),
                 last.offset,
+                start,
             )
         return tails
 
@@ -222,11 +251,16 @@ class Relay:
         return first
 
     async def _read_at(self, tp: TopicPartition, offset: int) -> Any | None:
+        record = await self._read_from(tp, offset)
+        return record if record is not None and record.offset == offset else None
+
+    async def _read_from(self, tp: TopicPartition, offset: int) -> Any | None:
+        """The first record at or after `offset` (compaction and aborted batches leave holes)."""
         assert self._probe is not None
         self._probe.seek(tp, offset)
         batch = await self._probe.getmany(tp, timeout_ms=300, max_records=1)
         records = batch.get(tp, [])
-        return records[0] if records and records[0].offset == offset else None
+        return records[0] if records else None
 
     async def _publish_forever(self) -> None:
         idle_for = 0.0
@@ -244,11 +278,25 @@ class Relay:
                 idle_for += self._poll_interval_s
                 if idle_for >= self._idle_check_interval_s:
                     idle_for = 0.0
+                    await self._check_lease()
                     await asyncio.wait_for(self._check_broker_still_holds_chain(), BROKER_CALL_TIMEOUT_S)
                 continue
             idle_for = 0.0
             self.caught_up.clear()
+            await self._check_lease()
             await self._publish_section(notifications)
+
+    async def _check_lease(self) -> None:
+        """At most once a second: losing the lease a moment late only repeats a few messages,
+        which consumers drop."""
+        now = asyncio.get_running_loop().time()
+        if self._lease is not None and now - self._lease_checked_at >= 1.0:
+            self._lease_checked_at = now
+            try:
+                await asyncio.to_thread(self._lease.check)
+            except LeaseLost:
+                self._stored = RelayPosition()  # another replica may move on meanwhile
+                raise
 
     async def _publish_section(self, notifications: list[Notification]) -> None:
         assert self._producer is not None

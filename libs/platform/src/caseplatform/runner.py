@@ -22,6 +22,7 @@ from caseplatform.inbox import Inbox, Policy
 from caseplatform.kafka.admin import ensure_topics
 from caseplatform.ops import OpsServicer, register_ops
 from caseplatform.relay import Relay, Translator
+from caseplatform.relay_lease import lease_for
 from caseplatform.settings import PlatformSettings, service_settings
 from caseplatform.store import ServiceApplication
 from caseplatform.telemetry import setup_tracing
@@ -109,6 +110,7 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
         partitions=settings.kafka_topic_partitions,
         section_size=settings.relay_section_size,
         poll_interval_s=settings.relay_poll_interval_s,
+        lease=lease_for(service, settings),
     )
     inbox = Inbox(parts.app, parts.policy) if parts.policy else None
     broker = wire_broker(service, settings, inbox)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from caseplatform.topology import DEFAULTS
@@ -24,6 +24,20 @@ class PlatformSettings(BaseSettings):
     # "sqlite" (embedded default) or "postgres"; the eventsourcing persistence module follows.
     casework_persistence: str = "sqlite"
     casework_postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/casework"
+    # Or the DSN read from a file (a mounted Secret: credentials stay out of the environment).
+    casework_postgres_dsn_file: Path | None = None
+    # The library's connection pool, per service process (eventsourcing.postgres): connections
+    # kept open, extra ones allowed under load, how long a caller may wait for one, and how many
+    # callers may wait. Size replicas x (pool + overflow) + 1 (the relay's lease) per service
+    # against the server's max_connections.
+    casework_postgres_pool_size: int = Field(default=5, ge=1)
+    casework_postgres_max_overflow: int = Field(default=10, ge=0)
+    casework_postgres_connect_timeout_s: int = Field(default=10, ge=1)
+    casework_postgres_max_waiting: int = Field(default=0, ge=0)  # 0: unlimited
+    casework_postgres_conn_max_age_s: float = Field(default=3600.0, gt=0)  # then reconnect
+    casework_postgres_pre_ping: bool = False
+    # Give up on a lock (table lock for ordered inserts) rather than wait for ever; 0: no limit.
+    casework_postgres_lock_timeout_s: int = Field(default=0, ge=0)
     # Where spans go: "none", "console", or "file" (JSON lines under <data dir>/<service>/traces.jsonl).
     casework_traces: str = "none"
     # Start the process clock at this instant (then real time passes): for test and training
@@ -33,6 +47,12 @@ class PlatformSettings(BaseSettings):
     relay_poll_interval_s: float = 0.005
     relay_section_size: int = Field(default=1000, ge=1)
     consumer_fetch_wait_ms: int = Field(default=10, ge=0)
+
+    @model_validator(mode="after")
+    def _dsn_from_file(self) -> PlatformSettings:
+        if self.casework_postgres_dsn_file is not None:
+            self.casework_postgres_dsn = self.casework_postgres_dsn_file.read_text().strip()
+        return self
 
 
 def service_settings(service: str) -> tuple[PlatformSettings, int, int]:

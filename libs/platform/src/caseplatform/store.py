@@ -43,7 +43,13 @@ def persistence_env(service: str, settings: PlatformSettings) -> dict[str, str]:
             "POSTGRES_USER": dsn.username or "postgres",
             "POSTGRES_PASSWORD": dsn.password or "",
             "POSTGRES_SCHEMA": service,  # one schema per service: no service reads another's tables
-            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_POOL_SIZE": str(settings.casework_postgres_pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(settings.casework_postgres_max_overflow),
+            "POSTGRES_CONNECT_TIMEOUT": str(settings.casework_postgres_connect_timeout_s),
+            "POSTGRES_MAX_WAITING": str(settings.casework_postgres_max_waiting),
+            "POSTGRES_CONN_MAX_AGE": str(settings.casework_postgres_conn_max_age_s),
+            "POSTGRES_PRE_PING": "yes" if settings.casework_postgres_pre_ping else "no",
+            "POSTGRES_LOCK_TIMEOUT": str(settings.casework_postgres_lock_timeout_s),
         }
     raise ValueError(f"unknown CASEWORK_PERSISTENCE {settings.casework_persistence!r}")
 

@@ -11,9 +11,9 @@ from caseplatform.inbox import Unit
 from caseplatform.settings import PlatformSettings
 from caseplatform.store import ServiceApplication
 from reporting.domain.deadline_marks import iso
+from reporting.sla_projection import SlaProjection
 from reporting.timelines.recording import record_on_timeline
 from reporting.timelines.table import TimelineTable
-from reporting.sla_projection import SlaProjection
 
 
 class ReportingApplication(ServiceApplication):

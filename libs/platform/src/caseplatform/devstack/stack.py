@@ -65,6 +65,8 @@ class DevStack:
     `env` is added to the children's environment (e.g. PYTHONPATH); the variables the stack itself
     sets (broker address, data dir, ports, partitions) always win, so every child agrees on them.
     `services` is the list of modules to run as `python -m <name>`; tests pass fakes.
+    `add_replica` starts a further process of a service (`<service>@2`, ...) sharing its store
+    and consumer group: horizontal scale, which needs PostgreSQL (`CASEWORK_PERSISTENCE`).
     """
 
     def __init__(
@@ -93,6 +95,7 @@ class DevStack:
         self.broker = TansuBroker(broker_port, self.log_dir / "broker.log", host=host)
         self._extra_env = dict(env or {})
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._replicas: dict[str, str] = {}  # instance name -> service
         self._started = False
 
     # ----- whole stack -------------------------------------------------------------------------
@@ -186,6 +189,23 @@ class DevStack:
             raise RuntimeError(f"service {name} is not running")
         return procs.kill(proc, sig, self.stop_timeout)
 
+    def add_replica(self, service: str, grpc_port: int, metrics_port: int) -> str:
+        """Start one more process of `service` on its own ports and wait until it is SERVING.
+        Returns the instance name (`<service>@<n>`), usable with `kill_service`, `grpc_address`..."""
+        self._require_known(service)
+        n = 2 + sum(1 for s in self._replicas.values() if s == service)
+        name = f"{service}@{n}"
+        _check_distinct(self.broker.port, {**self.ports, name: (grpc_port, metrics_port)})
+        self.services = (*self.services, name)
+        self.ports[name] = (grpc_port, metrics_port)
+        self._replicas[name] = service
+        self.start_service(name)
+        return name
+
+    def service_of(self, name: str) -> str:
+        """The service an instance runs (`referral@2` -> `referral`)."""
+        return self._replicas.get(name, name)
+
     def is_running(self, name: str) -> bool:
         proc = self._procs.get(name)
         return proc is not None and proc.poll() is None
@@ -212,7 +232,7 @@ class DevStack:
     def topics(self) -> list[str]:
         """Every service's event and dead-letter topics. All known services are included, so a
         partial stack's consumers still find the topics of the services not running."""
-        names = dict.fromkeys([*topology.SERVICES, *self.services])
+        names = dict.fromkeys([*topology.SERVICES, *map(self.service_of, self.services)])
         return [
             t for s in names for t in (topology.topic_for(s), topology.dead_letter_topic_for(s))
         ]
@@ -229,7 +249,7 @@ class DevStack:
     def endpoints(self) -> list[Endpoint]:
         """One row per service, then the broker."""
         rows = [
-            Endpoint(s, self.grpc_address(s), self.metrics_url(s), topology.topic_for(s))
+            Endpoint(s, self.grpc_address(s), self.metrics_url(s), topology.topic_for(self.service_of(s)))
             for s in self.services
         ]
         rows.append(Endpoint("broker", self.broker.bootstrap, "", ""))
@@ -246,15 +266,21 @@ class DevStack:
         )
         # Every service's ports, not only its own: a service may need to call another over gRPC.
         for name, (grpc_port, metrics_port) in self.ports.items():
-            env[f"{name.upper()}_GRPC_PORT"] = str(grpc_port)
-            env[f"{name.upper()}_METRICS_PORT"] = str(metrics_port)
+            if name not in self._replicas:  # peers call a service's first instance
+                env[f"{name.upper()}_GRPC_PORT"] = str(grpc_port)
+                env[f"{name.upper()}_METRICS_PORT"] = str(metrics_port)
         return env
 
     # ----- internals ---------------------------------------------------------------------------
 
     def _spawn(self, name: str) -> None:
-        argv = [sys.executable, "-m", name]
-        self._procs[name] = procs.spawn(argv, self.log_path(name), self.child_env(), header=name)
+        service = self.service_of(name)
+        env = self.child_env()
+        grpc_port, metrics_port = self.ports[name]
+        env[f"{service.upper()}_GRPC_PORT"] = str(grpc_port)
+        env[f"{service.upper()}_METRICS_PORT"] = str(metrics_port)
+        argv = [sys.executable, "-m", service]
+        self._procs[name] = procs.spawn(argv, self.log_path(name), env, header=name)
 
     def _ensure_ports_free(self, names: Sequence[str], *, include_broker: bool) -> None:
         if include_broker:

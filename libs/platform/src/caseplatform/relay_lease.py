@@ -1,0 +1,132 @@
+"""One relay per service, however many replicas run.
+
+Every replica of a service runs the same relay loop, but only the holder of the service's relay
+lease publishes; the others wait to take over. Two relays would not break correctness (consumers
+drop repeats), but they would double the traffic and interleave two copies of every chain.
+
+* PostgreSQL: a session-level advisory lock, held on a connection of its own. If the holder dies
+  or loses its connection, the server releases the lock and a standby takes it within a second.
+* SQLite: an exclusive `flock` on a file beside the store (one machine, one store file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+from caseplatform.settings import PlatformSettings
+
+log = logging.getLogger(__name__)
+
+
+class LeaseLost(Exception):
+    """This replica no longer holds the relay lease: stop publishing."""
+
+
+class RelayLease(Protocol):
+    def try_acquire(self) -> bool: ...
+    def check(self) -> None: ...
+    def release(self) -> None: ...
+
+
+def lease_key(service: str) -> int:
+    """A stable signed 64-bit advisory-lock key for this service's relay."""
+    digest = hashlib.sha256(f"casework-relay:{service}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class PostgresLease:
+    def __init__(self, dsn: str, service: str) -> None:
+        self._dsn = dsn
+        self._key = lease_key(service)
+        self._connection: Any = None
+
+    def try_acquire(self) -> bool:
+        import psycopg
+
+        if self._connection is not None:
+            try:
+                self.check()
+                return True  # already ours (the relay restarts its loop after broker trouble)
+            except LeaseLost:
+                pass
+        if self._connection is None:
+            self._connection = psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
+        row = self._connection.execute("SELECT pg_try_advisory_lock(%s)", [self._key]).fetchone()
+        return bool(row and row[0])
+
+    def check(self) -> None:
+        """Still ours? A session lock lasts as long as its session: a live connection holds it,
+        a dropped one means the server already let another replica in."""
+        if self._connection is None:
+            raise LeaseLost("no lease connection")
+        try:
+            self._connection.execute("SELECT 1")
+        except Exception as exc:
+            self.release()
+            raise LeaseLost(f"lease connection failed: {type(exc).__name__}") from exc
+
+    def release(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()  # closing the session releases the lock
+            except Exception:
+                log.debug("lease connection close failed", exc_info=True)
+            self._connection = None
+
+
+class FileLease:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        if self._fd is not None:
+            return True  # already ours: a second flock on a new descriptor would block on our own
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def check(self) -> None:
+        if self._fd is None:
+            raise LeaseLost("file lock not held")
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+
+def lease_for(service: str, settings: PlatformSettings) -> RelayLease:
+    if settings.casework_persistence == "postgres":
+        return PostgresLease(settings.casework_postgres_dsn, service)
+    return FileLease(settings.casework_data_dir / service / "relay.lock")
+
+
+async def acquire(lease: RelayLease, service: str, retry_s: float = 1.0) -> None:
+    """Wait until this replica holds the lease (a standby waits here, quietly)."""
+    said = False
+    while True:
+        try:
+            if await asyncio.to_thread(lease.try_acquire):
+                if said:
+                    log.info("relay %s: lease taken over; this replica publishes now", service)
+                return
+        except Exception as exc:  # noqa: BLE001 - database away: keep trying, like the broker
+            log.warning("relay %s: cannot reach the lease (%s); retrying", service, type(exc).__name__)
+            await asyncio.to_thread(lease.release)
+        if not said:
+            log.info("relay %s: another replica publishes; standing by", service)
+            said = True
+        await asyncio.sleep(retry_s)

@@ -1,0 +1,182 @@
+"""The Helm chart: lints strictly, renders in every supported shape, every manifest is valid for
+Kubernetes, and it deploys the services the way the architecture asks (gRPC probes, hardened
+non-root pods, topics from the topology, network isolation, monitoring)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from caseplatform import topology
+
+from .conftest import CHART, Render, of_kind, run_tool
+
+EXTERNAL = {
+    "kafka": {"strimzi": {"enabled": False}, "bootstrapServers": "kafka-0.example.internal:9093",
+              "brokerCIDRs": ["10.20.0.0/24"]},
+    "postgresql": {"cnpg": {"enabled": False},
+                   "external": {"existingSecret": "casework-db", "cidrs": ["10.30.0.5/32"]}},
+}
+VARIANTS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "existing-kafka-and-postgres": EXTERNAL,
+    "fixed-replicas-no-extras": {
+        "autoscaling": {"enabled": False}, "podDisruptionBudget": {"enabled": False},
+        "networkPolicy": {"enabled": False},
+        "monitoring": {"serviceMonitor": {"enabled": False}, "prometheusRule": {"enabled": False},
+                       "grafanaDashboard": {"enabled": False}},
+    },
+    "pinned-digests": {"image": {"digests": {s: "sha256:" + "ab" * 32 for s in topology.SERVICES}}},
+}
+CUSTOM_RESOURCES = {"KafkaTopic", "Cluster", "ServiceMonitor", "PrometheusRule"}
+
+
+def env_of(deployment: dict[str, Any]) -> dict[str, str]:
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value", "") for e in container["env"]}
+
+
+def test_chart_lints_strictly() -> None:
+    report = run_tool("lint", str(CHART))
+    problems = [m for m in report["messages"] if m["severity"] >= 2]  # warnings and errors
+    assert not report["errors"] and not problems, report
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_manifest_is_valid_for_kubernetes(variant: str, render: Render, tmp_path: Path) -> None:
+    docs = [d["doc"] for d in render(VARIANTS[variant])]
+    file = tmp_path / "docs.json"
+    file.write_text(json.dumps(docs))
+    for version in ("1.31.0", "1.34.0"):
+        results = run_tool("validate", version, str(file))
+        invalid = [r for r in results if r["result"] == "invalid"]
+        assert not invalid, invalid
+        unchecked = {r["kind"] for r in results if r["result"] == "no-schema"}
+        assert unchecked <= CUSTOM_RESOURCES, f"no schema for {unchecked - CUSTOM_RESOURCES}"
+    for doc in docs:
+        if doc["kind"] in CUSTOM_RESOURCES:  # their operators validate them; check the basics here
+            assert doc["apiVersion"].count("/") == 1 and doc["metadata"]["name"] and doc["spec"] is not None
+
+
+def test_each_service_is_deployed_hardened_with_grpc_probes(render: Render) -> None:
+    docs = render()
+    deployments = {d["metadata"]["labels"]["app.kubernetes.io/name"]: d for d in of_kind(docs, "Deployment")}
+    assert set(deployments) == set(topology.SERVICES)
+    accounts = {a["metadata"]["name"]: a for a in of_kind(docs, "ServiceAccount")}
+    for service, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert container[probe]["grpc"]["port"] == 50051, (service, probe)
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+        security = container["securityContext"]
+        assert security["readOnlyRootFilesystem"] and security["runAsNonRoot"]
+        assert not security["allowPrivilegeEscalation"] and security["capabilities"]["drop"] == ["ALL"]
+        assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] != 0
+        assert pod["automountServiceAccountToken"] is False
+        assert accounts[pod["serviceAccountName"]]["automountServiceAccountToken"] is False
+        env = env_of(deployment)
+        assert env["CASEWORK_PERSISTENCE"] == "postgres" and env["CASEWORK_BIND_HOST"] == "0.0.0.0"
+        assert "CASEWORK_POSTGRES_DSN" not in env, "credentials come from a mounted Secret file"
+        mounted = {v["name"]: v for v in pod["volumes"]}
+        assert mounted["postgres"]["secret"]["secretName"] == "casework-postgres-app"  # CloudNativePG's
+        assert mounted["keys"]["secret"]["secretName"] == "casework-keys"
+
+
+def test_scaling_and_disruption_budgets(render: Render) -> None:
+    docs = render()
+    hpas = {h["spec"]["scaleTargetRef"]["name"]: h["spec"] for h in of_kind(docs, "HorizontalPodAutoscaler")}
+    assert len(hpas) == len(topology.SERVICES)
+    for name, spec in hpas.items():
+        assert spec["maxReplicas"] <= 3, f"{name}: more consumers than partitions would sit idle"
+    # repairs keeps evidence on a ReadWriteOnce volume: it cannot scale out.
+    assert hpas["casework-repairs"]["maxReplicas"] == hpas["casework-repairs"]["minReplicas"] == 1
+    pdbs = {p["metadata"]["name"] for p in of_kind(docs, "PodDisruptionBudget")}
+    assert pdbs == {f"casework-{s}" for s in topology.SERVICES if s != "repairs"}
+
+
+def test_secrets_for_database_jwt_and_encryption_keys(render: Render) -> None:
+    keys = next(s for s in of_kind(render(), "Secret") if s["metadata"]["name"] == "casework-keys")
+    assert set(keys["data"]) == {"jwt-private-key", "jwt-public-key", "encryption-key"}
+    assert keys["data"]["encryption-key"], "a key is generated on first install"
+    own_dsn = {"postgresql": {"cnpg": {"enabled": False},
+                              "external": {"dsn": "postgresql://casework:synthetic@db:5432/casework",
+                                           "cidrs": ["10.30.0.5/32"]}}}
+    names = {s["metadata"]["name"] for s in of_kind(render(own_dsn), "Secret")}
+    assert "casework-postgres" in names
+
+
+def test_topics_come_from_the_topology_with_the_services_partition_count(render: Render) -> None:
+    docs = render()
+    topics = {t["spec"]["topicName"]: t["spec"] for t in of_kind(docs, "KafkaTopic")}
+    expected = {t for s in topology.SERVICES for t in (topology.topic_for(s), topology.dead_letter_topic_for(s))}
+    assert set(topics) == expected
+    partitions = {int(env_of(d)["KAFKA_TOPIC_PARTITIONS"]) for d in of_kind(docs, "Deployment")}
+    assert {t["partitions"] for t in topics.values()} == partitions == {3}
+    for name, spec in topics.items():
+        # Compaction would keep only a case's latest event (key = case id): never for these topics.
+        assert spec["config"]["cleanup.policy"] == "delete"
+        if name.endswith(".events.v1"):
+            assert spec["config"]["retention.ms"] == -1, "late subscribers read each chain from its start"
+
+
+def test_postgres_through_cloudnativepg_or_an_existing_server(render: Render) -> None:
+    (cluster,) = of_kind(render(), "Cluster")
+    assert cluster["apiVersion"] == "postgresql.cnpg.io/v1" and cluster["spec"]["instances"] == 3
+    external = render(EXTERNAL)
+    assert not of_kind(external, "Cluster") and not of_kind(external, "KafkaTopic")
+    deployment = of_kind(external, "Deployment")[0]
+    assert env_of(deployment)["KAFKA_BOOTSTRAP_SERVERS"] == "kafka-0.example.internal:9093"
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["postgres"]["secret"]["secretName"] == "casework-db"
+
+
+def test_services_reach_only_dns_the_broker_and_their_database(render: Render) -> None:
+    docs = render()
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(docs, "NetworkPolicy")}
+    deny = policies.pop("casework-default-deny")
+    assert deny["policyTypes"] == ["Ingress", "Egress"] and "egress" not in deny and "ingress" not in deny
+    for service in topology.SERVICES:
+        spec = policies[f"casework-{service}"]
+        targets = [peer for rule in spec["egress"] for peer in rule["to"]]
+        labels = [peer.get("podSelector", {}).get("matchLabels", {}) for peer in targets]
+        assert labels == [
+            {"k8s-app": "kube-dns"},
+            {"strimzi.io/cluster": "casework", "strimzi.io/kind": "Kafka"},
+            {"cnpg.io/cluster": "casework-postgres"},
+        ], f"{service} may reach more than it needs"
+        assert [rule["ports"][0]["port"] for rule in spec["ingress"]] == [50051, 9100]
+
+
+def test_a_grpc_peer_is_allowed_both_ways(render: Render) -> None:
+    docs = render({"services": {"referral": {"peers": ["intake"]}}})
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(docs, "NetworkPolicy")}
+    referral_out = [p for rule in policies["casework-referral"]["egress"] for p in rule["to"]]
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "intake",
+                                            "app.kubernetes.io/instance": "casework"}}} in referral_out
+    intake_in = policies["casework-intake"]["ingress"][0]["from"]
+    assert any(p.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name") == "referral"
+               for p in intake_in)
+
+
+def test_monitoring_loads_the_alert_rules_and_dashboard_files(render: Render, tmp_path: Path) -> None:
+    empty = render()
+    assert of_kind(empty, "ServiceMonitor")[0]["spec"]["endpoints"][0]["port"] == "metrics"
+    chart = tmp_path / "casework"
+    shutil.copytree(CHART, chart)
+    (chart / "files").mkdir(exist_ok=True)
+    (chart / "files" / "alerts.yaml").write_text(
+        "groups:\n- name: casework-sla\n  rules:\n  - alert: SlaBreached\n"
+        "    expr: increase(casework_sla_breaches_total[5m]) > 0\n"
+    )
+    (chart / "files" / "dashboard.json").write_text('{"title": "casework"}')
+    docs = render(chart=chart)
+    (rule,) = of_kind(docs, "PrometheusRule")
+    assert rule["spec"]["groups"][0]["rules"][0]["alert"] == "SlaBreached"
+    dashboard = next(c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"] == "casework-dashboard")
+    assert json.loads(dashboard["data"]["casework.json"]) == {"title": "casework"}
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"

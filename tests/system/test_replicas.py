@@ -1,0 +1,114 @@
+"""Horizontal scale on PostgreSQL: two replicas of reporting share its store and consumer group.
+
+The second replica joins while events flow, so partitions move between processes mid-stream.
+Every upstream event must still be applied exactly once, and each case's events from one source
+in the order that source recorded them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from caseplatform import topology
+from caseplatform.devstack import postgres
+from caseplatform.devstack.ports import free_ports
+from caseplatform.devstack.stack import DevStack
+from caseplatform.settings import PlatformSettings
+from casework.intake.v1 import intake_pb2
+from reporting.application import ReportingApplication
+from reporting.domain.timeline import CaseTimeline
+
+from .client import CHO, Client, disclosure, eventually, timestamp
+from .conftest import new_stack, store_env
+
+pytestmark = [pytest.mark.system, pytest.mark.postgres]
+
+
+@pytest.fixture
+def postgres_stack(tmp_path: Path) -> Iterator[tuple[DevStack, Client, str]]:
+    try:
+        postgres.shared_server()
+    except postgres.PostgresUnavailable as exc:
+        if postgres.required():
+            pytest.fail(f"PostgreSQL pass did not run: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL pass did not run: {exc}")
+    with store_env("postgres") as env, new_stack(tmp_path, **env) as stack:
+        client = Client(stack)
+        yield stack, client, env["CASEWORK_POSTGRES_DSN"]
+        client.close()
+
+
+def journey(client: Client, count: int) -> list[str]:
+    """`count` disclosures, each followed by two more intake events on the same case."""
+    cases = client.submit_many([disclosure(children=i % 2) for i in range(count)])
+    at = timestamp(datetime.now(UTC) - timedelta(minutes=1))
+    for case_id in cases:
+        client.intake.RecordSafeContact(intake_pb2.RecordSafeContactRequest(
+            idempotency_key=f"sc-{case_id}", case_id=case_id, outcome=intake_pb2.MADE, at=at),
+            metadata=CHO, timeout=10)
+        client.intake.RecordConsent(intake_pb2.RecordConsentRequest(
+            idempotency_key=f"cn-{case_id}", case_id=case_id, decision=intake_pb2.GIVEN,
+            agencies=["idva"], at=at), metadata=CHO, timeout=10)
+    return cases
+
+
+def counter(url: str, name: str, **labels: str) -> float:
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == f"{name}_total" and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def test_two_reporting_replicas_apply_each_event_once_in_case_order(
+    postgres_stack: tuple[DevStack, Client, str],
+) -> None:
+    stack, client, dsn = postgres_stack
+    cases: list[str] = []
+    sender = threading.Thread(target=lambda: cases.extend(journey(client, 60)))
+    sender.start()
+    replica = stack.add_replica("reporting", *free_ports(2))  # joins the group mid-stream
+    sender.join(timeout=180)
+    instances = ["reporting", replica]
+    # Keep cases coming until the group has rebalanced and the replica applies its share.
+    deadline = time.monotonic() + 90
+    while not counter(stack.metrics_url(replica), "casework_events_consumed", outcome="processed"):
+        assert time.monotonic() < deadline, "the replica was never given work"
+        cases.extend(journey(client, 5))
+    cases.extend(journey(client, 20))
+
+    def published() -> float:
+        return sum(counter(stack.metrics_url(s), "casework_events_published") for s in topology.SERVICES)
+
+    def applied() -> list[float]:
+        return [counter(stack.metrics_url(i), "casework_events_consumed", outcome="processed") for i in instances]
+
+    def all_applied() -> list[float]:
+        done = applied()
+        assert sum(done) == published() >= 3 * len(cases), (done, published())
+        return done
+
+    shares = eventually(all_applied, timeout=120, interval=0.5)
+    assert all(share > 0 for share in shares), f"one replica did no work: {shares}"
+
+    # Each timeline, in the order reporting recorded it: every intake event once, in intake's order.
+    store = ReportingApplication(PlatformSettings(casework_persistence="postgres", casework_postgres_dsn=dsn))
+    for case_id in cases:
+        timeline = store.repository.get(CaseTimeline.create_id(case_id))
+        from_intake = [e for e in timeline.entries if e["service"] == "intake"]
+        positions = [e["notification_id"] for e in from_intake]
+        assert positions == sorted(positions), f"{case_id}: intake events applied out of order"
+        assert len({e["event_id"] for e in timeline.entries}) == len(timeline.entries)
+        types = [e["event_type"] for e in from_intake]
+        assert types.count("intake.v1.DisclosureReceived") == 1
+        assert "intake.v1.SafeContactRecorded" in types and "intake.v1.ConsentRecorded" in types
