@@ -130,7 +130,9 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
 def _build_grpc(
     service: str, parts: ServiceParts, relay: Relay, port: int, settings: PlatformSettings
 ) -> tuple[grpc.aio.Server, object]:
+    from caseplatform.auth import AuthConfig, TokenVerifier
     from caseplatform.grpc_server import build_server
+    from caseplatform.tls import TlsConfig, allow_plaintext_from_env
 
     ops = OpsServicer(parts.app, relay)
     return build_server(
@@ -138,7 +140,10 @@ def _build_grpc(
         [*parts.grpc_register, lambda server: register_ops(server, ops)],
         [*parts.grpc_service_names, "common.v1.OpsService"],
         port,
+        TokenVerifier(AuthConfig.from_env(settings.casework_data_dir)),
         host=settings.casework_bind_host,
+        tls=TlsConfig.from_env(),
+        allow_plaintext=allow_plaintext_from_env(),
     )
 
 
