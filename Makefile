@@ -7,7 +7,7 @@ SERVICES := intake risk referral marac repairs reporting
 CONTRACTS := libs/contracts/src
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
-.PHONY: install proto run test test-unit lint system-deps lock lock-deploy deploy-tools asyncapi bench clean
+.PHONY: install proto run test test-unit token lint system-deps lock lock-deploy deploy-tools asyncapi bench clean
 
 # The virtualenv, pinned dependencies and the project's own source folders on its path.
 $(VENV)/.installed: requirements.lock
@@ -75,6 +75,10 @@ test: install proto system-deps deploy-tools
 # The fast layer only: no broker, no service processes.
 test-unit: install proto
 	$(PY) -m pytest -m "not system"
+
+# A token from the local dev issuer of `make run` (see README: dev identities).
+token: install
+	@$(PY) -m caseplatform.auth --agency "$(AGENCY)" --role "$(ROLE)" --user "$(USER)"
 
 lint: install
 	$(PY) -m ruff check libs services tests benches

@@ -4,6 +4,7 @@ non-root pods, topics from the topology, network isolation, monitoring)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from pathlib import Path
@@ -32,7 +33,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "pinned-digests": {"image": {"digests": {s: "sha256:" + "ab" * 32 for s in topology.SERVICES}}},
 }
-CUSTOM_RESOURCES = {"KafkaTopic", "Cluster", "ServiceMonitor", "PrometheusRule"}
+CUSTOM_RESOURCES = {"KafkaTopic", "Cluster", "ServiceMonitor", "PrometheusRule", "Certificate"}
 
 
 def env_of(deployment: dict[str, Any]) -> dict[str, str]:
@@ -70,8 +71,8 @@ def test_each_service_is_deployed_hardened_with_grpc_probes(render: Render) -> N
     for service, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
         (container,) = pod["containers"]
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert container[probe]["grpc"]["port"] == 50051, (service, probe)
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):  # the plaintext health-only port
+            assert container[probe]["grpc"]["port"] == 50061, (service, probe)
         assert container["resources"]["requests"] and container["resources"]["limits"]
         security = container["securityContext"]
         assert security["readOnlyRootFilesystem"] and security["runAsNonRoot"]
@@ -82,6 +83,10 @@ def test_each_service_is_deployed_hardened_with_grpc_probes(render: Render) -> N
         env = env_of(deployment)
         assert env["CASEWORK_PERSISTENCE"] == "postgres" and env["CASEWORK_BIND_HOST"] == "0.0.0.0"
         assert "CASEWORK_POSTGRES_DSN" not in env, "credentials come from a mounted Secret file"
+        # tokens verified with the identity provider's keys; the store key is required; mTLS on the API
+        assert env["CASEWORK_JWT_PUBLIC_KEYS"] == "/etc/casework/keys/jwt-public-keys"
+        assert env["CASEWORK_REQUIRE_CIPHER_KEY"] == "true"
+        assert env["CASEWORK_TLS_CLIENT_CA"] and "CASEWORK_ALLOW_PLAINTEXT" not in env
         mounted = {v["name"]: v for v in pod["volumes"]}
         assert mounted["postgres"]["secret"]["secretName"] == "casework-postgres-app"  # CloudNativePG's
         assert mounted["keys"]["secret"]["secretName"] == "casework-keys"
@@ -101,8 +106,9 @@ def test_scaling_and_disruption_budgets(render: Render) -> None:
 
 def test_secrets_for_database_jwt_and_encryption_keys(render: Render) -> None:
     keys = next(s for s in of_kind(render(), "Secret") if s["metadata"]["name"] == "casework-keys")
-    assert set(keys["data"]) == {"jwt-private-key", "jwt-public-key", "encryption-key"}
-    assert keys["data"]["encryption-key"], "a key is generated on first install"
+    assert set(keys["data"]) == {"jwt-public-keys", "encryption-key"}, "verification keys only: no signing key"
+    encryption_key = base64.b64decode(base64.b64decode(keys["data"]["encryption-key"]))
+    assert len(encryption_key) == 32, "an AES-256 key is generated on first install"
     own_dsn = {"postgresql": {"cnpg": {"enabled": False},
                               "external": {"dsn": "postgresql://casework:synthetic@db:5432/casework",
                                            "cidrs": ["10.30.0.5/32"]}}}

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import timestamp_pb2
 
+from caseplatform.auth import DevIssuer, IdentityTokenInterceptor
 from caseplatform.devstack.stack import DevStack
 from casework.common.v1 import ops_pb2, ops_pb2_grpc
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
@@ -47,9 +48,16 @@ def disclosure(
     )
 
 
+def authenticated_channel(stack: DevStack, service: str) -> grpc.Channel:
+    """A channel to one service on which x-* identity metadata travels as a dev-issued token."""
+    tokens = IdentityTokenInterceptor(DevIssuer(DevIssuer.default_dir(stack.data_dir)))
+    return grpc.intercept_channel(grpc.insecure_channel(stack.grpc_address(service)), tokens)
+
+
 class Client:
     def __init__(self, stack: DevStack) -> None:
-        self._channels = {name: grpc.insecure_channel(stack.grpc_address(name)) for name in stack.services}
+        # Identities are said as x-* metadata in the tests and sent as tokens from the stack's dev issuer.
+        self._channels = {name: authenticated_channel(stack, name) for name in stack.services}
         ch = self._channels
         self.intake = intake_pb2_grpc.IntakeServiceStub(ch["intake"])
         self.risk = risk_pb2_grpc.RiskServiceStub(ch["risk"])

@@ -18,7 +18,7 @@ from casework.police.v1 import dacc_pb2, dacc_pb2_grpc
 from casework.repairs.v1 import repairs_pb2
 from casework.risk.v1 import risk_pb2
 
-from .client import CHO, Client, eventually, timestamp
+from .client import CHO, Client, authenticated_channel, eventually, timestamp
 
 pytestmark = pytest.mark.system
 
@@ -30,7 +30,7 @@ GOOD_FRIDAY_1730 = datetime(2027, 3, 26, 17, 30, tzinfo=LONDON)
 
 @pytest.fixture(scope="module")
 def dacc(stack: DevStack) -> Iterator[dacc_pb2_grpc.DaccFeedStub]:
-    with grpc.insecure_channel(stack.grpc_address("intake")) as channel:
+    with authenticated_channel(stack, "intake") as channel:
         yield dacc_pb2_grpc.DaccFeedStub(channel)
 
 

@@ -26,7 +26,12 @@ POSTCODE = "NP4 6YB"
 
 
 def casectl(stack: DevStack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CASECTL_TARGET": stack.grpc_address("reporting"), "CASECTL_ROLE": "reviewer"}
+    env = {
+        **os.environ,
+        "CASECTL_TARGET": stack.grpc_address("reporting"),
+        "CASECTL_ROLE": "reviewer",
+        "CASEWORK_DATA_DIR": str(stack.data_dir),  # the stack's dev issuer mints casectl's token
+    }
     # The command `make install` puts on the venv's PATH (the module itself if run outside `make`).
     script = Path(sys.executable).with_name("casectl")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "reporting.cli"]

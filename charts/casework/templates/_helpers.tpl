@@ -77,3 +77,7 @@ app.kubernetes.io/version: {{ .root.Values.image.tag | quote }}
 - {name: {{ printf "%s.deadletter.v1" $name }}, kind: deadletter}
 {{- end }}
 {{- end -}}
+
+{{- define "casework.tlsSecret" -}}
+{{- .Values.tls.secretName | default (printf "%s-tls" (include "casework.fullname" .)) -}}
+{{- end -}}

@@ -12,6 +12,7 @@ import pytest
 from caseplatform.devstack.ports import free_port
 from caseplatform.grpc_server import build_server
 from caseplatform.settings import PlatformSettings
+from caseplatform.testing import TestIdentities
 from casework.police.v1 import dacc_pb2, dacc_pb2_grpc
 from intake.application import IntakeApplication
 from intake.dacc import grpc_api
@@ -31,11 +32,12 @@ def test_every_declared_rpc_is_implemented() -> None:
 
 @pytest.fixture
 async def stub(tmp_path: Path) -> AsyncIterator[dacc_pb2_grpc.DaccFeedStub]:
+    identities = TestIdentities(tmp_path / "issuer")
     desk = DaccDesk(IntakeApplication(PlatformSettings(casework_data_dir=tmp_path)), load_tenancy_register())
     port = free_port()
-    server, _ = build_server("intake", [grpc_api.register(desk)], grpc_api.SERVICE_NAMES, port)
+    server, _ = build_server("intake", [grpc_api.register(desk)], grpc_api.SERVICE_NAMES, port, identities.verifier)
     await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    channel = identities.aio_channel(f"127.0.0.1:{port}")
     yield dacc_pb2_grpc.DaccFeedStub(channel)
     await channel.close()
     await server.stop(grace=None)

@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from caseplatform.devstack.ports import free_port
 from caseplatform.grpc_server import build_server
 from caseplatform.settings import PlatformSettings
+from caseplatform.testing import TestIdentities
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from intake.application import IntakeApplication
 from intake.entrypoints import grpc_api
@@ -24,12 +25,13 @@ IDENTITY = (("x-agency", "landlord"), ("x-role", "CHO"), ("x-user", "u-1"))
 
 @pytest.fixture
 async def stub(tmp_path: Path) -> AsyncIterator[tuple[intake_pb2_grpc.IntakeServiceStub, IntakeApplication, str]]:
+    identities = TestIdentities(tmp_path / "issuer")
     app = IntakeApplication(PlatformSettings(casework_data_dir=tmp_path))
     port = free_port()
-    server, health = build_server("intake", [grpc_api.register(app)], grpc_api.SERVICE_NAMES, port)
+    server, health = build_server("intake", [grpc_api.register(app)], grpc_api.SERVICE_NAMES, port, identities.verifier)
     await server.start()
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    channel = identities.aio_channel(f"127.0.0.1:{port}")
     yield intake_pb2_grpc.IntakeServiceStub(channel), app, f"127.0.0.1:{port}"
     await channel.close()
     await server.stop(grace=None)

@@ -13,7 +13,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from caseplatform.devstack.ports import free_port
 from caseplatform.grpc_server import build_server
-from caseplatform.testing import controlled_clock
+from caseplatform.testing import TestIdentities, controlled_clock
 from casework.marac.v1 import marac_pb2, marac_pb2_grpc
 from casework.repairs.v1 import repairs_pb2
 from marac.entrypoints import grpc_api
@@ -31,12 +31,13 @@ class Marac:
 
 @pytest.fixture
 async def marac(tmp_path: Path) -> AsyncIterator[Marac]:
+    identities = TestIdentities(tmp_path / "issuer")
     with controlled_clock(MONDAY):
         app = app_for(tmp_path)
         port = free_port()
-        server, _ = build_server("marac", [grpc_api.register(app)], grpc_api.SERVICE_NAMES, port)
+        server, _ = build_server("marac", [grpc_api.register(app)], grpc_api.SERVICE_NAMES, port, identities.verifier)
         await server.start()
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        channel = identities.aio_channel(f"127.0.0.1:{port}")
         yield Marac(marac_pb2_grpc.MaracServiceStub(channel), Feed(app))
         await channel.close()
         await server.stop(grace=None)

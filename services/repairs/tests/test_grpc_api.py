@@ -15,7 +15,7 @@ from google.rpc import error_details_pb2, status_pb2
 from caseplatform.devstack.ports import free_port
 from caseplatform.grpc_server import build_server
 from caseplatform.settings import PlatformSettings
-from caseplatform.testing import controlled_clock
+from caseplatform.testing import TestIdentities, controlled_clock
 from casework.repairs.v1 import repairs_pb2, repairs_pb2_grpc
 from repairs.application import RepairsApplication
 from repairs.entrypoints import grpc_api
@@ -35,12 +35,13 @@ class Repairs:
 
 @pytest.fixture
 async def repairs(tmp_path: Path) -> AsyncIterator[Repairs]:
+    identities = TestIdentities(tmp_path / "issuer")
     with controlled_clock(GOOD_FRIDAY_EVENING):
         app = RepairsApplication(PlatformSettings(casework_data_dir=tmp_path))
         port = free_port()
-        server, _ = build_server("repairs", [grpc_api.register(app)], grpc_api.SERVICE_NAMES, port)
+        server, _ = build_server("repairs", [grpc_api.register(app)], grpc_api.SERVICE_NAMES, port, identities.verifier)
         await server.start()
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        channel = identities.aio_channel(f"127.0.0.1:{port}")
         yield Repairs(repairs_pb2_grpc.RepairsServiceStub(channel), app)
         await channel.close()
         await server.stop(grace=None)

@@ -18,7 +18,7 @@ from caseplatform.devstack.ports import free_port
 from caseplatform.envelope import to_timestamp
 from caseplatform.grpc_server import build_server
 from caseplatform.settings import PlatformSettings
-from caseplatform.testing import controlled_clock
+from caseplatform.testing import TestIdentities, controlled_clock
 from casework.risk.v1 import events_pb2, risk_pb2, risk_pb2_grpc
 from risk.application import RiskApplication
 from risk.entrypoints import grpc_api
@@ -37,12 +37,13 @@ class Risk:
 
 @pytest.fixture
 async def risk(tmp_path: Path) -> AsyncIterator[Risk]:
+    identities = TestIdentities(tmp_path / "issuer")
     with controlled_clock(NOW) as clock:
         app = RiskApplication(PlatformSettings(casework_data_dir=tmp_path))
         port = free_port()
-        server, _ = build_server("risk", [grpc_api.register(app)], grpc_api.SERVICE_NAMES, port)
+        server, _ = build_server("risk", [grpc_api.register(app)], grpc_api.SERVICE_NAMES, port, identities.verifier)
         await server.start()
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        channel = identities.aio_channel(f"127.0.0.1:{port}")
         yield Risk(risk_pb2_grpc.RiskServiceStub(channel), app, clock, f"127.0.0.1:{port}")
         await channel.close()
         await server.stop(grace=None)

@@ -1,7 +1,8 @@
 """gRPC server bootstrap: every service gets the same edge.
 
 * health (grpc.health.v1) and server reflection;
-* identity from metadata (`x-agency`, `x-role`, `x-user`) on every call, else UNAUTHENTICATED;
+* a verified bearer token (JWT: signature, issuer, audience, expiry) on every call, else
+  UNAUTHENTICATED with the reason — streaming handlers included;
 * domain errors mapped to status codes, with `google.rpc.BadRequest` field violations for
   INVALID_ARGUMENT so a partner system can show which field is wrong and why;
 * a span and metrics per call.
@@ -22,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
 from caseplatform import metrics
+from caseplatform.auth import TokenVerifier, Unauthenticated
 from caseplatform.errors import (
     Conflict,
     DomainError,
@@ -32,10 +34,10 @@ from caseplatform.errors import (
 )
 from caseplatform.identity import Actor, current_actor
 from caseplatform.telemetry import tracer
+from caseplatform.tls import TlsConfig, bind
 
 log = logging.getLogger(__name__)
 
-IDENTITY_KEYS = ("x-agency", "x-role", "x-user")
 # Infrastructure endpoints a probe or a developer tool calls without an identity.
 OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
@@ -46,13 +48,6 @@ _CODES: list[tuple[type[DomainError], grpc.StatusCode]] = [
     (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
 ]
-
-
-def actor_from_metadata(metadata: Sequence[tuple[str, Any]] | None) -> Actor | None:
-    values = {key: value for key, value in (metadata or ()) if key in IDENTITY_KEYS}
-    if not all(str(values.get(key, "")).strip() for key in IDENTITY_KEYS):
-        return None
-    return Actor(agency=values["x-agency"], role=values["x-role"], user=values["x-user"])
 
 
 def _status_details(exc: DomainError, code: grpc.StatusCode) -> tuple[tuple[str, bytes], ...]:
@@ -71,8 +66,9 @@ def _status_details(exc: DomainError, code: grpc.StatusCode) -> tuple[tuple[str,
 
 
 class EdgeInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, verifier: TokenVerifier) -> None:
         self._service = service
+        self._verifier = verifier
 
     async def intercept_service(
         self,
@@ -81,16 +77,27 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         method = details.method
-        if handler is None or method.startswith(OPEN_SERVICES) or handler.unary_unary is None:
+        if handler is None or method.startswith(OPEN_SERVICES):
             return handler
-        actor = actor_from_metadata(details.invocation_metadata)
+        try:
+            actor: Actor | str = self._verifier.actor(details.invocation_metadata)
+        except Unauthenticated as exc:
+            actor = str(exc)
+        if handler.unary_stream is not None:  # server streaming (e.g. progress of a rebuild)
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(method, handler.unary_stream, actor),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_unary is None:  # client/bidi streaming is not offered: refuse rather than let one past
+            return _refuse_streaming(handler)
         return grpc.unary_unary_rpc_method_handler(
             self._wrap(method, handler.unary_unary, actor),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
 
-    def _wrap(self, method: str, behaviour: Callable[..., Awaitable[Any]], actor: Actor | None):
+    def _wrap(self, method: str, behaviour: Callable[..., Awaitable[Any]], actor: Actor | str):
         service = self._service
         short = method.rsplit("/", 1)[-1]
 
@@ -101,9 +108,10 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
                 method.lstrip("/"), kind=trace.SpanKind.SERVER, attributes={"rpc.system": "grpc"}
             ) as span:
                 try:
-                    if actor is None:
+                    if isinstance(actor, str):  # the reason authentication failed
                         code = grpc.StatusCode.UNAUTHENTICATED
-                        await context.abort(code, "missing identity: send x-agency, x-role and x-user metadata")
+                        metrics.AUTH_FAILURES.labels(service).inc()
+                        await context.abort(code, actor)
                     span.set_attribute("casework.actor.agency", actor.agency)
                     span.set_attribute("casework.actor.role", actor.role)
                     token = current_actor.set(actor)
@@ -128,6 +136,42 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
         return call
 
 
+    def _wrap_stream(self, method: str, behaviour: Callable[..., Any], actor: Actor | str):
+        """The same edge for a server-streaming method: authenticate first, map domain errors."""
+        service = self._service
+        short = method.rsplit("/", 1)[-1]
+
+        async def stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            code = grpc.StatusCode.OK
+            try:
+                if isinstance(actor, str):
+                    code = grpc.StatusCode.UNAUTHENTICATED
+                    metrics.AUTH_FAILURES.labels(service).inc()
+                    await context.abort(code, actor)
+                token = current_actor.set(actor)
+                try:
+                    async for item in behaviour(request, context):
+                        yield item
+                except DomainError as exc:
+                    code = next((c for t, c in _CODES if isinstance(exc, t)), grpc.StatusCode.INVALID_ARGUMENT)
+                    await context.abort(code, str(exc), trailing_metadata=_status_details(exc, code))
+                finally:
+                    current_actor.reset(token)
+            finally:
+                metrics.GRPC_REQUESTS.labels(service, short, code.name).inc()
+
+        return stream
+
+
+def _refuse_streaming(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    async def refuse(_request: Any, context: grpc.aio.ServicerContext) -> None:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "streaming calls are not offered")
+
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(refuse, handler.request_deserializer, handler.response_serializer)
+    return grpc.stream_stream_rpc_method_handler(refuse, handler.request_deserializer, handler.response_serializer)
+
+
 def require_actor() -> Actor:
     actor = current_actor.get()
     if actor is None:  # the interceptor guarantees one; a servicer called directly must set it
@@ -140,10 +184,14 @@ def build_server(
     register: Sequence[Callable[[grpc.aio.Server], None]],
     service_names: Sequence[str],
     port: int,
+    verifier: TokenVerifier,
     host: str = "127.0.0.1",
+    tls: TlsConfig | None = None,
+    allow_plaintext: bool = False,
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
-    """A server with the service's servicers, health and reflection, bound to host:port."""
-    server = grpc.aio.server(interceptors=[EdgeInterceptor(service)])
+    """A server with the service's servicers, health and reflection, bound to host:port
+    (mutual TLS when `tls` is given; plaintext only on loopback unless explicitly allowed)."""
+    server = grpc.aio.server(interceptors=[EdgeInterceptor(service, verifier)])
     for add in register:
         add(server)
     health_servicer = health.aio.HealthServicer()
@@ -152,7 +200,17 @@ def build_server(
         [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
         server,
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    bound = bind(server, host, port, tls, allow_plaintext)
     if bound == 0:
         raise OSError(f"{service}: cannot bind gRPC port {host}:{port}")
     return server, health_servicer
+
+
+def build_health_server(health_servicer: health.aio.HealthServicer, host: str, port: int) -> grpc.aio.Server:
+    """A plaintext server offering only gRPC health, for kubelet probes when the API port speaks
+    mutual TLS (a probe cannot present a client certificate). It carries no case data."""
+    server = grpc.aio.server()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if server.add_insecure_port(f"{host}:{port}") == 0:
+        raise OSError(f"cannot bind gRPC health port {host}:{port}")
+    return server

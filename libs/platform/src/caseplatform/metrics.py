@@ -35,3 +35,6 @@ CONSUMER_LAG = Gauge(
     "Messages on a source partition not yet handled by this service",
     ["service", "source_service", "partition"],
 )
+AUTH_FAILURES = Counter(
+    "casework_auth_failures", "gRPC calls refused as UNAUTHENTICATED (no, bad, expired or foreign token)", ["service"]
+)

@@ -117,6 +117,12 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
     server, health_servicer = _build_grpc(service, parts, relay, grpc_port, settings)
     start_http_server(metrics_port, addr=settings.casework_bind_host)
     await server.start()
+    servers = [server]
+    if settings.casework_health_port:  # probes beside an mTLS API port
+        from caseplatform.grpc_server import build_health_server
+
+        servers.append(build_health_server(health_servicer, settings.casework_bind_host, settings.casework_health_port))
+        await servers[-1].start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -132,7 +138,7 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
     await stop.wait()
     log.info("%s stopping", service)
     await health_servicer.enter_graceful_shutdown()
-    await server.stop(grace=3)
+    await asyncio.gather(*(s.stop(grace=3) for s in servers))
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -143,7 +149,9 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
 def _build_grpc(
     service: str, parts: ServiceParts, relay: Relay, port: int, settings: PlatformSettings
 ) -> tuple[grpc.aio.Server, object]:
+    from caseplatform.auth import AuthConfig, TokenVerifier
     from caseplatform.grpc_server import build_server
+    from caseplatform.tls import TlsConfig, allow_plaintext_from_env
 
     ops = OpsServicer(parts.app, relay)
     return build_server(
@@ -151,7 +159,10 @@ def _build_grpc(
         [*parts.grpc_register, lambda server: register_ops(server, ops)],
         [*parts.grpc_service_names, "common.v1.OpsService"],
         port,
+        TokenVerifier(AuthConfig.from_env(settings.casework_data_dir)),
         host=settings.casework_bind_host,
+        tls=TlsConfig.from_env(),
+        allow_plaintext=allow_plaintext_from_env(),
     )
 
 

@@ -21,6 +21,8 @@ class PlatformSettings(BaseSettings):
     casework_data_dir: Path = Path("var")
     # Loopback by default (plaintext is only acceptable there); 0.0.0.0 in a container.
     casework_bind_host: str = "127.0.0.1"
+    # A plaintext, health-only gRPC port for probes when the API port speaks mutual TLS (0: none).
+    casework_health_port: int = Field(default=0, ge=0)
     # "sqlite" (embedded default) or "postgres"; the eventsourcing persistence module follows.
     casework_persistence: str = "sqlite"
     casework_postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/casework"

@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import ProcessRecorder, Recording
 
+from caseplatform.crypto import cipher_env
 from caseplatform.identity import Actor
 from caseplatform.settings import PlatformSettings
 from caseplatform.telemetry import current_carrier, tracer
@@ -73,7 +74,8 @@ class ServiceApplication(Application[UUID]):
     def __init__(self, service: str, settings: PlatformSettings, env: dict[str, str] | None = None):
         self.service = service
         self.settings = settings
-        super().__init__({**persistence_env(service, settings), **(env or {})})
+        # Every stored event is encrypted at rest (caseplatform.crypto).
+        super().__init__({**persistence_env(service, settings), **cipher_env(service, settings), **(env or {})})
 
     def construct_recorder(self) -> ProcessRecorder:  # type: ignore[override]
         return self.factory.process_recorder()

@@ -21,6 +21,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from caseplatform import topology
+from caseplatform.auth import DevIssuer
 from caseplatform.devstack import procs
 from caseplatform.devstack.broker import TansuBroker
 from caseplatform.devstack.ports import LOCALHOST, ensure_port_free
@@ -113,6 +114,7 @@ class DevStack:
             self._ensure_ports_free(self.services, include_broker=True)
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self.log_dir.mkdir(parents=True, exist_ok=True)
+            self.issuer = DevIssuer(DevIssuer.default_dir(self.data_dir))  # before any service reads its key
             for path in [self.broker.log_path, *map(self.log_path, self.services)]:
                 path.write_bytes(b"")  # a fresh run starts fresh logs; the data stays
             self.start_broker()

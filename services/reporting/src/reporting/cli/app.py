@@ -38,8 +38,14 @@ def connect(
     agency: Annotated[str, typer.Option(envvar="CASECTL_AGENCY")] = "landlord",
     role: Annotated[str, typer.Option(envvar="CASECTL_ROLE")] = "operations",
     user: Annotated[str, typer.Option(envvar="CASECTL_USER", help="an opaque user id, never a name")] = "casectl",
+    token: Annotated[
+        str | None, typer.Option(envvar="CASECTL_TOKEN", help="a bearer token (JWT) from your identity provider")
+    ] = None,
+    data_dir: Annotated[
+        Path, typer.Option(envvar="CASEWORK_DATA_DIR", help="without --token: the local stack's data dir (dev issuer)")
+    ] = Path("var"),
 ) -> None:
-    ctx.obj = Connection(target, agency, role, user)
+    ctx.obj = Connection(target, agency, role, user, token=token, data_dir=data_dir)
 
 
 @timeline.command("show")

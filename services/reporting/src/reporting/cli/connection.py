@@ -1,14 +1,17 @@
-"""casectl's gRPC connection: reporting's address and the caller's identity (metadata), from
-options or the environment (CASECTL_TARGET, CASECTL_AGENCY, CASECTL_ROLE, CASECTL_USER)."""
+"""casectl's gRPC connection: reporting's address and the caller's token, from options or the
+environment (CASECTL_TARGET, CASECTL_TOKEN). Without a token, against the local stack of `make run`,
+a token for CASECTL_AGENCY / CASECTL_ROLE / CASECTL_USER is minted by the stack's dev issuer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
 from google.protobuf import json_format
 
+from caseplatform.auth import DevIssuer
 from casework.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 
 SERVICE = "reporting.v1.ReportingService"
@@ -25,10 +28,22 @@ class Connection:
     role: str
     user: str
     timeout: float = 120.0
+    token: str | None = None
+    data_dir: Path = Path("var")
 
     @property
     def metadata(self) -> list[tuple[str, str]]:
-        return [("x-agency", self.agency), ("x-role", self.role), ("x-user", self.user)]
+        return [("authorization", f"Bearer {self.token or self._dev_token()}")]
+
+    def _dev_token(self) -> str:
+        issuer_dir = DevIssuer.default_dir(self.data_dir)
+        if not (issuer_dir / "private.pem").exists():
+            raise CliError(
+                "no token: pass --token (or CASECTL_TOKEN) from your identity provider; "
+                f"against `make run`, point --data-dir at the stack's data dir (no dev issuer in {issuer_dir})"
+            )
+        self.token = DevIssuer(issuer_dir).mint(self.agency, self.role, self.user)
+        return self.token
 
     def stub(self) -> reporting_pb2_grpc.ReportingServiceStub:
         return reporting_pb2_grpc.ReportingServiceStub(grpc.insecure_channel(self.target))
