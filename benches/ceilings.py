@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -93,6 +94,9 @@ def copy_store(source_dir: Path, target_dir: Path, service: str) -> None:
     dst.execute("DROP TABLE IF EXISTS relay_state")  # the copy's relay starts from the beginning
     dst.commit()
     src.close()
+    key = source_dir / service / "cipher.key"  # the store is encrypted at rest (ADR 0020)
+    if key.exists():
+        shutil.copy2(key, target_dir / service / "cipher.key")
     dst.close()
 
 

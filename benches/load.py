@@ -139,7 +139,7 @@ async def saturate(driver: Driver, count: int, concurrency: int = 64, timeout_s:
     Completion is watched through reporting's store counts (no per-case polling load), then
     every case's timeline is checked once."""
     client = driver.client
-    before = (await client.event_counts("reporting")).get("CaseTimeline.EntryRecorded", 0)
+    before = (await client.event_counts("reporting")).get("TimelineEntry.Recorded", 0)
     shapes = [shape_of(i) for i in range(count)]
     expected_entries = sum(sum(driver.expected[s].values()) for s in shapes)
     gate = asyncio.Semaphore(concurrency)
@@ -153,7 +153,7 @@ async def saturate(driver: Driver, count: int, concurrency: int = 64, timeout_s:
     accepted = time.perf_counter()
     deadline = started + timeout_s
     while time.perf_counter() < deadline:
-        have = (await client.event_counts("reporting")).get("CaseTimeline.EntryRecorded", 0) - before
+        have = (await client.event_counts("reporting")).get("TimelineEntry.Recorded", 0) - before
         if have >= expected_entries:
             break
         await asyncio.sleep(0.1)

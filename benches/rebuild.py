@@ -52,8 +52,17 @@ def published(parts: Any) -> list[tuple[int, str]]:
         start = section[-1].id
 
 
-def scale_store(path: Path, rows: list[tuple[int, str]], copies: int) -> int:
-    """Append `copies` replicas of the published rows, each under new ids. Returns rows added."""
+def scale_store(path: Path, rows: list[tuple[int, str]], copies: int, mapper: Any) -> int:
+    """Append `copies` replicas of the published rows, each under new ids. Returns rows added.
+    Stored state is compressed and encrypted (ADR 0020): opened and sealed with the store's own
+    mapper so the copies carry their new case ids."""
+    cipher, compressor = mapper.cipher, mapper.compressor
+
+    def rewrite(state: bytes, old: str, new: str) -> bytes:
+        plain = compressor.decompress(cipher.decrypt(state))
+        plain = plain.replace(old.encode(), new.encode()).replace(UUID(old).hex.encode(), UUID(new).hex.encode())
+        return cipher.encrypt(compressor.compress(plain))
+
     db = sqlite3.connect(path)
     wanted = dict(rows)
     originals = [
@@ -67,9 +76,7 @@ def scale_store(path: Path, rows: list[tuple[int, str]], copies: int) -> int:
             for rowid, originator, version, topic, state in originals:
                 case_id = wanted[rowid]
                 new_case = str(uuid5(UUID(case_id), f"bench-{k}"))
-                new_state = state.replace(case_id.encode(), new_case.encode()).replace(
-                    UUID(case_id).hex.encode(), UUID(new_case).hex.encode()
-                )
+                new_state = rewrite(state, case_id, new_case)
                 batch.append((str(uuid5(UUID(originator), f"bench-{k}")), version, topic, new_state))
             db.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?)", batch)
             added += len(batch)
@@ -144,16 +151,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", type=Path, help="write a pyinstrument profile of the rebuild here")
     args = parser.parse_args(argv)
     base: dict[str, list[tuple[int, str]]] = {}
+    mappers: dict[str, Any] = {}
     for service in SOURCES:
         parts = build_parts(service, args.stores)
         base[service] = published(parts)
+        mappers[service] = parts.app.mapper
         parts.app.close()
     have = sum(len(v) for v in base.values())
     if not have:
         raise SystemExit("no published events in the stores")
     copies = max(0, math.ceil(args.events / have) - 1)
     for service, rows in base.items():
-        scale_store(args.stores / service / "events.sqlite", rows, copies)
+        scale_store(args.stores / service / "events.sqlite", rows, copies, mappers[service])
     raw_events, raw_s = raw_read(args.stores)
     profiler = None
     if args.profile:

@@ -1,5 +1,5 @@
 """Section 3: a case with many events from several services; GetCaseTimeline p99 against
-reading the same stored events raw from reporting's store."""
+reading the same entries raw from reporting's timeline table (SQL only: no gRPC, no mapping)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pathlib import Path
 import grpc
 
 from casework.intake.v1 import intake_pb2
-from reporting.domain.timeline import CaseTimeline
 
 from .load import _ts, dash, disclosure
 from .report import percentile
@@ -59,14 +58,14 @@ async def measure(client: AsyncClient, store: Path, case_id: str, reads: int) ->
         response = await client.timeline(case_id)
         api.append((time.perf_counter() - t0) * 1000)
     raw: list[float] = []
-    originator = str(CaseTimeline.create_id(case_id))
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
     try:
         for _ in range(reads):
             t0 = time.perf_counter()
             rows = db.execute(
-                "SELECT originator_version, topic, state FROM stored_events WHERE originator_id = ? ORDER BY originator_version",
-                (originator,),
+                "SELECT entry FROM timeline_entries WHERE case_id = ? "
+                "ORDER BY occurred_at, recorded_at, service, notification_id",
+                (case_id,),
             ).fetchall()
             raw.append((time.perf_counter() - t0) * 1000)
     finally:

@@ -19,19 +19,27 @@ OwnStack = Callable[[], tuple[DevStack, Client]]
 
 def expected_counts(disclosures: int, with_children: int) -> dict[str, dict[str, int]]:
     """What each service's store must hold, exactly, once everything has flowed."""
-    return {
+    counts = {
         # every synthetic victim has their own tenancy reference: one index entry each
         "intake": {"Case.DisclosureReceived": disclosures, "VictimIndex.VictimIndexed": disclosures},
         "risk": {"RiskAssessment.AssessmentRequired": disclosures},
-        "referral": {"Referral.ReferralRequired": with_children} if with_children else {},
+        # a case file per case; with children a MARF, held by the consent gate (no consent recorded)
+        "referral": {
+            "ReferralCase.CaseNoted": disclosures,
+            "ReferralCase.DisclosureNoted": disclosures,
+            "ReferralCase.ReferralFiled": with_children,
+            "Referral.ReferralRequired": with_children,
+            "Referral.ReferralHeld": with_children,
+        },
         "marac": {"CaseFile.CaseFileOpened": disclosures},
         "repairs": {"CaseFile.CaseFileOpened": disclosures},
         "reporting": {
             # one entry per event: intake, risk, marac, repairs and reporting's SlaMet (case recorded
-            # on time) for every case; referral for those with children
-            "TimelineEntry.Recorded": 5 * disclosures + with_children,
+            # on time) for every case; referral's required + held for those with children
+            "TimelineEntry.Recorded": 5 * disclosures + 2 * with_children,
             # SLA clocks (ADR 0016): safe contact, case recorded, risk assessment for every case,
-            # the children's referral for those with children; case recorded met at once
+            # the children's referral for those with children (one clock, shared by intake and
+            # referral); case recorded met at once
             "SlaCase.Registered": disclosures,
             "SlaCase.AreaSet": disclosures,
             "SlaCase.ClockAdded": 3 * disclosures + with_children,
@@ -40,6 +48,7 @@ def expected_counts(disclosures: int, with_children: int) -> dict[str, dict[str,
             "SlaClock.Met": disclosures,
         },
     }
+    return {service: {k: n for k, n in c.items() if n} for service, c in counts.items()}
 
 
 def settled(client: Client, disclosures: int, with_children: int, timeout: float = 120) -> None:

@@ -41,7 +41,8 @@ def test_a_marac_target_hardening_action_becomes_a_work_order(client: Client) ->
         marac_pb2.ScheduleMeetingRequest(area="torfaen", meeting_date="2027-04-08"), metadata=CSO, timeout=10
     )
     meeting = scheduled.meeting
-    assert meeting.area == "torfaen" and meeting.cut_off_at.ToDatetime().date().isoformat() == "2027-04-01"
+    # the list closes three working days before (the shared areas file): the end of Monday 5 April
+    assert meeting.area == "torfaen" and meeting.cut_off_at.ToDatetime().date().isoformat() == "2027-04-05"
     for agency, status in (("landlord", marac_pb2.PRESENT), ("gwent-police", marac_pb2.DEPUTY)):
         client.marac.RecordAttendance(
             marac_pb2.RecordAttendanceRequest(

@@ -249,3 +249,41 @@ def test_the_case_list_filters_by_the_grade_risk_reports(app: IntakeApplication)
 
     noted = [type(e).__name__ for e in app.events.get(UUID(high))].count("RiskGradeNoted")
     assert noted == 2
+
+
+def test_the_landlords_housing_actions_from_marac_are_on_the_case(app: IntakeApplication) -> None:
+    from caseplatform.envelope import OutgoingEvent, SourcePosition, build_envelope, parse_envelope
+    from caseplatform.inbox import Inbox
+    from casework.common.v1 import envelope_pb2
+    from casework.marac.v1 import events_pb2 as marac_events
+    from casework.marac.v1 import marac_pb2
+
+    case_id = app.submit_disclosure(disclosure("k-1", tenant="T-1"), CHO).case.case_id
+
+    def marac(n: int, payload: Any) -> Any:
+        outgoing = OutgoingEvent(case_id, payload, MONDAY_0900)
+        envelope = build_envelope(outgoing, aggregate_id=f"m{n}", aggregate_version=1, recorded_at=MONDAY_0900,
+                                  actor=CHO, source=SourcePosition("marac", n, 0, n - 1))
+        return parse_envelope(envelope.SerializeToString())
+
+    def agreed(action_id: str, kind: int, landlord: bool = True) -> marac_events.ActionAgreed:
+        return marac_events.ActionAgreed(
+            action_id=action_id, case_id=case_id, landlord_owned=landlord, kind=kind,
+            owning_agency="landlord" if landlord else "gwent-police",
+            deadline=envelope_pb2.Deadline(kind="MARAC_ACTION", due_date="2027-03-18"),
+        )
+
+    inbox = Inbox(app, app.policy)
+    inbox.apply("marac", 0, [
+        marac(1, agreed("a-1", marac_pb2.CONFIRM_TENANCY_STATUS)),
+        marac(2, agreed("a-2", marac_pb2.CHECK_ASB_HISTORY, landlord=False)),  # the police's own action
+        marac(3, agreed("a-3", marac_pb2.TARGET_HARDENING)),  # repairs' work, not intake's
+        marac(4, marac_events.ActionCompleted(action_id="a-1", case_id=case_id)),
+    ])
+    inbox.apply("marac", 0, [marac(1, agreed("a-1", marac_pb2.CONFIRM_TENANCY_STATUS))])  # redelivered
+    from uuid import UUID
+
+    case = app.repository.get(UUID(case_id))
+    assert case.landlord_actions == {
+        "a-1": {"kind": "CONFIRM_TENANCY_STATUS", "due_date": "2027-03-18", "status": "COMPLETED"}
+    }

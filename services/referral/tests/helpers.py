@@ -36,7 +36,7 @@ class Feed:
     def __init__(self, app: ReferralApplication) -> None:
         self.app = app
         self.inbox = Inbox(app, app.policy)
-        self.positions = {"intake": 0, "risk": 0}
+        self.positions = {"intake": 0, "risk": 0, "marac": 0}
 
     def send(self, source: str, payload: Message, at: datetime = THURSDAY, redeliver: bool = False) -> Any:
         if not redeliver:

@@ -15,6 +15,7 @@ from caseplatform.calendar import LONDON, WorkingDayCalendar
 from caseplatform.clock import ControlledClock
 from caseplatform.errors import InvalidArgument, PermissionDenied, PreconditionFailed
 from caseplatform.identity import Actor
+from caseplatform.marac_areas import MaracSchedule
 from caseplatform.settings import PlatformSettings
 from caseplatform.testing import controlled_clock
 from casework.intake.v1 import events_pb2 as intake_events
@@ -22,7 +23,6 @@ from casework.intake.v1 import intake_pb2
 from casework.referral.v1 import events_pb2
 from referral import commands
 from referral.application import ReferralApplication
-from referral.domain.marac_schedule import MaracSchedule
 from referral.domain.referral import Referral
 
 from .helpers import CHO, THURSDAY, Feed, of_type
@@ -309,3 +309,21 @@ def test_marac_cutoff_counts_working_days_back_over_bank_holidays():
     assert schedule.cutoff_for(date(2027, 4, 1), calendar) == date(2027, 3, 25)
     meeting, cutoff, _ = schedule.next_listing(datetime(2027, 3, 30, 9, 0, tzinfo=LONDON), calendar)
     assert (meeting, cutoff) == (date(2027, 4, 15), date(2027, 4, 12))
+
+
+def test_a_landlord_marac_action_to_rehouse_becomes_a_rehousing_referral_once(app, feed, case_id):
+    from casework.marac.v1 import events_pb2 as marac_events
+    from casework.marac.v1 import marac_pb2
+
+    feed.disclosure(case_id)
+
+    def action(action_id: str, kind: int, landlord: bool = True) -> marac_events.ActionAgreed:
+        return marac_events.ActionAgreed(action_id=action_id, case_id=case_id, owning_agency="landlord" if landlord else
+                                         "idva-service", landlord_owned=landlord, kind=kind)
+
+    feed.send("marac", action("act-1", marac_pb2.REHOUSE))
+    feed.send("marac", action("act-1", marac_pb2.REHOUSE), redeliver=True)
+    feed.send("marac", action("act-2", marac_pb2.REHOUSE, landlord=False))  # another agency's action
+    feed.send("marac", action("act-3", marac_pb2.CHECK_ASB_HISTORY))  # intake's work, not a referral
+    rehousing = [r for r in app.referrals_for(case_id) if r.referral_type == "REHOUSING"]
+    assert [r.reason for r in rehousing] == ["MARAC action: rehouse"]

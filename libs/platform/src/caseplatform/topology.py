@@ -30,9 +30,9 @@ DEFAULTS: dict[str, ServiceDefaults] = {
 
 # Which topics each service consumes (ARCHITECTURE.md "Shape"); reporting reads them all.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "intake": ("risk", "repairs"),  # risk grades, work orders (DACC briefing); referrals and MARAC actions with their issues
+    "intake": ("risk", "repairs", "marac"),  # grades; work orders (DACC briefing); the landlord's MARAC actions
     "risk": ("intake",),
-    "referral": ("intake", "risk"),
+    "referral": ("intake", "risk", "marac"),  # a MARAC action to rehouse becomes a rehousing referral
     "marac": ("referral", "intake"),
     "repairs": ("intake", "marac"),
     "reporting": SERVICES,

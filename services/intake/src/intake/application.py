@@ -20,6 +20,8 @@ from caseplatform.ids import parse_uuid
 from caseplatform.inbox import Unit
 from caseplatform.settings import PlatformSettings
 from caseplatform.store import ServiceApplication, Sql
+from casework.marac.v1 import events_pb2 as marac_events
+from casework.marac.v1 import marac_pb2
 from casework.risk.v1 import events_pb2 as risk_events
 from casework.risk.v1 import risk_pb2
 from intake import commands
@@ -133,6 +135,8 @@ class IntakeApplication(ServiceApplication):
                 grade = risk_pb2.Grade.Name(event.payload.grade)
                 case.note_risk_grade(grade=grade, assessment_id=event.payload.assessment_id, meta=unit.meta())
                 unit.collect(case)
+        elif isinstance(event.payload, (marac_events.ActionAgreed, marac_events.ActionCompleted)):
+            housing_work_from_marac(event, unit)
         dacc_history.learn(event, unit)  # the DACC briefing's history (risk grades, work orders)
 
     # ----- the journey --------------------------------------------------------------------------
@@ -290,3 +294,24 @@ class IntakeApplication(ServiceApplication):
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+
+
+# MARAC actions the landlord owns that are housing work on the case itself (issue #5); target
+# hardening becomes a work order in repairs and rehousing a referral, each in its own service.
+HOUSING_ACTIONS = {"CONFIRM_TENANCY_STATUS", "CHECK_ASB_HISTORY", "TENANCY_ADVICE"}
+
+
+def housing_work_from_marac(event: IncomingEvent, unit: Unit) -> None:
+    payload = event.payload
+    case = unit.get(UUID(payload.case_id)) if payload.case_id else None
+    if not isinstance(case, Case):
+        return
+    if isinstance(payload, marac_events.ActionAgreed):
+        kind = marac_pb2.ActionKind.Name(payload.kind)
+        if payload.landlord_owned and kind in HOUSING_ACTIONS:
+            case.assign_landlord_action(
+                action_id=payload.action_id, kind=kind, due_date=payload.deadline.due_date, meta=unit.meta()
+            )
+    else:
+        case.complete_landlord_action(action_id=payload.action_id, meta=unit.meta())
+    unit.collect(case)

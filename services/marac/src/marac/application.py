@@ -19,6 +19,7 @@ from caseplatform.envelope import IncomingEvent
 from caseplatform.errors import Conflict, InvalidArgument, NotFound, PreconditionFailed
 from caseplatform.identity import Actor
 from caseplatform.inbox import Unit
+from caseplatform.marac_areas import MaracAreas
 from caseplatform.settings import PlatformSettings
 from caseplatform.store import ServiceApplication
 from casework.intake.v1 import events_pb2 as intake_events
@@ -55,6 +56,7 @@ class MaracApplication(ServiceApplication):
         super().__init__("marac", settings, env)
         self.marac_settings = marac_settings or MaracSettings()
         self.calendar = calendar or WorkingDayCalendar()
+        self.areas = MaracAreas.configured()  # the cycles referral's deadlines use too
 
     def policy(self, event: IncomingEvent, unit: Unit) -> None:
         if isinstance(event.payload, intake_events.DisclosureReceived):
@@ -80,7 +82,7 @@ class MaracApplication(ServiceApplication):
             existing = self._get(Meeting.create_id(command.area, day.isoformat()))
             if existing is not None:
                 return existing, False
-            cut_off = command.cut_off_at or self.calendar.end_of_day(self._cut_off_day(day))
+            cut_off = command.cut_off_at or self.calendar.end_of_day(self._cut_off_day(command.area, day))
             if cut_off > self.calendar.end_of_day(day):
                 raise InvalidArgument.one("cut_off_at", "must not be after the meeting")
             meeting = Meeting(area=command.area, meeting_date=day.isoformat(), cut_off_at=cut_off, meta=self.meta(actor))
@@ -91,18 +93,13 @@ class MaracApplication(ServiceApplication):
         return _retrying(attempt)
 
     def _next_meeting_date(self, area: Area) -> date:
+        """The area's next meeting on its cycle: after the last one scheduled, else from today."""
         last = area.last_meeting_date()
-        if last is None:
-            raise InvalidArgument.one("meeting_date", "is required for an area's first meeting")
-        return date.fromisoformat(last) + timedelta(days=self.marac_settings.meeting_interval_days)
+        after = date.fromisoformat(last) + timedelta(days=1) if last else self.calendar.local_date(process_clock().now())
+        return next(self.areas.for_area(area.area).meetings_from(after))
 
-    def _cut_off_day(self, meeting_day: date) -> date:
-        day, remaining = meeting_day, self.marac_settings.cutoff_working_days
-        while remaining:
-            day -= timedelta(days=1)
-            if self.calendar.is_working_day(day):
-                remaining -= 1
-        return day
+    def _cut_off_day(self, area: str, meeting_day: date) -> date:
+        return self.areas.for_area(area).cutoff_for(meeting_day, self.calendar)
 
     def record_attendance(self, command: commands.RecordAttendance, actor: Actor) -> Meeting:
         def attempt() -> Meeting:

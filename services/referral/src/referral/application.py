@@ -42,7 +42,8 @@ class ReferralApplication(ServiceApplication):
         super().__init__("referral", settings, env)
         self.calendar = calendar or WorkingDayCalendar()
         self.referral_settings = referral_settings or ReferralSettings()
-        areas = MaracAreas.load(self.referral_settings.marac_areas_file)
+        own = self.referral_settings.marac_areas_file
+        areas = MaracAreas.load(own) if own else MaracAreas.configured()
         self.deadlines = PathwayDeadlines(self.calendar, self.referral_settings, areas)
         self._policy = PathwayPolicy(self.deadlines)
 

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from caseplatform.calendar import WorkingDayCalendar
 from caseplatform.deadlines import Deadline, deadline
-from referral.domain.marac_schedule import MaracSchedule
+from caseplatform.marac_areas import MaracSchedule
 from referral.domain.pathways import PATHWAYS, ReferralType
 from referral.settings import MaracAreas, ReferralSettings
 

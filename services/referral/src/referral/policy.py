@@ -11,13 +11,15 @@ from uuid import UUID
 from caseplatform.deadlines import Deadline, deadline_from_message
 from caseplatform.envelope import IncomingEvent, from_timestamp
 from caseplatform.inbox import Unit
+from caseplatform.marac_areas import area_key
 from casework.intake.v1 import events_pb2 as intake_events
 from casework.intake.v1 import intake_pb2
+from casework.marac.v1 import events_pb2 as marac_events
+from casework.marac.v1 import marac_pb2
 from casework.risk.v1 import events_pb2 as risk_events
 from casework.risk.v1 import risk_pb2
-from referral.deadlines import PathwayDeadlines, clock_id
+from referral.deadlines import PathwayDeadlines
 from referral.domain.case_file import MaracHistory, ReferralCase
-from referral.domain.marac_schedule import area_key
 from referral.domain.pathways import PATHWAYS, Gate, ReferralType, children_reason
 from referral.domain.referral import Referral
 
@@ -124,6 +126,14 @@ class PathwayPolicy:
             self.require(unit, self._case(p.case_id, unit), ReferralType.PERPETRATOR_PROGRAMME,
                          "perpetrator willing to attend a programme", _occurred(event))
 
+    # -- marac -----------------------------------------------------------------------------
+
+    def on_ActionAgreed(self, a: marac_events.ActionAgreed, event: IncomingEvent, unit: Unit) -> None:
+        """A landlord-owned MARAC action to rehouse the victim is a rehousing referral (issue #5)."""
+        if a.landlord_owned and a.kind == marac_pb2.REHOUSE:
+            self.require(unit, self._case(a.case_id, unit), ReferralType.REHOUSING, "MARAC action: rehouse",
+                         _occurred(event), occasion=a.action_id)
+
     # -- risk ------------------------------------------------------------------------------
 
     def on_RiskAssessed(self, r: risk_events.RiskAssessed, event: IncomingEvent, unit: Unit) -> None:
@@ -147,9 +157,9 @@ class PathwayPolicy:
         if unit.get(referral_id) is not None:
             return None  # required before (a redelivery, or the trigger again)
         pathway = PATHWAYS[referral_type]
-        if deadline is not None:
-            deadline = {**deadline, "clock_id": clock_id(referral_id)}
-        elif not pathway.voluntary:
+        # Given: intake's case-level clock (the children's referral). The MARF meets that same clock —
+        # one obligation, one clock — so it keeps the case-level identity rather than a second one.
+        if deadline is None and not pathway.voluntary:
             deadline = self.deadlines.due(referral_type, referral_id, start, case.area)
         meta = unit.meta()
         decision = case.consents.get(pathway.target_agency)

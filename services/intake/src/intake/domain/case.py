@@ -67,6 +67,7 @@ class Case(CaseAggregate):
         self.possible_perpetrator_as_victim = bool(self.details.get("reporter_suspected_perpetrator"))
         self.legal_advice_requested = False
         self.risk_grade = ""
+        self.landlord_actions: dict[str, dict[str, str]] = {}
         self.corrections = 0
 
     # ----- queries ----------------------------------------------------------------------------
@@ -222,6 +223,24 @@ class Case(CaseAggregate):
         """The latest grade from the risk service, so the case list can be filtered by it."""
         if grade != self.risk_grade:
             self._risk_grade(grade=grade, assessment_id=assessment_id, meta=meta)
+
+    def assign_landlord_action(self, *, action_id: str, kind: str, due_date: str, meta: dict[str, Any]) -> None:
+        """A MARAC action the landlord owns that is housing work on this case (once per action)."""
+        if action_id not in self.landlord_actions:
+            self._landlord_action_assigned(action_id=action_id, kind=kind, due_date=due_date, meta=meta)
+
+    def complete_landlord_action(self, *, action_id: str, meta: dict[str, Any]) -> None:
+        action = self.landlord_actions.get(action_id)
+        if action is not None and action["status"] == "OPEN":
+            self._landlord_action_completed(action_id=action_id, meta=meta)
+
+    @event("LandlordActionAssigned")
+    def _landlord_action_assigned(self, action_id: str, kind: str, due_date: str, meta: dict[str, Any]) -> None:
+        self.landlord_actions[action_id] = {"kind": kind, "due_date": due_date, "status": "OPEN"}
+
+    @event("LandlordActionCompleted")
+    def _landlord_action_completed(self, action_id: str, meta: dict[str, Any]) -> None:
+        self.landlord_actions[action_id]["status"] = "COMPLETED"
 
     @event("RiskGradeNoted")
     def _risk_grade(self, grade: str, assessment_id: str, meta: dict[str, Any]) -> None:

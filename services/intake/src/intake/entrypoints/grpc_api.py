@@ -136,6 +136,10 @@ def case_response(case: Case) -> intake_pb2.GetCaseResponse:
         possible_perpetrator_as_victim=case.possible_perpetrator_as_victim,
         overdue=case.overdue(process_clock().now()),
         risk_grade=case.risk_grade,
+        landlord_actions=[
+            intake_pb2.LandlordAction(action_id=i, kind=a["kind"], due_date=a["due_date"], status=a["status"])
+            for i, a in case.landlord_actions.items()
+        ],
     )
 
 
