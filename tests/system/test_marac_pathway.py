@@ -50,8 +50,10 @@ def test_a_high_risk_case_reaches_the_case_list_and_its_landlord_actions_become_
         entries = client.marac.GetCaseList(
             marac_pb2.GetCaseListRequest(meeting_id=meeting.meeting_id), metadata=CSO, timeout=10
         ).entries
-        (entry,) = [e for e in entries if e.case_id == case_id]
-        return entry
+        found = [e for e in entries if e.case_id == case_id]
+        assert len(found) == 1, (meeting, [e.case_id for e in entries], client.marac.GetCase(
+            marac_pb2.GetCaseRequest(case_id=case_id), metadata=CSO, timeout=10))
+        return found[0]
 
     entry = eventually(listed)
     assert (entry.referral_id, entry.risk_grade, entry.repeat) == (marac.referral_id, "HIGH", False)

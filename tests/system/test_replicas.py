@@ -104,7 +104,10 @@ def test_two_reporting_replicas_apply_each_event_once_in_case_order(
 
     # Each timeline, in the order reporting recorded it (its notification log, whichever replica
     # wrote): every intake event once, in intake's order.
-    store = ReportingApplication(PlatformSettings(casework_persistence="postgres", casework_postgres_dsn=dsn))
+    # the stack's data dir holds reporting's store key (events are encrypted at rest)
+    store = ReportingApplication(PlatformSettings(
+        casework_data_dir=stack.data_dir, casework_persistence="postgres", casework_postgres_dsn=dsn
+    ))
     recorded = [
         store.mapper.to_domain_event(n).entry
         for n in store.recorder.select_notifications(start=1, limit=1_000_000, topics=[get_topic(TimelineEntry.Recorded)])

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -53,8 +54,28 @@ def case(client: Client) -> dict:
         victim=intake_pb2.Victim(tenant_ref=request.victim.tenant_ref + "X", name="Synthetic Victim",
                                  address=intake_pb2.Address(line1="1 Example Street", postcode=POSTCODE))),
         metadata=CHO, timeout=10)
-    everything = eventually(lambda: _entries(client, case_id, 7), timeout=60)
-    return {"id": case_id, "first": first, "all": everything}
+    return {"id": case_id, "first": first, "all": settled_timeline(client, case_id)}
+
+
+def settled_timeline(client: Client, case_id: str) -> list:
+    """The case's timeline once the contact and the correction are on it and nothing more arrives
+    (other services keep reacting — referral, the SLA engine — for a moment after)."""
+    wanted = {"intake.v1.SafeContactRecorded", "intake.v1.DetailsCorrected"}
+
+    def complete() -> list:
+        entries = _entries(client, case_id, 7)
+        assert wanted <= {e.event_type for e in entries}
+        return entries
+
+    def unchanged() -> list:
+        before = complete()
+        time.sleep(1.0)
+        after = complete()
+        assert [e.event_id for e in after] == [e.event_id for e in before]
+        return after
+
+    eventually(complete, timeout=60)
+    return eventually(unchanged, timeout=60)
 
 
 def _entries(client: Client, case_id: str, at_least: int, as_at=None) -> list:
@@ -130,7 +151,7 @@ def test_casectl_dataset_rebuild_and_sla(stack: DevStack, case: dict, tmp_path: 
     rebuilt = casectl(stack, "projection", "rebuild")
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "rebuilt:" in rebuilt.stdout
-    assert len(_entries(Client(stack), case["id"], 7)) == len(case["all"])
+    assert [e.event_id for e in _entries(Client(stack), case["id"], 7)] == [e.event_id for e in case["all"]]
 
     status = casectl(stack, "sla", "status", case["id"])
     # With the SLA engine: its status; without it: a plain message naming the missing RPC.
