@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -86,14 +87,14 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_stream is not None:  # server streaming (e.g. progress of a rebuild)
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(method, handler.unary_stream, actor),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_unary is None:  # client/bidi streaming is not offered: refuse rather than let one past
             return _refuse_streaming(handler)
         return grpc.unary_unary_rpc_method_handler(
             self._wrap(method, handler.unary_unary, actor),
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=_tolerant(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
 
@@ -112,6 +113,9 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
                         code = grpc.StatusCode.UNAUTHENTICATED
                         metrics.AUTH_FAILURES.labels(service).inc()
                         await context.abort(code, actor)
+                    if isinstance(request, Malformed):
+                        code = grpc.StatusCode.INVALID_ARGUMENT
+                        await context.abort(code, request.reason)
                     span.set_attribute("casework.actor.agency", actor.agency)
                     span.set_attribute("casework.actor.role", actor.role)
                     token = current_actor.set(actor)
@@ -148,6 +152,9 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
                     code = grpc.StatusCode.UNAUTHENTICATED
                     metrics.AUTH_FAILURES.labels(service).inc()
                     await context.abort(code, actor)
+                if isinstance(request, Malformed):
+                    code = grpc.StatusCode.INVALID_ARGUMENT
+                    await context.abort(code, request.reason)
                 token = current_actor.set(actor)
                 try:
                     async for item in behaviour(request, context):
@@ -161,6 +168,26 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
                 metrics.GRPC_REQUESTS.labels(service, short, code.name).inc()
 
         return stream
+
+
+class Malformed:
+    """A request whose bytes are not the method's message: refused as INVALID_ARGUMENT, not a crash."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def parse(raw: bytes) -> Any:
+        try:
+            return deserializer(raw)
+        except (DecodeError, ValueError):  # nothing of the caller's bytes is echoed back
+            return Malformed("malformed request: the bytes are not a valid message for this method")
+
+    return parse
 
 
 def _refuse_streaming(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
