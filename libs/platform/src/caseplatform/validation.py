@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from caseplatform.errors import FieldViolation, InvalidArgument
 
@@ -40,3 +40,17 @@ def _reason(error: Any) -> str:
 def proto_to_dict(message: Message) -> dict[str, Any]:
     """Field names as in the .proto; enums by name (unknown numbers stay numbers, and fail)."""
     return MessageToDict(message, preserving_proto_field_name=True)
+
+
+class StrictCommand(BaseModel):
+    """Base of every service's command models: unknown fields ignored, text stripped, immutable."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+
+
+def require_enum_set(value: object, choices: str) -> object:
+    """For an enum field's `BeforeValidator`: proto3 sends the zero value as absent, so a number
+    (unknown or zero) or an `*_UNSPECIFIED` name is refused, naming the valid choices."""
+    if isinstance(value, int) or (isinstance(value, str) and value.endswith("_UNSPECIFIED")):
+        raise ValueError(f"must be one of {choices}")
+    return value

@@ -6,7 +6,9 @@ import re
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator
+
+from caseplatform.validation import StrictCommand as Strict
 
 # UK postcode shape (Royal Mail format); existence is the patch register's business.
 UK_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$")
@@ -40,10 +42,6 @@ class ConsentDecision(StrEnum):
     REFUSED = "REFUSED"
     WITHDRAWN = "WITHDRAWN"
 
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
 
 
 class Address(Strict):

@@ -11,14 +11,15 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
 from caseplatform.errors import InvalidArgument
+from caseplatform.validation import StrictCommand as Strict
 from caseplatform.validation import parse_command
+from caseplatform.validation import require_enum_set as _set
 from casework.repairs.v1 import repairs_pb2
 from marac.domain.action import ActionKind, ActionSource
 from marac.domain.rules import AttendanceStatus
@@ -39,17 +40,6 @@ class InformationCategory(StrEnum):
     OTHER_INFORMATION = "OTHER_INFORMATION"
 
 
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
-
-
-def _set(value: object, choices: str) -> object:
-    # proto3 sends the zero value as absent; a number (unknown or zero) is refused.
-    if isinstance(value, int) or (isinstance(value, str) and value.endswith("_UNSPECIFIED")):
-        raise ValueError(f"must be one of {choices}")
-    return value
 
 
 def _lower(value: object) -> object:

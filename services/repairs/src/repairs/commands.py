@@ -5,23 +5,14 @@ from __future__ import annotations
 from typing import Any, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
+from caseplatform.validation import StrictCommand as Strict
 from caseplatform.validation import parse_command
+from caseplatform.validation import require_enum_set as _set
 from repairs.domain.work_order import ApproverRole, Measure, Priority, Source, Stage
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
-
-
-def _set(value: object, choices: str) -> object:
-    # proto3 sends the zero value as absent; a number (unknown or zero) is refused.
-    if isinstance(value, int) or (isinstance(value, str) and value.endswith("_UNSPECIFIED")):
-        raise ValueError(f"must be one of {choices}")
-    return value
 
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]*$"

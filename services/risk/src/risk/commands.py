@@ -7,9 +7,10 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator
 
 from caseplatform.errors import FieldViolation, InvalidArgument
+from caseplatform.validation import StrictCommand as Strict
 from caseplatform.validation import parse_command
 from risk.domain.grading import POLICE_DASH_QUESTIONS, RIC_QUESTIONS, Grade
 
@@ -41,10 +42,6 @@ def _refuse_unspecified(value: object, unspecified: str, choices: str) -> object
     if value in (unspecified, 0):
         raise ValueError(f"must be set ({choices})")
     return value
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
 
 
 class DashAnswer(Strict):

@@ -10,16 +10,10 @@ from enum import StrEnum
 from pydantic import AwareDatetime, Field, field_validator
 
 from caseplatform.errors import FieldViolation
+from caseplatform.validation import require_enum_set as _set
 from intake.commands import Strict, TenancyAction
 
 _REF = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]*$"
-
-
-def _set(value: object, choices: str) -> object:
-    # proto3 sends the zero value as absent; an enum number (unknown or zero) is refused.
-    if isinstance(value, int) or (isinstance(value, str) and value.endswith("_UNSPECIFIED")):
-        raise ValueError(f"must be one of {choices}")
-    return value
 
 
 class PoliceRiskGrade(StrEnum):
