@@ -17,7 +17,7 @@ from caseplatform.store import Sql
 from caseplatform.testing import controlled_clock
 from caseplatform.validation import parse_command
 from intake.application import IntakeApplication
-from intake.commands import SubmitDisclosure
+from intake.commands import ReasonedCommand, SubmitDisclosure
 
 CHO = Actor("landlord", "CHO", "u-1")
 GOOD_FRIDAY_EVENING = datetime(2027, 3, 26, 17, 30, tzinfo=LONDON)
@@ -137,3 +137,30 @@ def test_recorded_at_is_kept_apart_from_received_at(app: IntakeApplication, cloc
     case = app.submit_disclosure(command(), CHO).case
     assert case.received_at == GOOD_FRIDAY_EVENING.astimezone(UTC)
     assert case.recorded_at == clock.now()  # recorded 20 minutes after it was received
+
+
+def test_a_case_changed_by_another_writer_mid_command_is_read_again_not_an_error(
+    app: IntakeApplication, tmp_path: Path
+) -> None:
+    # A policy (risk grade, MARAC action) or a second replica saves the open case between this
+    # command's read and its save: the store refuses the stale version and the command runs again.
+    case = app.submit_disclosure(command(), CHO).case
+    other_writer = IntakeApplication(PlatformSettings(casework_data_dir=tmp_path))
+    save = app.save
+    interleaved: list[bool] = []
+
+    def save_after_another_writer(*aggregates: object, **kwargs: object) -> object:
+        if not interleaved:
+            interleaved.append(True)
+            other_writer.request_legal_advice(parse_command(ReasonedCommand, {
+                "case_id": str(case.id), "idempotency_key": "legal-1", "reason": "non-molestation order",
+            }), CHO)
+        return save(*aggregates, **kwargs)
+
+    app.save = save_after_another_writer  # type: ignore[method-assign]
+    second = app.submit_disclosure(command(idempotency_key="k-2", children=[]), CHO)
+
+    assert interleaved and second.linked and second.case.id == case.id
+    counts = Sql(app).event_counts()
+    assert counts["intake.domain.case:Case.FurtherDisclosureReceived"] == 1
+    assert counts["intake.domain.case:Case.LegalAdviceRequested"] == 1

@@ -9,10 +9,10 @@ from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
 from caseplatform.calendar import WorkingDayCalendar
 from caseplatform.clock import process_clock
+from caseplatform.concurrency import retry_on_conflict
 from caseplatform.envelope import IncomingEvent
 from caseplatform.errors import Conflict, InvalidArgument, NotFound, PreconditionFailed
 from caseplatform.identity import Actor
@@ -65,13 +65,11 @@ class IntakeApplication(ServiceApplication):
             raise InvalidArgument.one("received_at", "is in the future")
         request_hash = hashlib.sha256(command.model_dump_json().encode()).hexdigest()
         key_id = Case.create_id(actor.agency, command.idempotency_key)
-        try:
-            return self._answer_retry(key_id, request_hash) or self._new_disclosure(command, actor, request_hash)
-        except IntegrityError:  # the same key (or victim) written concurrently: that one won
-            retried = self._answer_retry(key_id, request_hash)
-            if retried is None:
-                raise
-            return retried
+        return self._answer_or_record(command, actor, key_id, request_hash)
+
+    @retry_on_conflict  # the same key or victim written concurrently, or the open case changed by a policy
+    def _answer_or_record(self, command: SubmitDisclosure, actor: Actor, key_id: UUID, request_hash: str) -> Submitted:
+        return self._answer_retry(key_id, request_hash) or self._new_disclosure(command, actor, request_hash)
 
     def _answer_retry(self, key_id: UUID, request_hash: str) -> Submitted | None:
         seen = self._find(key_id)
@@ -219,6 +217,7 @@ class IntakeApplication(ServiceApplication):
             reason=command.reason, owner={"cho": patch.cho, "area": patch.area}, meta=self.meta(actor),
         ))
 
+    @retry_on_conflict
     def close_case(self, command: ChangeStatus, actor: Actor) -> tuple[Case, bool]:
         case = self.get_case(parse_uuid(command.case_id, "case_id"))
         before = case.version
@@ -229,6 +228,7 @@ class IntakeApplication(ServiceApplication):
         self.save(case, index)
         return case, case.version != before
 
+    @retry_on_conflict
     def reopen_case(self, command: ChangeStatus, actor: Actor) -> tuple[Case, bool]:
         case = self.get_case(parse_uuid(command.case_id, "case_id"))
         before = case.version
@@ -239,6 +239,7 @@ class IntakeApplication(ServiceApplication):
         self.save(case, index)
         return case, case.version != before
 
+    @retry_on_conflict
     def _change(self, case_id: str, key: str, apply: Callable[[Case], None]) -> tuple[Case, bool]:
         case = self.get_case(parse_uuid(case_id, "case_id"))
         if case.has_applied(key):

@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
 from caseplatform.calendar import WorkingDayCalendar
 from caseplatform.clock import process_clock
+from caseplatform.concurrency import retry_on_conflict
 from caseplatform.deadlines import deadline
 from caseplatform.envelope import IncomingEvent
 from caseplatform.errors import Conflict, InvalidArgument, NotFound, PreconditionFailed
@@ -304,9 +304,4 @@ class MaracApplication(ServiceApplication):
 
 def _retrying(attempt: Callable[[], T]) -> T:
     """Run a load-change-save again when a concurrent writer saved the same aggregate first."""
-    for _ in range(5):
-        try:
-            return attempt()
-        except IntegrityError:
-            continue
-    raise RuntimeError("aggregates kept changing under concurrent writes")
+    return retry_on_conflict(attempt)()

@@ -11,6 +11,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from caseplatform.calendar import WorkingDayCalendar
 from caseplatform.clock import process_clock
+from caseplatform.concurrency import retry_on_conflict
 from caseplatform.envelope import IncomingEvent
 from caseplatform.errors import InvalidArgument, NotFound, PermissionDenied
 from caseplatform.identity import Actor
@@ -52,6 +53,7 @@ class ReferralApplication(ServiceApplication):
 
     # -- commands --------------------------------------------------------------------------
 
+    @retry_on_conflict
     def record_victim_decision(self, command: commands.RecordVictimDecision, actor: Actor) -> Referral:
         self._staff_only(actor)
         at = self._at("at", command.at)
@@ -66,6 +68,7 @@ class ReferralApplication(ServiceApplication):
         self.save(referral)
         return referral
 
+    @retry_on_conflict
     def mark_sent(self, command: commands.MarkSent, actor: Actor) -> Referral:
         self._staff_only(actor)
         at = self._at("at", command.at)
@@ -77,18 +80,21 @@ class ReferralApplication(ServiceApplication):
         self.save(referral)
         return referral
 
+    @retry_on_conflict
     def record_acknowledgement(self, command: commands.RecordAcknowledgement, actor: Actor) -> Referral:
         referral = self._as_target(command.referral_id, actor)
         referral.acknowledge(process_clock().now(), self.meta(actor))
         self.save(referral)
         return referral
 
+    @retry_on_conflict
     def record_outcome(self, command: commands.RecordOutcome, actor: Actor) -> Referral:
         referral = self._as_target(command.referral_id, actor)
         referral.record_outcome(command.outcome.value, command.note, process_clock().now(), self.meta(actor))
         self.save(referral)
         return referral
 
+    @retry_on_conflict
     def override_consent(self, command: commands.OverrideConsent, actor: Actor) -> Referral:
         self._staff_only(actor)
         referral = self.referral(command.referral_id, actor)
@@ -104,6 +110,7 @@ class ReferralApplication(ServiceApplication):
         self.save(referral)
         return referral
 
+    @retry_on_conflict
     def record_rehousing_decision(self, command: commands.RecordRehousingDecision, actor: Actor) -> Referral:
         self._staff_only(actor)
         if command.high_priority and _role(actor) != HOUSING_MANAGER:

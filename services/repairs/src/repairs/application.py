@@ -15,6 +15,7 @@ from eventsourcing.persistence import IntegrityError
 
 from caseplatform.calendar import WorkingDayCalendar
 from caseplatform.clock import process_clock
+from caseplatform.concurrency import retry_on_conflict
 from caseplatform.deadlines import Deadline, deadline
 from caseplatform.envelope import IncomingEvent
 from caseplatform.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
@@ -133,6 +134,7 @@ class RepairsApplication(ServiceApplication):
             return Raised(order, created=True)
         raise RuntimeError("case file kept changing under concurrent writes")
 
+    @retry_on_conflict
     def attach_evidence(self, command: commands.AttachEvidence, actor: Actor) -> dict[str, Any]:
         if len(command.content) > self.repairs_settings.max_evidence_bytes:
             raise InvalidArgument.one("content", f"is larger than {self.repairs_settings.max_evidence_bytes} bytes")
@@ -153,6 +155,7 @@ class RepairsApplication(ServiceApplication):
         self.save(order)
         return recorded
 
+    @retry_on_conflict
     def assign_contractor(self, command: commands.AssignContractor, actor: Actor) -> WorkOrder:
         self._refuse_contractor(actor)
         order = self.work_order(command.work_order_id, actor)
@@ -173,6 +176,7 @@ class RepairsApplication(ServiceApplication):
         self.save(*to_save)
         return order
 
+    @retry_on_conflict
     def approve_lock_change(self, command: commands.ApproveLockChange, actor: Actor) -> WorkOrder:
         if actor.role.upper() != command.approver_role.caller_role:
             raise PermissionDenied(
@@ -189,18 +193,21 @@ class RepairsApplication(ServiceApplication):
         self.save(order)
         return order
 
+    @retry_on_conflict
     def start_work(self, work_order_id: UUID, actor: Actor) -> WorkOrder:
         order = self.work_order(work_order_id, actor)
         order.start_work(process_clock().now(), meta=self.meta(actor))
         self.save(order)
         return order
 
+    @retry_on_conflict
     def complete_work(self, work_order_id: UUID, actor: Actor) -> WorkOrder:
         order = self.work_order(work_order_id, actor)
         order.complete_work(process_clock().now(), meta=self.meta(actor))
         self.save(order)
         return order
 
+    @retry_on_conflict
     def cancel_work_order(self, command: commands.CancelWorkOrder, actor: Actor) -> WorkOrder:
         self._refuse_contractor(actor)
         order = self.work_order(command.work_order_id, actor)
@@ -208,6 +215,7 @@ class RepairsApplication(ServiceApplication):
         self.save(order)
         return order
 
+    @retry_on_conflict
     def report_progress(self, command: commands.ReportProgress, actor: Actor) -> WorkOrder:
         if not is_contractor(actor):
             raise PermissionDenied("only the assigned contractor reports progress")
