@@ -32,6 +32,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
                        "grafanaDashboard": {"enabled": False}},
     },
     "pinned-digests": {"image": {"digests": {s: "sha256:" + "ab" * 32 for s in topology.SERVICES}}},
+    "kafka-sasl-scram-and-client-cert": {"kafka": {"security": {
+        "protocol": "SASL_SSL", "clientCertSecret": "casework-kafka-user",
+        "sasl": {"mechanism": "SCRAM-SHA-512", "username": "casework", "passwordSecret": "casework-kafka-user"}}}},
 }
 CUSTOM_RESOURCES = {"KafkaTopic", "Cluster", "ServiceMonitor", "PrometheusRule", "Certificate"}
 
@@ -186,3 +189,27 @@ def test_monitoring_loads_the_alert_rules_and_dashboard_files(render: Render, tm
     dashboard = next(c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"] == "casework-dashboard")
     assert json.loads(dashboard["data"]["casework.json"]) == {"title": "casework"}
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+
+
+def test_kafka_traffic_is_encrypted_by_default_with_the_clusters_ca(render: Render) -> None:
+    for deployment in of_kind(render(), "Deployment"):
+        env = env_of(deployment)
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SSL"
+        assert env["KAFKA_BOOTSTRAP_SERVERS"].endswith(":9093"), "Strimzi's TLS listener"
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["kafka-ca"]["secret"]["secretName"] == "casework-cluster-ca-cert"
+        assert env["KAFKA_SSL_CA_FILE"] == "/etc/casework/kafka-ca/ca.crt"
+
+
+def test_kafka_sasl_credentials_come_from_a_mounted_secret(render: Render) -> None:
+    docs = render(VARIANTS["kafka-sasl-scram-and-client-cert"])
+    for deployment in of_kind(docs, "Deployment"):
+        env = env_of(deployment)
+        assert env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512" and "KAFKA_SASL_PASSWORD" not in env
+        assert env["KAFKA_SASL_PASSWORD_FILE"] == "/etc/casework/kafka-sasl/password"
+        assert env["KAFKA_SSL_CERT_FILE"] and env["KAFKA_SSL_KEY_FILE"]
+
+
+def test_inconsistent_kafka_security_values_fail_the_render(render: Render) -> None:
+    with pytest.raises(AssertionError, match="sasl.mechanism"):
+        render({"kafka": {"security": {"protocol": "SASL_SSL"}}})

@@ -45,7 +45,7 @@ app.kubernetes.io/version: {{ .root.Values.image.tag | quote }}
 {{- if .Values.kafka.bootstrapServers -}}
 {{- .Values.kafka.bootstrapServers -}}
 {{- else -}}
-{{- printf "%s-kafka-bootstrap.%s.svc:9092" .Values.kafka.strimzi.cluster (include "casework.kafkaNamespace" .) -}}
+{{- printf "%s-kafka-bootstrap.%s.svc:%s" .Values.kafka.strimzi.cluster (include "casework.kafkaNamespace" .) (ternary "9092" "9093" (eq .Values.kafka.security.protocol "PLAINTEXT")) -}}
 {{- end -}}
 {{- end -}}
 
@@ -80,4 +80,9 @@ app.kubernetes.io/version: {{ .root.Values.image.tag | quote }}
 
 {{- define "casework.tlsSecret" -}}
 {{- .Values.tls.secretName | default (printf "%s-tls" (include "casework.fullname" .)) -}}
+{{- end -}}
+
+{{/* The Secret holding the brokers' CA certificate (Strimzi's cluster CA by default). */}}
+{{- define "casework.kafkaCaSecret" -}}
+{{- default (printf "%s-cluster-ca-cert" .Values.kafka.strimzi.cluster) .Values.kafka.security.caSecret -}}
 {{- end -}}

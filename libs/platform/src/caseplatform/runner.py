@@ -20,12 +20,14 @@ from caseplatform.consumer import TrackedConsumer
 from caseplatform.envelope import event_types
 from caseplatform.inbox import Inbox, Policy
 from caseplatform.kafka.admin import ensure_topics
+from caseplatform.kafka.security import kafka_security
 from caseplatform.ops import OpsServicer, register_ops
 from caseplatform.relay import Relay, Translator
 from caseplatform.relay_lease import lease_for
 from caseplatform.settings import PlatformSettings, service_settings
 from caseplatform.store import ServiceApplication
 from caseplatform.telemetry import setup_tracing
+from caseplatform.tls import allow_plaintext_from_env
 from caseplatform.topology import SUBSCRIPTIONS, dead_letter_topic_for, topic_for
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,8 @@ class ServiceParts:
 def wire_broker(service: str, settings: PlatformSettings, inbox: Inbox | None) -> KafkaBroker:
     """The service's FastStream broker: its subscriber (the tracked consumer) and, for the
     AsyncAPI document, its own topic. No I/O here: connecting happens in `broker.start()`."""
+    security = kafka_security()
+    security.check_transport(settings.kafka_bootstrap_servers, allow_plaintext_from_env())
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         metadata_max_age_ms=2000,
@@ -71,6 +75,7 @@ def wire_broker(service: str, settings: PlatformSettings, inbox: Inbox | None) -
         # Topics are created, with their partition counts, by the relays and the consumer's start:
         # never implicitly by a subscription (which would give them the broker's default).
         allow_auto_create_topics=False,
+        security=security.faststream(),
     )
     broker.publisher(
         topic_for(service),
@@ -151,7 +156,7 @@ def _build_grpc(
 ) -> tuple[grpc.aio.Server, object]:
     from caseplatform.auth import AuthConfig, TokenVerifier
     from caseplatform.grpc_server import build_server
-    from caseplatform.tls import TlsConfig, allow_plaintext_from_env
+    from caseplatform.tls import TlsConfig
 
     ops = OpsServicer(parts.app, relay)
     return build_server(

@@ -22,6 +22,8 @@ from aiokafka.errors import (
 )
 from tenacity import AsyncRetrying, retry_if_exception, stop_before_delay, wait_exponential
 
+from caseplatform.kafka.security import kafka_client_options
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -101,7 +103,8 @@ async def _with_admin(
 
     async def attempt() -> T:
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=_ATTEMPT_REQUEST_TIMEOUT_MS
+            bootstrap_servers=bootstrap, request_timeout_ms=_ATTEMPT_REQUEST_TIMEOUT_MS,
+            **kafka_client_options(bootstrap),
         )
         try:
             await admin.start()
