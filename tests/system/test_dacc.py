@@ -22,7 +22,7 @@ from .client import STAFF, Client, authenticated_channel, eventually, timestamp
 
 pytestmark = pytest.mark.system
 
-POLICE = (("x-agency", "gwent-police"), ("x-role", "DACC officer"), ("x-user", "p-3"))
+POLICE = (("x-agency", "gwent-police"), ("x-role", "DACC officer"), ("x-user", "p-3"), ("x-purpose", "DACC feed"))
 ADVISOR = (("x-agency", "landlord"), ("x-role", "ASB_ADVISOR"), ("x-user", "asb-1"))
 DAY = "2027-03-26"  # the shared stack's Good Friday
 GOOD_FRIDAY_1730 = datetime(2027, 3, 26, 17, 30, tzinfo=LONDON)

@@ -21,8 +21,8 @@ GOOD_FRIDAY_1730 = datetime(2027, 3, 26, 17, 30, tzinfo=LONDON)
 # An ordinary Thursday before the shared stack's clock (Good Friday 2027): the next working day
 # is Friday 19 March, not the Tuesday after Easter.
 THURSDAY = datetime(2027, 3, 18, 10, 0, tzinfo=LONDON)
-LA_DUTY = (("x-agency", "local-authority-duty-team"), ("x-role", "duty-officer"), ("x-user", "la-1"))
-POLICE = (("x-agency", "gwent-police"), ("x-role", "officer"), ("x-user", "pc-1"))
+LA_DUTY = (("x-agency", "local-authority-duty-team"), ("x-role", "duty-officer"), ("x-user", "la-1"), ("x-purpose", "referral triage"))
+POLICE = (("x-agency", "gwent-police"), ("x-role", "officer"), ("x-user", "pc-1"), ("x-purpose", "referral triage"))
 
 
 def assess(client: Client, case_id: str, *, key: str, yes: int, completed_at: datetime) -> None:

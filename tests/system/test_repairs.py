@@ -48,7 +48,7 @@ def test_a_work_order_on_a_disclosed_case_reaches_the_timeline(client: Client) -
 
     (entry,) = eventually(raised_on_timeline)
     assert entry.service == "repairs"
-    assert (entry.actor.agency, entry.actor.role) == ("landlord", "CHO")
+    assert (entry.actor.agency, entry.actor.role) == ("landlord", "CSO")
     assert "Emergency work order raised" in entry.summary and "fireproof letterbox" in entry.summary
     assert "window broken" not in entry.summary
 

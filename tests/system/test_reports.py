@@ -27,10 +27,13 @@ POSTCODE = "NP4 6YB"
 
 
 def casectl(stack: DevStack, *args: str) -> subprocess.CompletedProcess[str]:
+    # Timelines are case content: a Housing Manager exports them; figures and rebuilds are
+    # operations' (casectl's default role) — ADR 0021.
+    role = "HOUSING_MANAGER" if args[:1] == ("timeline",) else "operations"
     env = {
         **os.environ,
         "CASECTL_TARGET": stack.grpc_address("reporting"),
-        "CASECTL_ROLE": "reviewer",
+        "CASECTL_ROLE": role,
         "CASEWORK_DATA_DIR": str(stack.data_dir),  # the stack's dev issuer mints casectl's token
     }
     # The command `make install` puts on the venv's PATH (the module itself if run outside `make`).

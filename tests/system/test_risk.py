@@ -68,7 +68,7 @@ def test_fourteen_yes_is_high_and_reaches_the_timeline(client: Client) -> None:
 
     (entry,) = eventually(assessed_on_timeline)
     assert entry.service == "risk"
-    assert (entry.actor.agency, entry.actor.role) == ("landlord", "CHO")  # the caller, not a policy
+    assert (entry.actor.agency, entry.actor.role) == ("landlord", "CSO")  # the caller, not a policy
     assert entry.occurred_at.ToDatetime(tzinfo=UTC) == completed
     assert "HIGH risk" in entry.summary and "visible high risk" in entry.summary
 

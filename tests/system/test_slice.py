@@ -48,7 +48,7 @@ def test_a_disclosure_with_children_reaches_every_service_and_the_timeline(clien
     first = entries[0]
     assert first.occurred_at.ToDatetime(tzinfo=UTC) == GOOD_FRIDAY_1730
     assert first.recorded_at.ToDatetime(tzinfo=UTC) > GOOD_FRIDAY_1730  # recorded after receipt
-    assert (first.actor.agency, first.actor.role, first.actor.user) == ("landlord", "CHO", "cho-7")
+    assert (first.actor.agency, first.actor.role, first.actor.user) == ("landlord", "CSO", "cso-7")
     assert all(e.actor.role == "system" for e in entries[1:])  # the services reacting by policy
     assert all(e.summary for e in entries)
 
