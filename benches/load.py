@@ -21,7 +21,7 @@ from google.protobuf import timestamp_pb2
 from casework.intake.v1 import intake_pb2
 from casework.risk.v1 import risk_pb2
 
-from .stack import CHO, AsyncClient
+from .stack import STAFF, AsyncClient
 
 Shape = tuple[bool, bool]  # (children, HIGH risk)
 
@@ -81,13 +81,13 @@ class Driver:
     async def start_case(self, shape: Shape) -> CaseRun:
         now = datetime.now(UTC)
         t0 = time.perf_counter()
-        reply = await self.client.intake.SubmitDisclosure(disclosure(shape, now - timedelta(minutes=5)), metadata=CHO, timeout=30)
+        reply = await self.client.intake.SubmitDisclosure(disclosure(shape, now - timedelta(minutes=5)), metadata=STAFF, timeout=30)
         run = CaseRun(reply.case_id, shape, t0)
         # DASH completed: the risk record exists once risk has consumed the disclosure.
         request = dash(reply.case_id, shape, now - timedelta(minutes=1))
         while True:
             try:
-                await self.client.risk.RecordDashAssessment(request, metadata=CHO, timeout=30)
+                await self.client.risk.RecordDashAssessment(request, metadata=STAFF, timeout=30)
                 return run
             except grpc.aio.AioRpcError as exc:
                 if exc.code() != grpc.StatusCode.NOT_FOUND:

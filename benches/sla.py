@@ -22,7 +22,7 @@ from caseplatform.topology import topic_for
 
 from .load import disclosure
 from .report import percentile
-from .stack import CHO, AsyncClient, new_stack
+from .stack import STAFF, AsyncClient, new_stack
 
 RPC = "reporting.v1.ReportingService/ListSlaBreaches"
 BREACHED = "reporting.v1.SlaBreached"
@@ -42,7 +42,7 @@ async def run(data_dir: Path, clocks: int, submit_rate_guess: float = 50.0) -> d
         async def one(i: int) -> None:
             async with gate:
                 received = start + timedelta(seconds=time.time() - real_start) - timedelta(minutes=1)
-                await client.intake.SubmitDisclosure(disclosure((True, False), received), metadata=CHO, timeout=30)
+                await client.intake.SubmitDisclosure(disclosure((True, False), received), metadata=STAFF, timeout=30)
 
         await asyncio.gather(*(one(i) for i in range(clocks)))
         offset = await _clock_offset(stack.broker.bootstrap)

@@ -16,7 +16,8 @@ from casework.intake.v1 import intake_pb2_grpc
 from casework.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from casework.risk.v1 import risk_pb2_grpc
 
-CHO = (("x-agency", "landlord"), ("x-role", "CHO"), ("x-user", "bench-1"))
+STAFF = (("x-agency", "landlord"), ("x-role", "CSO"), ("x-user", "bench-1"))
+OPERATIONS = (("x-agency", "landlord"), ("x-role", "OPERATIONS"), ("x-user", "bench-ops"))
 
 
 def new_stack(data_dir: Path, **env: str) -> DevStack:
@@ -47,7 +48,7 @@ def has_rpc(full_name: str) -> bool:
 
 
 class AsyncClient:
-    """One channel per service; every call carries the CHO identity."""
+    """One channel per service; every call carries the STAFF identity."""
 
     def __init__(self, stack: DevStack) -> None:
         tokens = AioIdentityTokenInterceptor(DevIssuer(DevIssuer.default_dir(stack.data_dir)))
@@ -60,11 +61,11 @@ class AsyncClient:
 
     async def timeline(self, case_id: str) -> reporting_pb2.GetCaseTimelineResponse:
         request = reporting_pb2.GetCaseTimelineRequest(case_id=case_id)
-        return await self.reporting.GetCaseTimeline(request, metadata=CHO, timeout=10)
+        return await self.reporting.GetCaseTimeline(request, metadata=STAFF, timeout=10)
 
     async def event_counts(self, service: str) -> dict[str, int]:
         stub = ops_pb2_grpc.OpsServiceStub(self.channels[service])
-        stats = await stub.GetStoreStats(ops_pb2.GetStoreStatsRequest(), metadata=CHO, timeout=30)
+        stats = await stub.GetStoreStats(ops_pb2.GetStoreStatsRequest(), metadata=OPERATIONS, timeout=30)
         return {c.event_type: c.count for c in stats.event_counts}
 
     async def close(self) -> None:

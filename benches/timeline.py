@@ -15,13 +15,13 @@ from casework.intake.v1 import intake_pb2
 
 from .load import _ts, dash, disclosure
 from .report import percentile
-from .stack import CHO, AsyncClient
+from .stack import STAFF, AsyncClient
 
 
 async def build_case(client: AsyncClient, events: int) -> str:
     """A case whose timeline reaches `events` entries: consents (intake) and DASH
     reassessments (risk), alternately."""
-    reply = await client.intake.SubmitDisclosure(disclosure((True, False), datetime.now(UTC) - timedelta(hours=1)), metadata=CHO, timeout=30)
+    reply = await client.intake.SubmitDisclosure(disclosure((True, False), datetime.now(UTC) - timedelta(hours=1)), metadata=STAFF, timeout=30)
     case_id = reply.case_id
     use_dash = True
     i = 0
@@ -39,12 +39,12 @@ async def build_case(client: AsyncClient, events: int) -> str:
             if use_dash and i % 2:
                 request = dash(case_id, (False, i % 4 == 1), datetime.now(UTC) - timedelta(seconds=1))
                 request.idempotency_key = f"dash-{case_id}-{i}"
-                calls.append(client.risk.RecordDashAssessment(request, metadata=CHO, timeout=30))
+                calls.append(client.risk.RecordDashAssessment(request, metadata=STAFF, timeout=30))
             else:
                 calls.append(client.intake.RecordConsent(intake_pb2.RecordConsentRequest(
                     idempotency_key=f"consent-{i}", case_id=case_id, decision=intake_pb2.GIVEN,
                     agencies=["police"], at=_ts(datetime.now(UTC) - timedelta(seconds=1)),
-                ), metadata=CHO, timeout=30))
+                ), metadata=STAFF, timeout=30))
         results = await asyncio.gather(*calls, return_exceptions=True)
         if any(isinstance(r, grpc.aio.AioRpcError) and r.code() != grpc.StatusCode.NOT_FOUND for r in results):
             use_dash = False  # risk refused a reassessment: carry on with intake's events only

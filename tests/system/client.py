@@ -21,7 +21,9 @@ from casework.repairs.v1 import repairs_pb2, repairs_pb2_grpc
 from casework.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from casework.risk.v1 import risk_pb2, risk_pb2_grpc
 
-CHO = (("x-agency", "landlord"), ("x-role", "CHO"), ("x-user", "cho-7"))
+# Landlord staff who work every case (a CHO sees only their own patch: test_authorisation_matrix.py).
+STAFF = (("x-agency", "landlord"), ("x-role", "CSO"), ("x-user", "cso-7"))
+OPERATIONS = (("x-agency", "landlord"), ("x-role", "OPERATIONS"), ("x-user", "ops-1"))
 T = TypeVar("T")
 
 
@@ -71,30 +73,30 @@ class Client:
             channel.close()
 
     def submit(self, request: intake_pb2.SubmitDisclosureRequest) -> intake_pb2.SubmitDisclosureResponse:
-        return self.intake.SubmitDisclosure(request, metadata=CHO, timeout=10)
+        return self.intake.SubmitDisclosure(request, metadata=STAFF, timeout=10)
 
     def submit_many(self, requests: list[intake_pb2.SubmitDisclosureRequest]) -> list[str]:
-        futures = [self.intake.SubmitDisclosure.future(r, metadata=CHO, timeout=30) for r in requests]
+        futures = [self.intake.SubmitDisclosure.future(r, metadata=STAFF, timeout=30) for r in requests]
         return [f.result().case_id for f in futures]
 
     def timeline(self, case_id: str) -> reporting_pb2.GetCaseTimelineResponse:
-        return self.reporting.GetCaseTimeline(reporting_pb2.GetCaseTimelineRequest(case_id=case_id), metadata=CHO, timeout=10)
+        return self.reporting.GetCaseTimeline(reporting_pb2.GetCaseTimelineRequest(case_id=case_id), metadata=STAFF, timeout=10)
 
     def referrals(self, case_id: str) -> referral_pb2.ListReferralsResponse:
-        return self.referral.ListReferrals(referral_pb2.ListReferralsRequest(case_id=case_id), metadata=CHO, timeout=10)
+        return self.referral.ListReferrals(referral_pb2.ListReferralsRequest(case_id=case_id), metadata=STAFF, timeout=10)
 
     def risk_history(self, case_id: str) -> risk_pb2.GetRiskHistoryResponse:
-        return self.risk.GetRiskHistory(risk_pb2.GetRiskHistoryRequest(case_id=case_id), metadata=CHO, timeout=10)
+        return self.risk.GetRiskHistory(risk_pb2.GetRiskHistoryRequest(case_id=case_id), metadata=STAFF, timeout=10)
 
     def case_files(self, case_id: str) -> tuple[Any, Any]:
         return (
-            self.marac.GetCaseFile(marac_pb2.GetCaseFileRequest(case_id=case_id), metadata=CHO, timeout=10),
-            self.repairs.GetCaseFile(repairs_pb2.GetCaseFileRequest(case_id=case_id), metadata=CHO, timeout=10),
+            self.marac.GetCaseFile(marac_pb2.GetCaseFileRequest(case_id=case_id), metadata=STAFF, timeout=10),
+            self.repairs.GetCaseFile(repairs_pb2.GetCaseFileRequest(case_id=case_id), metadata=STAFF, timeout=10),
         )
 
     def event_counts(self, service: str) -> dict[str, int]:
         stub = ops_pb2_grpc.OpsServiceStub(self._channels[service])
-        stats = stub.GetStoreStats(ops_pb2.GetStoreStatsRequest(), metadata=CHO, timeout=10)
+        stats = stub.GetStoreStats(ops_pb2.GetStoreStatsRequest(), metadata=OPERATIONS, timeout=10)
         return {c.event_type: c.count for c in stats.event_counts}
 
 

@@ -18,11 +18,11 @@ from casework.police.v1 import dacc_pb2, dacc_pb2_grpc
 from casework.repairs.v1 import repairs_pb2
 from casework.risk.v1 import risk_pb2
 
-from .client import CHO, Client, authenticated_channel, eventually, timestamp
+from .client import STAFF, Client, authenticated_channel, eventually, timestamp
 
 pytestmark = pytest.mark.system
 
-POLICE = (("x-agency", "gwent-police"), ("x-role", "DACC officer"), ("x-user", "p-3"))
+POLICE = (("x-agency", "gwent-police"), ("x-role", "DACC officer"), ("x-user", "p-3"), ("x-purpose", "DACC feed"))
 ADVISOR = (("x-agency", "landlord"), ("x-role", "ASB_ADVISOR"), ("x-user", "asb-1"))
 DAY = "2027-03-26"  # the shared stack's Good Friday
 GOOD_FRIDAY_1730 = datetime(2027, 3, 26, 17, 30, tzinfo=LONDON)
@@ -66,7 +66,7 @@ def test_a_batch_sent_twice_creates_nothing_new_and_unmatched_incidents_are_kept
     assert again.results[0].case_id == first.results[0].case_id
     assert dacc_counts(client) == counts
 
-    case = client.intake.GetCase(intake_pb2.GetCaseRequest(case_id=first.results[0].case_id), metadata=CHO, timeout=10)
+    case = client.intake.GetCase(intake_pb2.GetCaseRequest(case_id=first.results[0].case_id), metadata=STAFF, timeout=10)
     assert (case.channel, case.tenant_ref, case.status) == (intake_pb2.POLICE_DACC, "T-DACC-1003", "OPEN")
 
     listed = dacc.ListUnmatchedIncidents(dacc_pb2.ListUnmatchedIncidentsRequest(date=DAY), metadata=ADVISOR, timeout=10)
@@ -93,10 +93,10 @@ def test_the_briefing_shows_the_tenant_history_and_target_hardening_reaches_repa
     )).case_id
     eventually(lambda: client.risk.RecordDashAssessment(risk_pb2.RecordDashAssessmentRequest(
         idempotency_key="dacc-sys-dash", case_id=earlier, answers=ric(14), safe_to_talk=True, assessed_by="cho-7",
-        source=risk_pb2.LANDLORD, completed_at=timestamp(GOOD_FRIDAY_1730)), metadata=CHO, timeout=10))
+        source=risk_pb2.LANDLORD, completed_at=timestamp(GOOD_FRIDAY_1730)), metadata=STAFF, timeout=10))
     eventually(lambda: client.repairs.RaiseWorkOrder(repairs_pb2.RaiseWorkOrderRequest(
         idempotency_key="dacc-sys-wo", case_id=earlier, measures=[repairs_pb2.EXTRA_LOCKS], priority=repairs_pb2.SECURITY,
-        reason="extra locks", source=repairs_pb2.INITIAL_ASSESSMENT), metadata=CHO, timeout=10))
+        reason="extra locks", source=repairs_pb2.INITIAL_ASSESSMENT), metadata=STAFF, timeout=10))
 
     # Today's share names the tenant's address, spelled the police's way.
     shared = dacc.SubmitIncidents(dacc_pb2.SubmitIncidentsRequest(
@@ -125,7 +125,7 @@ def test_the_briefing_shows_the_tenant_history_and_target_hardening_reaches_repa
     assert recorded.created and recorded.welfare_visit_task_id
 
     def dacc_work_order() -> repairs_pb2.WorkOrder:
-        orders = client.repairs.GetWorkOrders(repairs_pb2.GetWorkOrdersRequest(case_id=earlier), metadata=CHO, timeout=10)
+        orders = client.repairs.GetWorkOrders(repairs_pb2.GetWorkOrdersRequest(case_id=earlier), metadata=STAFF, timeout=10)
         raised = [o for o in orders.work_orders if o.source == repairs_pb2.DACC_OUTCOME]
         assert len(raised) == 1
         return raised[0]

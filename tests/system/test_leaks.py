@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer
 from caseplatform.devstack.stack import DevStack
 from casework.intake.v1 import intake_pb2
 
-from .client import CHO, Client, disclosure, eventually
+from .client import STAFF, Client, disclosure, eventually
 
 pytestmark = pytest.mark.system
 
@@ -59,9 +59,9 @@ def test_no_personal_data_outside_intakes_encrypted_store(stack: DevStack, clien
         idempotency_key=str(uuid.uuid4()), case_id=case_id, reason="moved to a safe address",
         victim=intake_pb2.Victim(tenant_ref=request.victim.tenant_ref, name=NAME,
                                  address=intake_pb2.Address(line1=NEW_ADDRESS[0], postcode=NEW_ADDRESS[1]))),
-        metadata=CHO, timeout=10)
+        metadata=STAFF, timeout=10)
     # intake still knows it (its own store, encrypted), and the case flowed through every service
-    case = client.intake.GetCase(intake_pb2.GetCaseRequest(case_id=case_id), metadata=CHO, timeout=10)
+    case = client.intake.GetCase(intake_pb2.GetCaseRequest(case_id=case_id), metadata=STAFF, timeout=10)
     assert case.case_id == case_id
 
     def flowed() -> None:

@@ -14,7 +14,7 @@ from caseplatform.calendar import LONDON
 from casework.marac.v1 import marac_pb2
 from casework.repairs.v1 import repairs_pb2
 
-from .client import CHO, Client, disclosure, eventually
+from .client import STAFF, Client, disclosure, eventually
 
 pytestmark = pytest.mark.system
 
@@ -50,7 +50,7 @@ def test_a_marac_target_hardening_action_becomes_a_work_order(client: Client) ->
             ),
             metadata=CSO, timeout=10,
         )
-    got = client.marac.GetMeeting(marac_pb2.GetMeetingRequest(meeting_id=meeting.meeting_id), metadata=CHO, timeout=10)
+    got = client.marac.GetMeeting(marac_pb2.GetMeetingRequest(meeting_id=meeting.meeting_id), metadata=STAFF, timeout=10)
     assert {(a.agency, a.status) for a in got.attendance} == {
         ("landlord", marac_pb2.PRESENT), ("gwent-police", marac_pb2.DEPUTY),
     }
@@ -67,7 +67,7 @@ def test_a_marac_target_hardening_action_becomes_a_work_order(client: Client) ->
     assert agreed.created and action.deadline.clock_id == f"marac-action:{action.action_id}"
 
     def work_order() -> repairs_pb2.WorkOrder:
-        orders = client.repairs.GetWorkOrders(repairs_pb2.GetWorkOrdersRequest(case_id=case_id), metadata=CHO, timeout=10)
+        orders = client.repairs.GetWorkOrders(repairs_pb2.GetWorkOrdersRequest(case_id=case_id), metadata=STAFF, timeout=10)
         assert len(orders.work_orders) == 1
         return orders.work_orders[0]
 
@@ -88,7 +88,7 @@ def test_a_marac_target_hardening_action_becomes_a_work_order(client: Client) ->
         metadata=CSO, timeout=10,
     )
     assert done.status == marac_pb2.COMPLETED
-    (listed,) = client.marac.ListActions(marac_pb2.ListActionsRequest(case_id=case_id), metadata=CHO, timeout=10).actions
+    (listed,) = client.marac.ListActions(marac_pb2.ListActionsRequest(case_id=case_id), metadata=STAFF, timeout=10).actions
     assert listed.completion_note == "target hardening offered and accepted"
 
     def on_timeline() -> list[str]:
@@ -98,4 +98,4 @@ def test_a_marac_target_hardening_action_becomes_a_work_order(client: Client) ->
 
     eventually(on_timeline)
     # Repairs still sees one order: the action raised exactly one.
-    assert len(client.repairs.GetWorkOrders(repairs_pb2.GetWorkOrdersRequest(case_id=case_id), metadata=CHO, timeout=10).work_orders) == 1
+    assert len(client.repairs.GetWorkOrders(repairs_pb2.GetWorkOrdersRequest(case_id=case_id), metadata=STAFF, timeout=10).work_orders) == 1

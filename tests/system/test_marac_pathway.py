@@ -13,7 +13,7 @@ from casework.intake.v1 import intake_pb2
 from casework.marac.v1 import marac_pb2
 from casework.referral.v1 import referral_pb2
 
-from .client import CHO, Client, disclosure, eventually
+from .client import STAFF, Client, disclosure, eventually
 from .test_referral import GOOD_FRIDAY_1730, assess, mark_sent, referral_of
 
 pytestmark = pytest.mark.system
@@ -72,7 +72,7 @@ def test_a_high_risk_case_reaches_the_case_list_and_its_landlord_actions_become_
         )
 
     def housing_work() -> list[intake_pb2.LandlordAction]:
-        case = client.intake.GetCase(intake_pb2.GetCaseRequest(case_id=case_id), metadata=CHO, timeout=10)
+        case = client.intake.GetCase(intake_pb2.GetCaseRequest(case_id=case_id), metadata=STAFF, timeout=10)
         assert [(a.kind, a.status) for a in case.landlord_actions] == [("CONFIRM_TENANCY_STATUS", "OPEN")]
         return list(case.landlord_actions)
 

@@ -13,7 +13,7 @@ from casework.intake.v1 import intake_pb2
 from casework.referral.v1 import referral_pb2
 from casework.risk.v1 import risk_pb2
 
-from .client import CHO, Client, disclosure, eventually, timestamp
+from .client import STAFF, Client, disclosure, eventually, timestamp
 
 pytestmark = pytest.mark.system
 
@@ -21,8 +21,8 @@ GOOD_FRIDAY_1730 = datetime(2027, 3, 26, 17, 30, tzinfo=LONDON)
 # An ordinary Thursday before the shared stack's clock (Good Friday 2027): the next working day
 # is Friday 19 March, not the Tuesday after Easter.
 THURSDAY = datetime(2027, 3, 18, 10, 0, tzinfo=LONDON)
-LA_DUTY = (("x-agency", "local-authority-duty-team"), ("x-role", "duty-officer"), ("x-user", "la-1"))
-POLICE = (("x-agency", "gwent-police"), ("x-role", "officer"), ("x-user", "pc-1"))
+LA_DUTY = (("x-agency", "local-authority-duty-team"), ("x-role", "duty-officer"), ("x-user", "la-1"), ("x-purpose", "referral triage"))
+POLICE = (("x-agency", "gwent-police"), ("x-role", "officer"), ("x-user", "pc-1"), ("x-purpose", "referral triage"))
 
 
 def assess(client: Client, case_id: str, *, key: str, yes: int, completed_at: datetime) -> None:
@@ -33,7 +33,7 @@ def assess(client: Client, case_id: str, *, key: str, yes: int, completed_at: da
             answers=[risk_pb2.DashAnswer(question=q, answer=risk_pb2.YES if q <= yes else risk_pb2.NO)
                      for q in range(1, 25)],
         ),
-        metadata=CHO, timeout=10,
+        metadata=STAFF, timeout=10,
     )
 
 
@@ -51,11 +51,11 @@ def referral_of(
 def accept(client: Client, referral_id: str, at: datetime) -> referral_pb2.Referral:
     return client.referral.RecordVictimDecision(
         referral_pb2.RecordVictimDecisionRequest(referral_id=referral_id, accepted=True, at=timestamp(at)),
-        metadata=CHO, timeout=10,
+        metadata=STAFF, timeout=10,
     )
 
 
-def mark_sent(client: Client, referral_id: str, metadata=CHO) -> referral_pb2.Referral:
+def mark_sent(client: Client, referral_id: str, metadata=STAFF) -> referral_pb2.Referral:
     return client.referral.MarkSent(referral_pb2.MarkSentRequest(referral_id=referral_id), metadata=metadata, timeout=10)
 
 
@@ -78,7 +78,7 @@ def test_high_risk_without_consent_marac_proceeds_on_a_lawful_basis_support_does
             referral_id=marac.referral_id, lawful_basis=referral_pb2.CRIME_AND_DISORDER_ACT_S115,
             reason="risk of serious harm", officer_name="Synthetic Officer", officer_role="CSO",
         ),
-        metadata=CHO, timeout=10,
+        metadata=STAFF, timeout=10,
     )
     assert overridden.consent == referral_pb2.OVERRIDDEN
     sent = mark_sent(client, marac.referral_id)
@@ -145,7 +145,7 @@ def test_a_partner_cannot_acknowledge_another_agencys_referral(client: Client) -
             agencies=["local-authority-duty-team"],
             at=timestamp(GOOD_FRIDAY_1730 + timedelta(minutes=1)),
         ),
-        metadata=CHO, timeout=10,
+        metadata=STAFF, timeout=10,
     )
     eventually(lambda: _consented(client, case_id))
     mark_sent(client, marf.referral_id)

@@ -1,4 +1,4 @@
-"""Repairs on the running system: intake's disclosure opens repairs' case file, a CHO raises an
+"""Repairs on the running system: intake's disclosure opens repairs' case file, a STAFF raises an
 emergency work order over gRPC, and the case's timeline shows it (no reason, no personal data)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from caseplatform.calendar import LONDON
 from casework.repairs.v1 import repairs_pb2
 
-from .client import CHO, Client, disclosure, eventually
+from .client import STAFF, Client, disclosure, eventually
 
 pytestmark = pytest.mark.system
 
@@ -28,7 +28,7 @@ def raise_order(client: Client, case_id: str) -> repairs_pb2.RaiseWorkOrderRespo
         reason="front window broken in the incident",
         source=repairs_pb2.INITIAL_ASSESSMENT,
     )
-    return client.repairs.RaiseWorkOrder(request, metadata=CHO, timeout=10)
+    return client.repairs.RaiseWorkOrder(request, metadata=STAFF, timeout=10)
 
 
 def test_a_work_order_on_a_disclosed_case_reaches_the_timeline(client: Client) -> None:
@@ -38,7 +38,7 @@ def test_a_work_order_on_a_disclosed_case_reaches_the_timeline(client: Client) -
     assert order.deadline.kind == "REPAIRS_EMERGENCY" and order.status == repairs_pb2.RAISED
 
     with pytest.raises(grpc.RpcError) as refused:
-        client.repairs.StartWork(repairs_pb2.StartWorkRequest(work_order_id=order.work_order_id), metadata=CHO, timeout=10)
+        client.repairs.StartWork(repairs_pb2.StartWorkRequest(work_order_id=order.work_order_id), metadata=STAFF, timeout=10)
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
     def raised_on_timeline() -> list:
@@ -48,7 +48,7 @@ def test_a_work_order_on_a_disclosed_case_reaches_the_timeline(client: Client) -
 
     (entry,) = eventually(raised_on_timeline)
     assert entry.service == "repairs"
-    assert (entry.actor.agency, entry.actor.role) == ("landlord", "CHO")
+    assert (entry.actor.agency, entry.actor.role) == ("landlord", "CSO")
     assert "Emergency work order raised" in entry.summary and "fireproof letterbox" in entry.summary
     assert "window broken" not in entry.summary
 

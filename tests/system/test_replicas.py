@@ -27,7 +27,7 @@ from casework.intake.v1 import intake_pb2
 from reporting.application import ReportingApplication
 from reporting.domain.timeline_entry import TimelineEntry
 
-from .client import CHO, Client, disclosure, eventually, timestamp
+from .client import STAFF, Client, disclosure, eventually, timestamp
 from .conftest import new_stack, store_env
 
 pytestmark = [pytest.mark.system, pytest.mark.postgres]
@@ -54,10 +54,10 @@ def journey(client: Client, count: int) -> list[str]:
     for case_id in cases:
         client.intake.RecordSafeContact(intake_pb2.RecordSafeContactRequest(
             idempotency_key=f"sc-{case_id}", case_id=case_id, outcome=intake_pb2.MADE, at=at),
-            metadata=CHO, timeout=10)
+            metadata=STAFF, timeout=10)
         client.intake.RecordConsent(intake_pb2.RecordConsentRequest(
             idempotency_key=f"cn-{case_id}", case_id=case_id, decision=intake_pb2.GIVEN,
-            agencies=["idva"], at=at), metadata=CHO, timeout=10)
+            agencies=["idva"], at=at), metadata=STAFF, timeout=10)
     return cases
 
 

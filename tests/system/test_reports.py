@@ -19,7 +19,7 @@ from casework.intake.v1 import intake_pb2
 from casework.reporting.v1 import reporting_pb2
 from reporting.exports.pdf import chromium_command, chromium_path
 
-from .client import CHO, Client, disclosure, eventually, timestamp
+from .client import STAFF, Client, disclosure, eventually, timestamp
 
 pytestmark = pytest.mark.system
 SAFE_PHONE = "07700 900461"
@@ -27,10 +27,13 @@ POSTCODE = "NP4 6YB"
 
 
 def casectl(stack: DevStack, *args: str) -> subprocess.CompletedProcess[str]:
+    # Timelines are case content: a Housing Manager exports them; figures and rebuilds are
+    # operations' (casectl's default role) — ADR 0021.
+    role = "HOUSING_MANAGER" if args[:1] == ("timeline",) else "operations"
     env = {
         **os.environ,
         "CASECTL_TARGET": stack.grpc_address("reporting"),
-        "CASECTL_ROLE": "reviewer",
+        "CASECTL_ROLE": role,
         "CASEWORK_DATA_DIR": str(stack.data_dir),  # the stack's dev issuer mints casectl's token
     }
     # The command `make install` puts on the venv's PATH (the module itself if run outside `make`).
@@ -48,12 +51,12 @@ def case(client: Client) -> dict:
     first = eventually(lambda: _entries(client, case_id, 5), timeout=60)
     client.intake.RecordSafeContact(intake_pb2.RecordSafeContactRequest(
         idempotency_key=str(uuid.uuid4()), case_id=case_id, outcome=intake_pb2.MADE,
-        at=timestamp(request.received_at.ToDatetime(tzinfo=UTC) + timedelta(minutes=1))), metadata=CHO, timeout=10)
+        at=timestamp(request.received_at.ToDatetime(tzinfo=UTC) + timedelta(minutes=1))), metadata=STAFF, timeout=10)
     client.intake.CorrectDetails(intake_pb2.CorrectDetailsRequest(
         idempotency_key=str(uuid.uuid4()), case_id=case_id, reason="typo in the tenancy reference",
         victim=intake_pb2.Victim(tenant_ref=request.victim.tenant_ref + "X", name="Synthetic Victim",
                                  address=intake_pb2.Address(line1="1 Example Street", postcode=POSTCODE))),
-        metadata=CHO, timeout=10)
+        metadata=STAFF, timeout=10)
     return {"id": case_id, "first": first, "all": settled_timeline(client, case_id)}
 
 
@@ -82,7 +85,7 @@ def _entries(client: Client, case_id: str, at_least: int, as_at=None) -> list:
     request = reporting_pb2.GetCaseTimelineRequest(case_id=case_id)
     if as_at is not None:
         request.as_at.CopyFrom(as_at)
-    entries = list(client.reporting.GetCaseTimeline(request, metadata=CHO, timeout=10).entries)
+    entries = list(client.reporting.GetCaseTimeline(request, metadata=STAFF, timeout=10).entries)
     assert len(entries) >= at_least, [e.event_type for e in entries]
     return entries
 

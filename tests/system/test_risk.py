@@ -11,7 +11,7 @@ import pytest
 from caseplatform.calendar import LONDON
 from casework.risk.v1 import risk_pb2
 
-from .client import CHO, Client, disclosure, eventually, timestamp
+from .client import STAFF, Client, disclosure, eventually, timestamp
 
 pytestmark = pytest.mark.system
 
@@ -34,7 +34,7 @@ def record_dash(client: Client, case_id: str, *, key: str, yes: int, completed_a
         source=risk_pb2.LANDLORD,
         completed_at=timestamp(completed_at),
     )
-    return client.risk.RecordDashAssessment(request, metadata=CHO, timeout=10)
+    return client.risk.RecordDashAssessment(request, metadata=STAFF, timeout=10)
 
 
 def open_risk_record(client: Client) -> str:
@@ -68,7 +68,7 @@ def test_fourteen_yes_is_high_and_reaches_the_timeline(client: Client) -> None:
 
     (entry,) = eventually(assessed_on_timeline)
     assert entry.service == "risk"
-    assert (entry.actor.agency, entry.actor.role) == ("landlord", "CHO")  # the caller, not a policy
+    assert (entry.actor.agency, entry.actor.role) == ("landlord", "CSO")  # the caller, not a policy
     assert entry.occurred_at.ToDatetime(tzinfo=UTC) == completed
     assert "HIGH risk" in entry.summary and "visible high risk" in entry.summary
 

@@ -38,7 +38,7 @@ from reporting.application import ReportingApplication
 from reporting.sla_projection import BreachFilter
 from reporting.sla_watch import SlaWatch
 
-from .client import CHO, Client, disclosure, eventually, timestamp
+from .client import STAFF, Client, disclosure, eventually, timestamp
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.system
@@ -63,7 +63,7 @@ def test_breach_on_kafka_within_a_second_of_due_exactly_once(stack: DevStack, cl
         reporting_pb2.ListSlaBreachesRequest(
             filter=reporting_pb2.SlaFilter(kind="SAFE_CONTACT", area=clocks["SAFE_CONTACT"].area)
         ),
-        metadata=CHO, timeout=10,
+        metadata=STAFF, timeout=10,
     )
     assert [b.case_id for b in listed.breaches].count(case_id) == 1
 
@@ -96,7 +96,7 @@ def test_rebuild_from_every_topic_equals_live(stack: DevStack, client: Client, t
     case_id, _, _ = _case_with_contact_due_soon(client, lead_s=1.0)
     eventually(lambda: _assert_state(client, case_id, "SAFE_CONTACT", reporting_pb2.SLA_BREACHED), timeout=15)
     time.sleep(1.0)  # let every consumer settle
-    live_breaches = client.reporting.ListSlaBreaches(reporting_pb2.ListSlaBreachesRequest(), metadata=CHO, timeout=10)
+    live_breaches = client.reporting.ListSlaBreaches(reporting_pb2.ListSlaBreachesRequest(), metadata=STAFF, timeout=10)
     as_of = from_timestamp(_status(client, case_id).as_of)
     live = {(b.clock_id, from_timestamp(b.breached_at)) for b in live_breaches.breaches}
     assert live
@@ -151,7 +151,7 @@ def _reporting_clock_offset(client: Client) -> timedelta:
 
 
 def _status(client: Client, case_id: str) -> reporting_pb2.GetSlaStatusResponse:
-    return client.reporting.GetSlaStatus(reporting_pb2.GetSlaStatusRequest(case_id=case_id), metadata=CHO, timeout=10)
+    return client.reporting.GetSlaStatus(reporting_pb2.GetSlaStatusRequest(case_id=case_id), metadata=STAFF, timeout=10)
 
 
 def _assert_has_clock(client: Client, case_id: str, kind: str) -> None:

@@ -15,7 +15,7 @@ from caseplatform.devstack.stack import DevStack
 from casework.intake.v1 import intake_pb2
 from casework.referral.v1 import referral_pb2
 
-from .client import CHO, Client, disclosure, eventually
+from .client import STAFF, Client, disclosure, eventually
 
 pytestmark = pytest.mark.system
 
@@ -48,7 +48,7 @@ def test_a_disclosure_with_children_reaches_every_service_and_the_timeline(clien
     first = entries[0]
     assert first.occurred_at.ToDatetime(tzinfo=UTC) == GOOD_FRIDAY_1730
     assert first.recorded_at.ToDatetime(tzinfo=UTC) > GOOD_FRIDAY_1730  # recorded after receipt
-    assert (first.actor.agency, first.actor.role, first.actor.user) == ("landlord", "CHO", "cho-7")
+    assert (first.actor.agency, first.actor.role, first.actor.user) == ("landlord", "CSO", "cso-7")
     assert all(e.actor.role == "system" for e in entries[1:])  # the services reacting by policy
     assert all(e.summary for e in entries)
 
@@ -118,7 +118,7 @@ def test_malformed_requests_are_refused_by_field_and_store_nothing(client: Clien
 
 def test_a_lookup_without_a_case_id_names_the_field(client: Client) -> None:
     with pytest.raises(grpc.RpcError) as raised:
-        client.intake.GetCase(intake_pb2.GetCaseRequest(), metadata=CHO)
+        client.intake.GetCase(intake_pb2.GetCaseRequest(), metadata=STAFF)
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "case_id" in _field_violations(raised.value)
 

@@ -38,6 +38,7 @@ class UnreadableMessage(Exception):
 @functools.cache
 def load_contracts() -> None:
     """Import every service's event module so their payload types are in the descriptor pool."""
+    importlib.import_module("casework.common.v1.access_pb2")  # the read audit's CaseAccessed (ADR 0021)
     for service in SERVICES:
         importlib.import_module(f"casework.{service}.v1.events_pb2")
 

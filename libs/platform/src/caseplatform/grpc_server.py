@@ -5,11 +5,14 @@
   UNAUTHENTICATED with the reason — streaming handlers included;
 * domain errors mapped to status codes, with `google.rpc.BadRequest` field violations for
   INVALID_ARGUMENT so a partner system can show which field is wrong and why;
+* need-to-know (ADR 0021): the RPC's access rule checked before the behaviour runs, refusals
+  and reads of case data recorded in the read audit (`caseplatform.access_guard`);
 * a span and metrics per call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,6 +27,9 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
 from caseplatform import metrics
+from caseplatform.access import Access, current_access
+from caseplatform.access_guard import AccessGuard
+from caseplatform.audit import AuditUnavailable
 from caseplatform.auth import TokenVerifier, Unauthenticated
 from caseplatform.errors import (
     Conflict,
@@ -67,9 +73,32 @@ def _status_details(exc: DomainError, code: grpc.StatusCode) -> tuple[tuple[str,
 
 
 class EdgeInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, service: str, verifier: TokenVerifier) -> None:
+    def __init__(self, service: str, verifier: TokenVerifier, guard: AccessGuard | None = None) -> None:
         self._service = service
         self._verifier = verifier
+        self._guard = guard
+
+    async def _admit(self, method: str, request: Any, context: grpc.aio.ServicerContext, actor: Actor) -> Access | None:
+        if self._guard is None:
+            return None
+        return await asyncio.to_thread(self._guard.admit, method, request, context.invocation_metadata(), actor)
+
+    async def _guarded(self, method: str, behaviour: Callable[..., Awaitable[Any]], request: Any,
+                       context: grpc.aio.ServicerContext, actor: Actor) -> Any:
+        """Admit, run, audit: a refusal or a read of case data is recorded before anything is answered."""
+        access = await self._admit(method, request, context, actor)
+        token = current_access.set(access)
+        try:
+            result = await behaviour(request, context)
+        except PermissionDenied as exc:
+            if access is not None and self._guard is not None:
+                await asyncio.to_thread(self._guard.denied_by_application, method, access, str(exc))
+            raise
+        finally:
+            current_access.reset(token)
+        if access is not None and self._guard is not None:
+            await asyncio.to_thread(self._guard.allowed, method, access)
+        return result
 
     async def intercept_service(
         self,
@@ -120,7 +149,10 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
                     span.set_attribute("casework.actor.role", actor.role)
                     token = current_actor.set(actor)
                     try:
-                        return await behaviour(request, context)
+                        return await self._guarded(method, behaviour, request, context, actor)
+                    except AuditUnavailable:
+                        code = grpc.StatusCode.UNAVAILABLE
+                        await context.abort(code, "the access could not be recorded in the read audit; nothing was returned")
                     except DomainError as exc:
                         code = next((c for t, c in _CODES if isinstance(exc, t)), grpc.StatusCode.INVALID_ARGUMENT)
                         await context.abort(code, str(exc), trailing_metadata=_status_details(exc, code))
@@ -157,6 +189,7 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
                     await context.abort(code, request.reason)
                 token = current_actor.set(actor)
                 try:
+                    await self._admit(method, request, context, actor)
                     async for item in behaviour(request, context):
                         yield item
                 except DomainError as exc:
@@ -215,10 +248,13 @@ def build_server(
     host: str = "127.0.0.1",
     tls: TlsConfig | None = None,
     allow_plaintext: bool = False,
+    guard: AccessGuard | None = None,
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     """A server with the service's servicers, health and reflection, bound to host:port
-    (mutual TLS when `tls` is given; plaintext only on loopback unless explicitly allowed)."""
-    server = grpc.aio.server(interceptors=[EdgeInterceptor(service, verifier)])
+    (mutual TLS when `tls` is given; plaintext only on loopback unless explicitly allowed).
+    A service process always passes its `guard` (caseplatform.runner); a unit test of a
+    servicer's mapping may leave it out."""
+    server = grpc.aio.server(interceptors=[EdgeInterceptor(service, verifier, guard)])
     for add in register:
         add(server)
     health_servicer = health.aio.HealthServicer()

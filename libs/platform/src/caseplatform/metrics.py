@@ -38,3 +38,8 @@ CONSUMER_LAG = Gauge(
 AUTH_FAILURES = Counter(
     "casework_auth_failures", "gRPC calls refused as UNAUTHENTICATED (no, bad, expired or foreign token)", ["service"]
 )
+ACCESS_DENIALS = Counter(
+    "casework_access_denials",
+    "gRPC calls refused as PERMISSION_DENIED by the need-to-know rules (ADR 0021)",
+    ["service", "rpc", "role"],
+)

@@ -15,6 +15,10 @@ from faststream.kafka import KafkaBroker
 from grpc_health.v1 import health_pb2
 from prometheus_client import start_http_server
 
+from caseplatform.access_guard import AccessGuard
+from caseplatform.access_rules import RULES
+from caseplatform.audit import ReadAudit, skip_audit, translate_access
+from caseplatform.case_owners import OwnerIndex, is_kernel_event
 from caseplatform.clock import OffsetClock, set_process_clock
 from caseplatform.consumer import TrackedConsumer
 from caseplatform.envelope import event_types
@@ -45,6 +49,12 @@ class ServiceParts:
     # The service's own long-running tasks (name -> coroutine function), e.g. a watch that acts
     # when time passes. Each runs supervised (restarted if it fails) until the process stops.
     background: Mapping[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    # Who owns a case (the CHO), for the need-to-know check; None: learnt from intake's events
+    # by the kernel's owner index (caseplatform.case_owners). Intake knows its own cases.
+    owner_of: Callable[[str], str | None] | None = None
+    # Whether the service's policy reads the read audit (`common.v1.CaseAccessed`, reporting's
+    # access log); for every other service the kernel steps over those messages.
+    reads_audit: bool = False
 
     @classmethod
     def of(
@@ -108,18 +118,19 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
         set_process_clock(OffsetClock(settings.casework_clock_start))
     provider = setup_tracing(service, settings)
     parts = await asyncio.to_thread(build, settings)
+    access = KernelAccess.wire(service, parts, settings)
     relay = Relay(
         parts.app,
-        parts.translate,
+        access.translate,
         bootstrap=settings.kafka_bootstrap_servers,
         partitions=settings.kafka_topic_partitions,
         section_size=settings.relay_section_size,
         poll_interval_s=settings.relay_poll_interval_s,
         lease=lease_for(service, settings),
     )
-    inbox = Inbox(parts.app, parts.policy) if parts.policy else None
+    inbox = Inbox(parts.app, access.policy) if access.policy else None
     broker = wire_broker(service, settings, inbox)
-    server, health_servicer = _build_grpc(service, parts, relay, grpc_port, settings)
+    server, health_servicer = _build_grpc(service, parts, relay, grpc_port, settings, access.guard)
     start_http_server(metrics_port, addr=settings.casework_bind_host)
     await server.start()
     servers = [server]
@@ -151,8 +162,37 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
     provider.shutdown()
 
 
+@dataclass
+class KernelAccess:
+    """What the kernel adds to every service for need-to-know (ADR 0021): the edge's guard, the
+    case-owner index kept by the consumer, and the translation of its own events (access records
+    are published as `common.v1.CaseAccessed`; the owner index is not published)."""
+
+    guard: AccessGuard
+    policy: Policy | None
+    translate: Translator
+
+    @classmethod
+    def wire(cls, service: str, parts: ServiceParts, settings: PlatformSettings) -> KernelAccess:
+        owner_of, policy = parts.owner_of, parts.policy
+        if owner_of is None and "intake" in SUBSCRIPTIONS.get(service, ()):
+            index = OwnerIndex(parts.app)
+            owner_of, policy = index.owner_of, index.around(parts.policy)
+        if policy is not None and not parts.reads_audit:
+            policy = skip_audit(policy)
+        guard = AccessGuard(service, RULES, ReadAudit(parts.app), owner_of, settings.casework_landlord_agency)
+        service_translate = parts.translate
+
+        def translate(domain_event: Any) -> Any:
+            if is_kernel_event(domain_event):
+                return None
+            return translate_access(domain_event) or service_translate(domain_event)
+
+        return cls(guard, policy, translate)
+
+
 def _build_grpc(
-    service: str, parts: ServiceParts, relay: Relay, port: int, settings: PlatformSettings
+    service: str, parts: ServiceParts, relay: Relay, port: int, settings: PlatformSettings, guard: AccessGuard
 ) -> tuple[grpc.aio.Server, object]:
     from caseplatform.auth import AuthConfig, TokenVerifier
     from caseplatform.grpc_server import build_server
@@ -168,6 +208,7 @@ def _build_grpc(
         host=settings.casework_bind_host,
         tls=TlsConfig.from_env(),
         allow_plaintext=allow_plaintext_from_env(),
+        guard=guard,
     )
 
 

@@ -49,6 +49,8 @@ class PlatformSettings(BaseSettings):
     relay_poll_interval_s: float = 0.005
     relay_section_size: int = Field(default=1000, ge=1)
     consumer_fetch_wait_ms: int = Field(default=10, ge=0)
+    # The agency whose staff roles (CHO, CSO, ...) count as landlord staff (ADR 0021).
+    casework_landlord_agency: str = "landlord"
 
     @model_validator(mode="after")
     def _dsn_from_file(self) -> PlatformSettings:

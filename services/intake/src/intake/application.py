@@ -263,6 +263,13 @@ class IntakeApplication(ServiceApplication):
             raise NotFound("case", str(case_id))
         return case
 
+    def owner_of(self, case_id: str) -> str | None:
+        """The CHO who owns the case (need-to-know: a CHO sees their own patch), or None."""
+        try:
+            return self.get_case(UUID(case_id)).owner.get("cho") or None
+        except (NotFound, ValueError):
+            return None
+
     def get_case_overdue(self, case_id: str) -> list[str]:
         return self.get_case(parse_uuid(case_id, "case_id")).overdue(process_clock().now())
 

@@ -11,13 +11,20 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from caseplatform import access
 from caseplatform.calendar import WorkingDayCalendar
 from caseplatform.clock import process_clock
 from caseplatform.concurrency import retry_on_conflict
 from caseplatform.deadlines import deadline
 from caseplatform.envelope import IncomingEvent
-from caseplatform.errors import Conflict, InvalidArgument, NotFound, PreconditionFailed
-from caseplatform.identity import Actor
+from caseplatform.errors import (
+    Conflict,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+)
+from caseplatform.identity import Actor, current_actor
 from caseplatform.inbox import Unit
 from caseplatform.marac_areas import MaracAreas
 from caseplatform.settings import PlatformSettings
@@ -129,6 +136,9 @@ class MaracApplication(ServiceApplication):
             )
 
     def record_information_shared(self, command: commands.RecordInformationShared, actor: Actor) -> MaracCase:
+        if access.caller_scope() is access.Scope.SHARED and command.agency != actor.agency:
+            raise PermissionDenied("a partner agency records only what it shared itself")
+
         def attempt() -> MaracCase:
             meeting = self.meeting(command.meeting_id)
             case = self.marac_case(command.case_id)
@@ -198,6 +208,7 @@ class MaracApplication(ServiceApplication):
     def complete_action(self, command: commands.CompleteAction, actor: Actor) -> Action:
         def attempt() -> Action:
             action = self.action(command.action_id)
+            _require_own_action(action, actor)
             action.complete(
                 note=command.completion_note, completed_by=actor.as_dict(), completed_at=process_clock().now(),
                 meta=self.meta(actor),
@@ -284,8 +295,13 @@ class MaracApplication(ServiceApplication):
         return found
 
     def actions(self, case_id: UUID) -> list[Action]:
+        """The case's action plan; a partner agency sees only the actions its agency owns."""
         plan = self._get(ActionPlan.create_id(str(case_id)))
-        return [self.action(UUID(i)) for i in plan.action_ids] if plan is not None else []
+        found = [self.action(UUID(i)) for i in plan.action_ids] if plan is not None else []
+        caller = current_actor.get()
+        if access.caller_scope() is access.Scope.SHARED and caller is not None:
+            found = [a for a in found if a.owning_agency == caller.agency]
+        return found
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -305,3 +321,10 @@ class MaracApplication(ServiceApplication):
 def _retrying(attempt: Callable[[], T]) -> T:
     """Run a load-change-save again when a concurrent writer saved the same aggregate first."""
     return retry_on_conflict(attempt)()
+
+
+def _require_own_action(action: Action, actor: Actor) -> None:
+    """A partner completes only its own agency's actions; a CHO only on their own patch's cases."""
+    if access.caller_scope() is access.Scope.SHARED and action.owning_agency != actor.agency:
+        raise PermissionDenied("this action is owned by another agency")
+    access.require_case(action.case_id)

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from caseplatform.access import require_case
 from caseplatform.calendar import WorkingDayCalendar
 from caseplatform.clock import process_clock
 from caseplatform.concurrency import retry_on_conflict
@@ -141,6 +142,7 @@ class ReferralApplication(ServiceApplication):
             raise NotFound("referral", str(referral_id))
         if actor is not None and actor.agency != LANDLORD and referral.target_agency != actor.agency:
             raise PermissionDenied("this referral is addressed to another agency")
+        require_case(referral.case_id)  # a CHO: only referrals of their own patch's cases
         return referral
 
     def case(self, case_id: str) -> ReferralCase:
@@ -166,6 +168,7 @@ class ReferralApplication(ServiceApplication):
             raise NotFound("referral", str(referral_id))
         if actor.agency != referral.target_agency:
             raise PermissionDenied("only the agency the referral was sent to may acknowledge it or report its outcome")
+        require_case(referral.case_id)
         return referral
 
     @staticmethod

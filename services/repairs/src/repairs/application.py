@@ -13,6 +13,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from caseplatform.access import normalise, require_case
 from caseplatform.calendar import WorkingDayCalendar
 from caseplatform.clock import process_clock
 from caseplatform.concurrency import retry_on_conflict
@@ -31,6 +32,7 @@ from repairs.blobs import BlobStore, LocalBlobStore
 from repairs.dacc import react as react_to_dacc_outcome
 from repairs.domain.case_file import CaseFile
 from repairs.domain.work_order import (
+    ApproverRole,
     ContractorJobs,
     Priority,
     WorkOrder,
@@ -178,7 +180,7 @@ class RepairsApplication(ServiceApplication):
 
     @retry_on_conflict
     def approve_lock_change(self, command: commands.ApproveLockChange, actor: Actor) -> WorkOrder:
-        if actor.role.upper() != command.approver_role.caller_role:
+        if not _may_approve_as(actor, command.approver_role):
             raise PermissionDenied(
                 f"only a caller with role {command.approver_role.caller_role} may approve as {command.approver_role.value}"
             )
@@ -241,6 +243,7 @@ class RepairsApplication(ServiceApplication):
             raise NotFound("work order", str(work_order_id))
         if is_contractor(actor) and order.contractor != actor.agency:
             raise PermissionDenied("this work order is not assigned to you")
+        require_case(order.case_id)  # a CHO: only work orders of their own patch's cases
         return order
 
     def work_orders(self, case_id: UUID, actor: Actor) -> list[WorkOrder]:
@@ -269,6 +272,14 @@ class RepairsApplication(ServiceApplication):
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+
+
+def _may_approve_as(actor: Actor, approver: ApproverRole) -> bool:
+    """The approver's role claim must match; the Housing Manager is a CHO's line manager."""
+    claimed = normalise(actor.role)
+    return claimed == approver.caller_role or (
+        approver is ApproverRole.APPROVER_LINE_MANAGER and claimed == "HOUSING_MANAGER"
+    )
 
 
 def _evidence_id(work_order_id: UUID, stage: str, sha256: str) -> UUID:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
+
 from caseplatform.envelope import IncomingEvent
 from caseplatform.errors import NotFound
 from caseplatform.inbox import Unit
 from caseplatform.settings import PlatformSettings
 from caseplatform.store import ServiceApplication
+from reporting.access_log import is_audit, record_access
+from reporting.domain.access_log import CaseAccessLog
 from reporting.domain.deadline_marks import iso
 from reporting.sla_projection import SlaProjection
 from reporting.timelines.recording import record_on_timeline
@@ -23,8 +27,18 @@ class ReportingApplication(ServiceApplication):
         self.sla = SlaProjection(self)  # SLA clocks (ADR 0016)
 
     def policy(self, event: IncomingEvent, unit: Unit) -> None:
+        if is_audit(event):  # the read audit goes to access logs, never onto timelines
+            record_access(event, unit)
+            return
         self.sla.policy(event, unit)
         record_on_timeline(event, unit)
+
+    def access_log(self, case_id: UUID) -> list[dict]:
+        """Who read or was refused the case's records, oldest first (empty if no one yet)."""
+        try:
+            return list(self.repository.get(CaseAccessLog.create_id(str(case_id))).entries)
+        except AggregateNotFoundError:
+            return []
 
     def timeline(self, case_id: UUID, as_at: datetime | None = None) -> list[dict]:
         """The case's entries in order (as recorded by `as_at`, when given)."""

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import re
 
+from caseplatform.access import is_police
 from caseplatform.errors import PermissionDenied
 from caseplatform.identity import Actor
 
 ASB_ADVISOR = "ASB_ADVISOR"
-
-
-def is_police(actor: Actor) -> bool:
-    """A police agency names itself as one: "police", "gwent-police", "south_wales_police"."""
-    return "police" in re.split(r"[^a-z0-9]+", actor.agency.lower())
 
 
 def is_asb_advisor(actor: Actor) -> bool:

@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from caseplatform import access
 from caseplatform.clock import process_clock
 from caseplatform.deadlines import deadline_message
 from caseplatform.envelope import to_timestamp
-from caseplatform.errors import InvalidArgument
+from caseplatform.errors import InvalidArgument, PermissionDenied
 from caseplatform.grpc_server import require_actor
 from caseplatform.ids import parse_uuid
 from caseplatform.validation import parse_command, proto_to_dict
@@ -47,9 +48,10 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         grade = request.risk_grade.strip().upper()
         if grade not in ("", "STANDARD", "MEDIUM", "HIGH"):
             raise InvalidArgument.one("risk_grade", "must be STANDARD, MEDIUM, HIGH or empty")
-        cases = await asyncio.to_thread(
-            self._app.list_cases, request.owner_cho, status, request.overdue_only, grade
-        )
+        owner = access.own_patch_only() or request.owner_cho  # a CHO lists their own cases only
+        if owner != (request.owner_cho or owner):
+            raise PermissionDenied("a CHO lists the cases on their own patch only")
+        cases = await asyncio.to_thread(self._app.list_cases, owner, status, request.overdue_only, grade)
         now = process_clock().now()
         return intake_pb2.ListCasesResponse(
             cases=[

@@ -15,6 +15,7 @@ from intake.translation import to_contract
 def build(settings: PlatformSettings) -> ServiceParts:
     app = IntakeApplication(settings)
     parts = ServiceParts.of(app, to_contract, grpc_api, policy=app.policy)
+    parts.owner_of = app.owner_of  # intake knows its cases' owners; other services learn them (ADR 0021)
     # police.v1.DaccFeed: intake owns DACC incidents, so it is served by this process (ADR 0015).
     parts.grpc_register = [*parts.grpc_register, dacc_grpc_api.register(DaccDesk(app, load_tenancy_register()))]
     parts.grpc_service_names = [*parts.grpc_service_names, *dacc_grpc_api.SERVICE_NAMES]

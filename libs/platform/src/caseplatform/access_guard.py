@@ -1,0 +1,119 @@
+"""The need-to-know check at the gRPC edge (ADR 0021), before any behaviour runs:
+
+1. the RPC's rule (`caseplatform.access_rules`; no rule: refused);
+2. the caller's role (`caseplatform.access.role_of`; an unknown staff role: refused);
+3. the purpose (`x-purpose` metadata, at most 200 characters; required of partners and regulators);
+4. where the request names a case, the caller's scope on it (a CHO: their own patch).
+
+It records every refusal, and every allowed read of case data, in the read audit (no audit, no
+answer), and counts refusals by service, RPC and role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from caseplatform import metrics
+from caseplatform.access import PURPOSE_REQUIRED, Access, Role, Rule, landlord_agency, role_of
+from caseplatform.audit import ALLOWED, DENIED, ReadAudit
+from caseplatform.errors import InvalidArgument, PermissionDenied
+from caseplatform.identity import Actor
+
+PURPOSE_KEY = "x-purpose"
+PURPOSE_MAX = 200
+DEFAULT_PURPOSE = "casework"
+
+
+class AccessGuard:
+    def __init__(
+        self,
+        service: str,
+        rules: Mapping[str, Rule],
+        audit: ReadAudit | None,
+        owner_of: Callable[[str], str | None] | None,
+        landlord: str | None = None,
+    ) -> None:
+        self.service = service
+        self._rules = rules
+        self._audit = audit
+        self._owner_of = owner_of
+        self._landlord = landlord or landlord_agency()
+
+    def rule(self, method: str) -> Rule | None:
+        return self._rules.get(method)
+
+    def admit(self, method: str, request: Any, metadata: Sequence[tuple[str, Any]] | None, actor: Actor) -> Access:
+        """The admitted call, or PermissionDenied (recorded) / InvalidArgument (bad purpose)."""
+        role = role_of(actor, self._landlord)
+        purpose = _purpose(metadata)
+        case_id = _case_id(request)
+        rule = self._rules.get(method)
+        scope = rule.scope_for(role) if rule is not None else None
+        if rule is None:
+            self.deny(method, actor, role, purpose, case_id, "no access rule for this method: refused")
+        if role is None:
+            self.deny(method, actor, role, purpose, case_id, f"role {actor.role!r} is not a known landlord staff role")
+        if scope is None:
+            self.deny(method, actor, role, purpose, case_id, f"the {role} role may not call {_short(method)}")
+        assert role is not None and scope is not None
+        if purpose is None:
+            if role in PURPOSE_REQUIRED:
+                raise InvalidArgument.one(PURPOSE_KEY, f"a {role} caller must state the purpose of the call")
+            purpose = DEFAULT_PURPOSE
+        access = Access(actor=actor, role=role, scope=scope, purpose=purpose, owner_of=self._owner_of)
+        if case_id:
+            access.note_case(case_id)
+            if not access.may_see_case(case_id):
+                self.deny(method, actor, role, purpose, case_id, "the case is not on the caller's patch")
+        return access
+
+    def deny(self, method: str, actor: Actor, role: Role | None, purpose: str | None, case_id: str, reason: str) -> None:
+        metrics.ACCESS_DENIALS.labels(self.service, _short(method), role.value if role else "UNKNOWN").inc()
+        self._record(method, actor, role, purpose or "", case_id, DENIED, reason)
+        raise PermissionDenied(reason)
+
+    def denied_by_application(self, method: str, access: Access, reason: str) -> None:
+        """The application refused (e.g. another agency's referral): count and record it."""
+        metrics.ACCESS_DENIALS.labels(self.service, _short(method), access.role.value).inc()
+        for case_id in access.cases or [""]:
+            self._record(method, access.actor, access.role, access.purpose, case_id, DENIED, reason)
+
+    def allowed(self, method: str, access: Access) -> None:
+        rule = self._rules.get(method)
+        if rule is None or not rule.reads:
+            return
+        for case_id in access.cases or [""]:
+            self._record(method, access.actor, access.role, access.purpose, case_id, ALLOWED, "")
+
+    def _record(
+        self, method: str, actor: Actor, role: Role | None, purpose: str, case_id: str, outcome: str, reason: str
+    ) -> None:
+        if self._audit is None:
+            return
+        self._audit.record(
+            case_id=case_id, service=self.service, rpc=method, agency=actor.agency, role=actor.role,
+            user=actor.user, access_role=role.value if role else "UNKNOWN", purpose=purpose[:PURPOSE_MAX],
+            outcome=outcome, reason=reason,
+        )
+
+
+def _short(method: str) -> str:
+    return method.rsplit("/", 1)[-1]
+
+
+def _purpose(metadata: Sequence[tuple[str, Any]] | None) -> str | None:
+    value = next((str(v) for k, v in (metadata or ()) if k == PURPOSE_KEY), "").strip()
+    if not value:
+        return None
+    if len(value) > PURPOSE_MAX:
+        raise InvalidArgument.one(PURPOSE_KEY, f"at most {PURPOSE_MAX} characters")
+    return value
+
+
+def _case_id(request: Any) -> str:
+    """The case a request names (a top-level `case_id` field), or ""."""
+    descriptor = getattr(request, "DESCRIPTOR", None)
+    if descriptor is None or "case_id" not in descriptor.fields_by_name:
+        return ""
+    return str(getattr(request, "case_id", "") or "")
+
