@@ -12,7 +12,7 @@ from google.protobuf import descriptor_pb2
 from caseplatform.access import Access, Role, Scope, current_access, require_case, role_of
 from caseplatform.access_guard import AccessGuard
 from caseplatform.access_rules import RULES
-from caseplatform.errors import InvalidArgument, PermissionDenied
+from caseplatform.errors import InvalidArgument, NotFound, PermissionDenied
 from caseplatform.identity import Actor
 from casework.reporting.v1 import reporting_pb2
 
@@ -156,13 +156,17 @@ def test_no_audit_no_read() -> None:
 
 
 def test_the_application_checks_a_case_it_found_through_a_referral() -> None:
-    access = Access(Actor("landlord", "CHO", "cho-a"), Role.CHO, Scope.OWN_PATCH, "casework", {CASE: "cho-a"}.get)
+    owners = {CASE: "cho-a", "another-case": "cho-b"}
+    access = Access(Actor("landlord", "CHO", "cho-a"), Role.CHO, Scope.OWN_PATCH, "casework", owners.get)
     token = current_access.set(access)
     try:
         require_case(CASE)
         with pytest.raises(PermissionDenied):
             require_case("another-case")
+        # Not known here (yet): the same answer as for any caller, not a denial to retry for ever.
+        with pytest.raises(NotFound):
+            require_case("unknown-case")
     finally:
         current_access.reset(token)
     require_case("anything")  # outside a call (a policy): nothing to check
-    assert access.cases == [CASE, "another-case"]
+    assert access.cases == [CASE, "another-case", "unknown-case"]  # all noted for the audit

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from caseplatform.errors import PermissionDenied
+from caseplatform.errors import NotFound, PermissionDenied
 from caseplatform.identity import Actor
 
 DEFAULT_LANDLORD_AGENCY = "landlord"
@@ -109,6 +109,9 @@ class Access:
 
     def check_case(self, case_id: str) -> None:
         self.note_case(case_id)
+        if self.scope is Scope.OWN_PATCH and self.owner_of is not None and self.owner_of(case_id) is None:
+            # Not (yet) known here: intake's event for it has not arrived, or there is no such case.
+            raise NotFound("case", case_id)
         if not self.may_see_case(case_id):
             raise PermissionDenied(f"case {case_id} is not on the caller's patch (a CHO sees only the cases they own)")
 
