@@ -48,6 +48,9 @@ def expected_counts(disclosures: int, with_children: int) -> dict[str, dict[str,
             "SlaClock.Met": disclosures,
         },
     }
+    for service in ("risk", "referral", "marac", "repairs", "reporting"):
+        # the kernel's owner index (ADR 0021): who owns each case, learnt from intake's event
+        counts[service]["CaseOwner.Known"] = disclosures
     return {service: {k: n for k, n in c.items() if n} for service, c in counts.items()}
 
 
