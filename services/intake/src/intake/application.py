@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -35,6 +36,7 @@ from intake.commands import (
     SubmitDisclosure,
 )
 from intake.dacc import history as dacc_history
+from intake.dacc.aggregates import DaccIncident, TenancyFile
 from intake.domain.case import OPEN, Case, CaseClosedError, LinkedDisclosure, VictimIndex
 from intake.domain.deadlines import disclosure_deadlines
 from intake.domain.patches import PatchRegister
@@ -301,6 +303,7 @@ class IntakeApplication(ServiceApplication):
         if case.is_erased(subject):
             return case, False
         self.sealer.erase(subject_id)
+        self._erase_dacc_parties(case, subject)
         case.record_erasure(idempotency_key=command.idempotency_key, subject=subject, reason=command.reason,
                             erased_at=process_clock().now(), meta=self.meta(actor))
         self.save(case)
@@ -309,6 +312,18 @@ class IntakeApplication(ServiceApplication):
     def _not_in_future(self, field: str, instant: datetime) -> None:
         if (instant - process_clock().now()).total_seconds() > 300:
             raise InvalidArgument.one(field, "is in the future")
+
+    def _erase_dacc_parties(self, case: Case, role: str) -> None:
+        """The same person as named by the police: that role's parties of every DACC incident
+        matched to the case (found through the tenancy's file, ADR 0022)."""
+        tenant_ref = case.victim.get("tenant_ref", "")
+        file = self._find(TenancyFile.create_id(tenant_ref)) if tenant_ref else None
+        if not isinstance(file, TenancyFile):
+            return
+        for incident_id, noted in file.dacc_incidents.items():
+            incident = self._find(UUID(incident_id)) if noted.get("case_id") == case.case_id else None
+            if isinstance(incident, DaccIncident) and incident.subject_id(role):
+                self.sealer.erase(incident.subject_id(role))
 
     # ----- queries --------------------------------------------------------------------------------
 
@@ -345,7 +360,7 @@ class IntakeApplication(ServiceApplication):
         found = self._find(VictimIndex.create_id(tenant_ref))
         return found if isinstance(found, VictimIndex) else None
 
-    def _find(self, aggregate_id: UUID) -> Case | LinkedDisclosure | VictimIndex | None:
+    def _find(self, aggregate_id: UUID) -> Any:
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:

@@ -17,20 +17,22 @@ from caseplatform.personal import ERASED, PersonalData
 from intake.domain.patches import postcode_district
 
 VICTIM, PERPETRATOR = "VICTIM", "PERPETRATOR"
+OTHER_PARTY = "OTHER_PARTY"  # a DACC incident's other parties (witnesses, relatives)
 SUBJECTS = (VICTIM, PERPETRATOR)
 
 _VICTIM_FIELDS = ("name", "date_of_birth")
 _ADDRESS_FIELDS = ("line1", "line2", "town", "postcode")
 _SAFE_CONTACT_FIELDS = ("safe_phone", "safe_times")
 _DETAIL_FIELDS = ("support_worker",)  # an agency worker's name: it says who supports the victim
+_PARTY_FIELDS = ("name", "date_of_birth", "phone")  # the tenancy reference stays: it is how a match is made
 FORM_FIELDS = ("safe_times", "who_victim_fears", "safe_to_talk_to")
 
 __all__ = ["ERASED", "FORM_FIELDS", "PERPETRATOR", "SUBJECTS", "VICTIM", "Sealer", "new_subjects"]
 
 
-def new_subjects() -> dict[str, str]:
-    """Random subject ids for a new case: linkable to nobody outside intake's store."""
-    return {subject: str(uuid.uuid4()) for subject in SUBJECTS}
+def new_subjects(subjects: tuple[str, ...] = SUBJECTS) -> dict[str, str]:
+    """Random subject ids for a new case or DACC incident: linkable to nobody outside intake's store."""
+    return {subject: str(uuid.uuid4()) for subject in subjects}
 
 
 def district(victim: dict[str, Any]) -> str:
@@ -78,6 +80,28 @@ class Sealer:
 
     def seal_form(self, subject_id: str, form: dict[str, Any]) -> dict[str, Any]:
         return {**form, **{k: self.seal(subject_id, form.get(k, "")) for k in FORM_FIELDS}}
+
+    # ----- DACC incidents: parties and the scene's addresses ------------------------------------
+
+    def seal_address(self, subject_id: str, address: dict[str, Any] | None) -> dict[str, Any] | None:
+        if address is None:
+            return None
+        return {**address, **{k: self.seal(subject_id, address.get(k, "")) for k in _ADDRESS_FIELDS}}
+
+    def open_address(self, address: dict[str, Any] | None) -> dict[str, Any] | None:
+        if address is None:
+            return None
+        return {**address, **{k: self.open(address.get(k, "")) for k in _ADDRESS_FIELDS}}
+
+    def seal_party(self, subject_id: str, party: dict[str, Any]) -> dict[str, Any]:
+        sealed = {**party, **{k: self.seal(subject_id, party.get(k)) for k in _PARTY_FIELDS}}
+        sealed["home_address"] = self.seal_address(subject_id, party.get("home_address"))
+        return sealed
+
+    def open_party(self, party: dict[str, Any]) -> dict[str, Any]:
+        opened = {**party, **{k: self.open(party.get(k)) for k in _PARTY_FIELDS}}
+        opened["home_address"] = self.open_address(party.get("home_address"))
+        return opened
 
     # ----- erasure ---------------------------------------------------------------------------
 
