@@ -80,7 +80,8 @@ def test_matches_open_a_police_dacc_case_and_a_batch_sent_twice_creates_nothing_
     first = desk.submit_incidents(sent, POLICE)
     assert [r.outcome for r in first] == ["MATCHED", "MATCHED", "UNMATCHED"]
     case = desk.app.get_case(UUID(first[1].incident.case_id))
-    assert (case.channel, case.victim["tenant_ref"], case.victim["address"]["postcode"], case.owner["cho"]) == (
+    assert (case.channel, case.victim["tenant_ref"], desk.app.sealer.open(case.victim["address"]["postcode"]),
+            case.owner["cho"]) == (
         "POLICE_DACC", "T-2", "NP44 1AA", "cho-cwmbran")
     assert case.details["police_log_number"] == "GP-2"
 
@@ -96,7 +97,7 @@ def test_unmatched_incidents_are_kept_and_listed_each_force_seeing_its_own(desk:
     desk.submit_incidents(batch(incident("DP-1")), OTHER_FORCE)
     listed = desk.unmatched(DAY, ADVISOR)
     assert sorted(i.incident_ref for i in listed) == ["DP-1", "GP-9"]
-    assert listed[0].parties[0]["phone"] == "01234 567890"  # kept whole, in intake's store
+    assert desk.opened(listed[0])[1][0]["phone"] == "01234 567890"  # kept whole, sealed, in intake's store
     assert [i.incident_ref for i in desk.unmatched(DAY, POLICE)] == ["GP-9"]
     assert desk.unmatched("2027-04-06", ADVISOR) == []
 
@@ -210,3 +211,29 @@ def test_the_briefing_is_assembled_from_events(desk: DaccDesk) -> None:
     assert [(w["work_order_id"], w["measures"], w["status"]) for w in tenant.work_orders] == [("w-1", ["EXTRA_LOCKS"], "COMPLETED")]
     assert [a["category"] for a in tenant.asb_reports] == ["harassment"]
     assert [t["kind"] for t in tenant.tenancy_issues] == ["RENT_ARREARS"]
+
+
+def test_erasing_a_cases_victim_erases_them_as_the_police_named_them(desk: DaccDesk) -> None:
+    """ADR 0022: a DACC incident's parties are sealed per role; erasing the case's victim (or
+    perpetrator) erases that role's parties of the incidents matched to the case, nothing else."""
+    sent = incident("GP-7", tenant_ref="T-1")
+    assert sent["parties"][1]["role"] == "PERPETRATOR"
+    result = desk.submit_incidents(batch(sent), POLICE)[0]
+    stored = desk.app.repository.get(result.incident.id)
+    assert "Synthetic" not in repr(stored.parties)  # sealed, even inside the store's own encryption
+    manager = Actor("landlord", "Housing Manager", "hm-1")
+    erase = parse_command(intake_commands.EraseSubject, {
+        "idempotency_key": "e-1", "case_id": result.incident.case_id, "subject": "VICTIM", "reason": "Art. 17"})
+    desk.app.erase_subject(erase, manager)
+
+    _, parties = desk.opened(desk.app.repository.get(result.incident.id))
+    victim, perpetrator = parties[0], parties[1]
+    assert (victim["name"], victim["phone"]) == ("[erased]", "[erased]")
+    assert perpetrator["name"] == "Synthetic Perpetrator"
+    assert victim["tenant_ref"] == "T-1" and victim["role"] == "VICTIM"  # how it matched stays
+
+    erase_perpetrator = parse_command(intake_commands.EraseSubject, {
+        "idempotency_key": "e-2", "case_id": result.incident.case_id, "subject": "PERPETRATOR", "reason": "Art. 17"})
+    desk.app.erase_subject(erase_perpetrator, manager)
+    _, parties = desk.opened(desk.app.repository.get(result.incident.id))
+    assert parties[1]["name"] == "[erased]"

@@ -59,7 +59,7 @@ def test_good_friday_disclosure_with_children_starts_three_deadlines(app: Intake
     }
     assert case.children_ages == [4, 9]
     assert case.postcode_district == "NP4"
-    assert case.victim["address"]["postcode"] == "NP4 6YB"
+    assert app.sealer.open(case.victim["address"]["postcode"]) == "NP4 6YB"  # sealed at rest (ADR 0022)
 
 
 def test_no_children_no_childrens_referral_deadline(app: IntakeApplication) -> None:

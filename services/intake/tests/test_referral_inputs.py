@@ -53,7 +53,7 @@ def test_marac_form_details_publish_flags_not_safe_times_or_names(app, case_id):
         "who_victim_fears": "Synthetic Ex-Partner", "safe_to_talk_to": "Synthetic Sister",
     })
     case, applied = app.record_marac_referral_details(command, CHO)
-    assert applied and case.details["marac_form"]["safe_times"] == "weekdays 10-12"
+    assert applied and app.sealer.open(case.details["marac_form"]["safe_times"]) == "weekdays 10-12"
     payload = last_published(app, case_id)
     assert isinstance(payload, events_pb2.MaracReferralDetailsRecorded)
     assert (payload.safe_to_call, payload.safe_times_recorded, payload.who_victim_fears_recorded) == (True, True, True)

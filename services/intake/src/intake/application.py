@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -18,13 +19,15 @@ from caseplatform.errors import Conflict, InvalidArgument, NotFound, Preconditio
 from caseplatform.identity import Actor
 from caseplatform.ids import parse_uuid
 from caseplatform.inbox import Unit
+from caseplatform.personal import PersonalData
+from caseplatform.personal import SubjectErased as SubjectKeyErased
 from caseplatform.settings import PlatformSettings
 from caseplatform.store import ServiceApplication, Sql
 from casework.marac.v1 import events_pb2 as marac_events
 from casework.marac.v1 import marac_pb2
 from casework.risk.v1 import events_pb2 as risk_events
 from casework.risk.v1 import risk_pb2
-from intake import commands
+from intake import commands, erasure
 from intake.commands import (
     ChangeStatus,
     RecordConsent,
@@ -33,10 +36,12 @@ from intake.commands import (
     SubmitDisclosure,
 )
 from intake.dacc import history as dacc_history
+from intake.dacc.aggregates import DaccIncident, TenancyFile
 from intake.domain.case import OPEN, Case, CaseClosedError, LinkedDisclosure, VictimIndex
 from intake.domain.deadlines import disclosure_deadlines
 from intake.domain.patches import PatchRegister
 from intake.patch_register import load_patch_register
+from intake.sealing import VICTIM, Sealer, new_subjects
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class IntakeApplication(ServiceApplication):
         super().__init__("intake", settings, env)
         self.calendar = calendar or WorkingDayCalendar()
         self.patches = patches or load_patch_register()
+        self.sealer = Sealer(PersonalData(self))
 
     # ----- disclosures --------------------------------------------------------------------------
 
@@ -89,7 +95,7 @@ class IntakeApplication(ServiceApplication):
             open_case.add_disclosure(
                 idempotency_key=command.idempotency_key, channel=command.channel.value,
                 received_at=command.received_at, children_ages=[c.age for c in command.children],
-                details=command.details(), meta=meta,
+                details=self._sealed_details(open_case, command.details()), meta=meta,
             )
             link = LinkedDisclosure(
                 idempotency_scope=actor.agency, idempotency_key=command.idempotency_key,
@@ -98,24 +104,26 @@ class IntakeApplication(ServiceApplication):
             self.save(open_case, link)
             return Submitted(open_case, created=False, linked=True)
         patch = self.patches.owner_of(command.victim.address.postcode)
+        subjects = new_subjects()
+        victim_key = subjects[VICTIM]
         case = Case(
             idempotency_scope=actor.agency,
             idempotency_key=command.idempotency_key,
             request_hash=request_hash,
             channel=command.channel.value,
             received_at=command.received_at,
-            victim=command.victim.model_dump(mode="json"),
+            victim=self.sealer.seal_victim(victim_key, command.victim.model_dump(mode="json")),
             children_ages=[child.age for child in command.children],
             deadlines=disclosure_deadlines(
                 command.received_at, bool(command.children), self.calendar,
                 command.safe_contact.preferred_contact_at,
             ),
-            details=command.details(),
-            safe_contact=command.safe_contact.model_dump(mode="json"),
+            details=self.sealer.seal_details(victim_key, command.details()),
+            safe_contact=self.sealer.seal_safe_contact(victim_key, command.safe_contact.model_dump(mode="json")),
             owner={"cho": patch.cho, "area": patch.area},
+            subjects=subjects,
             meta=meta,
         )
-        case.victim["address"]["postcode"] = command.victim.address.postcode
         if command.victim.tenant_ref:
             if index is None:
                 index = VictimIndex(tenant_ref=command.victim.tenant_ref, case_id=case.case_id)
@@ -155,7 +163,7 @@ class IntakeApplication(ServiceApplication):
 
     def record_note(self, command: RecordNote, actor: Actor) -> tuple[Case, bool]:
         return self._change(command.case_id, command.idempotency_key, lambda case: case.record_note(
-            idempotency_key=command.idempotency_key, text=command.text, meta=self.meta(actor),
+            idempotency_key=command.idempotency_key, text=self._seal(case, command.text), meta=self.meta(actor),
         ))
 
     def record_immediate_safety(self, command: commands.RecordImmediateSafety, actor: Actor) -> tuple[Case, bool]:
@@ -167,14 +175,15 @@ class IntakeApplication(ServiceApplication):
     def record_reported_elsewhere(self, command: commands.RecordReportedElsewhere, actor: Actor) -> tuple[Case, bool]:
         return self._change(command.case_id, command.idempotency_key, lambda case: case.record_reported_elsewhere(
             idempotency_key=command.idempotency_key, police_log_number=command.police_log_number,
-            support_worker=command.support_worker, consent_to_speak=command.consent_to_speak_to_them,
+            support_worker=self._seal(case, command.support_worker), consent_to_speak=command.consent_to_speak_to_them,
             meta=self.meta(actor),
         ))
 
     # ----- inputs to the referral pathways (issue #4) ---------------------------------------
 
     def record_rehousing_request(self, command: commands.RecordRehousingRequest, actor: Actor) -> tuple[Case, bool]:
-        return self._referral_input(command, actor, "rehousing_requested", route=command.route.value, reason=command.reason)
+        return self._referral_input(command, actor, "rehousing_requested", route=command.route.value,
+                                    reason=_Sealed(command.reason))
 
     def record_perpetrator_willingness(
         self, command: commands.RecordPerpetratorWillingness, actor: Actor
@@ -182,13 +191,14 @@ class IntakeApplication(ServiceApplication):
         return self._referral_input(command, actor, "perpetrator_willingness", willing=command.willing)
 
     def record_safeguarding_concern(self, command: commands.RecordSafeguardingConcern, actor: Actor) -> tuple[Case, bool]:
-        return self._referral_input(command, actor, "safeguarding_concern", kind=command.kind.value, details=command.details)
+        return self._referral_input(command, actor, "safeguarding_concern", kind=command.kind.value,
+                                    details=_Sealed(command.details))
 
     def record_marac_referral_details(
         self, command: commands.RecordMaracReferralDetails, actor: Actor
     ) -> tuple[Case, bool]:
         form = command.model_dump(mode="json", exclude={"case_id", "idempotency_key"})
-        return self._referral_input(command, actor, "marac_referral_details", form=form)
+        return self._referral_input(command, actor, "marac_referral_details", form=_SealedForm(form))
 
     def _referral_input(
         self, command: commands.RecordRehousingRequest | commands.RecordPerpetratorWillingness
@@ -197,24 +207,26 @@ class IntakeApplication(ServiceApplication):
     ) -> tuple[Case, bool]:
         key = command.idempotency_key
         return self._change(command.case_id, key, lambda case: case.record_referral_input(
-            which, idempotency_key=key, meta=self.meta(actor), **fields,
+            which, idempotency_key=key, meta=self.meta(actor),
+            **{name: self._seal_marked(case, value) for name, value in fields.items()},
         ))
 
     def request_legal_advice(self, command: commands.ReasonedCommand, actor: Actor) -> tuple[Case, bool]:
         return self._change(command.case_id, command.idempotency_key, lambda case: case.request_legal_advice(
-            idempotency_key=command.idempotency_key, reason=command.reason, meta=self.meta(actor),
+            idempotency_key=command.idempotency_key, reason=self._seal(case, command.reason), meta=self.meta(actor),
         ))
 
     def flag_possible_perpetrator(self, command: commands.ReasonedCommand, actor: Actor) -> tuple[Case, bool]:
         return self._change(command.case_id, command.idempotency_key, lambda case: case.flag_possible_perpetrator(
-            idempotency_key=command.idempotency_key, reason=command.reason, meta=self.meta(actor),
+            idempotency_key=command.idempotency_key, reason=self._seal(case, command.reason), meta=self.meta(actor),
         ))
 
     def correct_details(self, command: commands.CorrectDetails, actor: Actor) -> tuple[Case, bool]:
         patch = self.patches.owner_of(command.victim.address.postcode)
         return self._change(command.case_id, command.idempotency_key, lambda case: case.correct_details(
-            idempotency_key=command.idempotency_key, victim=command.victim.model_dump(mode="json"),
-            reason=command.reason, owner={"cho": patch.cho, "area": patch.area}, meta=self.meta(actor),
+            idempotency_key=command.idempotency_key,
+            victim=self._sealed_victim(case, command.victim.model_dump(mode="json")),
+            reason=self._seal(case, command.reason), owner={"cho": patch.cho, "area": patch.area}, meta=self.meta(actor),
         ))
 
     @retry_on_conflict
@@ -248,12 +260,70 @@ class IntakeApplication(ServiceApplication):
             apply(case)
         except CaseClosedError as exc:
             raise PreconditionFailed(f"{exc}: reopen it first") from None
+        except SubjectKeyErased:
+            raise PreconditionFailed("the victim's personal data on this case has been erased") from None
+        self.save(case)
+        return case, True
+
+    # ----- personal data, sealed with the subject's key (ADR 0022) ---------------------------------
+
+    def _seal(self, case: Case, value: str) -> str:
+        subject_id = case.subject_id(VICTIM)
+        return (self.sealer.seal(subject_id, value) or "") if subject_id else value
+
+    def _seal_marked(self, case: Case, value: object) -> object:
+        if isinstance(value, _SealedForm):
+            subject_id = case.subject_id(VICTIM)
+            return self.sealer.seal_form(subject_id, value.form) if subject_id else value.form
+        return self._seal(case, value.text) if isinstance(value, _Sealed) else value
+
+    def _sealed_victim(self, case: Case, victim: dict) -> dict:
+        subject_id = case.subject_id(VICTIM)
+        return self.sealer.seal_victim(subject_id, victim) if subject_id else victim
+
+    def _sealed_details(self, case: Case, details: dict) -> dict:
+        subject_id = case.subject_id(VICTIM)
+        if not subject_id:
+            return details
+        try:
+            return self.sealer.seal_details(subject_id, details)
+        except SubjectKeyErased:
+            raise PreconditionFailed("the victim's personal data on the open case has been erased") from None
+
+    @retry_on_conflict
+    def erase_subject(self, command: commands.EraseSubject, actor: Actor) -> tuple[Case, bool]:
+        """Destroy the subject's key, then record `SubjectErased` (published, so every service erases
+        its copies). The key goes first: a crash between the two leaves a retry that records it."""
+        erasure.require_housing_manager(actor)
+        case = self.get_case(parse_uuid(command.case_id, "case_id"))
+        subject = command.subject.value
+        subject_id = case.subject_id(subject)
+        if not subject_id:
+            raise PreconditionFailed("the case was recorded before per-subject keys: it cannot be crypto-shredded")
+        if case.is_erased(subject):
+            return case, False
+        self.sealer.erase(subject_id)
+        self._erase_dacc_parties(case, subject)
+        case.record_erasure(idempotency_key=command.idempotency_key, subject=subject, reason=command.reason,
+                            erased_at=process_clock().now(), meta=self.meta(actor))
         self.save(case)
         return case, True
 
     def _not_in_future(self, field: str, instant: datetime) -> None:
         if (instant - process_clock().now()).total_seconds() > 300:
             raise InvalidArgument.one(field, "is in the future")
+
+    def _erase_dacc_parties(self, case: Case, role: str) -> None:
+        """The same person as named by the police: that role's parties of every DACC incident
+        matched to the case (found through the tenancy's file, ADR 0022)."""
+        tenant_ref = case.victim.get("tenant_ref", "")
+        file = self._find(TenancyFile.create_id(tenant_ref)) if tenant_ref else None
+        if not isinstance(file, TenancyFile):
+            return
+        for incident_id, noted in file.dacc_incidents.items():
+            incident = self._find(UUID(incident_id)) if noted.get("case_id") == case.case_id else None
+            if isinstance(incident, DaccIncident) and incident.subject_id(role):
+                self.sealer.erase(incident.subject_id(role))
 
     # ----- queries --------------------------------------------------------------------------------
 
@@ -297,7 +367,7 @@ class IntakeApplication(ServiceApplication):
         found = self._find(VictimIndex.create_id(tenant_ref))
         return found if isinstance(found, VictimIndex) else None
 
-    def _find(self, aggregate_id: UUID) -> Case | LinkedDisclosure | VictimIndex | None:
+    def _find(self, aggregate_id: UUID) -> Any:
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -323,3 +393,15 @@ def housing_work_from_marac(event: IncomingEvent, unit: Unit) -> None:
     else:
         case.complete_landlord_action(action_id=payload.action_id, meta=unit.meta())
     unit.collect(case)
+
+
+@dataclass(frozen=True)
+class _Sealed:
+    """A free-text field to seal with the case's victim key once the case is loaded."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class _SealedForm:
+    form: dict

@@ -235,3 +235,24 @@ class RecordMaracReferralDetails(CaseCommand):
     victim_unaware_reason: str = Field(default="", pattern=f"^$|{_CODE}")
     who_victim_fears: str = Field(default="", max_length=2000)
     safe_to_talk_to: str = Field(default="", max_length=2000)
+
+
+# ----- lawful erasure (ADR 0022) -----------------------------------------------------------------
+
+
+class DataSubject(StrEnum):
+    VICTIM = "VICTIM"
+    PERPETRATOR = "PERPETRATOR"
+
+
+class EraseSubject(CaseCommand):
+    idempotency_key: str = Field(min_length=1, max_length=128)
+    subject: DataSubject
+    reason: str = Field(min_length=1, max_length=2000)
+
+    @field_validator("subject", mode="before")
+    @classmethod
+    def _not_unspecified(cls, value: object) -> object:
+        if value in ("DATA_SUBJECT_UNSPECIFIED", 0):
+            raise ValueError("must be set (VICTIM or PERPETRATOR)")
+        return value

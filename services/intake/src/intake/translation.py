@@ -12,7 +12,7 @@ from caseplatform.envelope import OutgoingEvent, to_timestamp
 from casework.intake.v1 import events_pb2, intake_pb2
 from intake.dacc.translation import DACC_TRANSLATIONS
 from intake.domain.case import Case
-from intake.domain.patches import postcode_district
+from intake.domain.patches import victim_district
 
 
 def _disclosure(e: Any) -> OutgoingEvent:
@@ -25,7 +25,7 @@ def _disclosure(e: Any) -> OutgoingEvent:
         channel=intake_pb2.Channel.Value(e.channel),
         received_at=to_timestamp(e.received_at),
         tenant_ref=e.victim.get("tenant_ref", ""),
-        postcode_district=postcode_district(e.victim["address"]["postcode"]),
+        postcode_district=victim_district(e.victim),
         children_ages=e.children_ages,
         deadlines=[deadline_message(d) for d in e.deadlines],
         owner_cho=owner.get("cho", ""),
@@ -80,7 +80,7 @@ TRANSLATIONS = {
     Case.LegalAdviceRequested: _simple(events_pb2.LegalAdviceRequested),
     Case.PossiblePerpetratorAsVictimFlagged: _simple(events_pb2.PossiblePerpetratorAsVictimFlagged),
     Case.DetailsCorrected: _simple(
-        events_pb2.DetailsCorrected, postcode_district=lambda e: postcode_district(e.victim["address"]["postcode"])
+        events_pb2.DetailsCorrected, postcode_district=lambda e: victim_district(e.victim)
     ),
     Case.OwnerReassigned: _simple(
         events_pb2.OwnerReassigned,
@@ -89,6 +89,11 @@ TRANSLATIONS = {
     ),
     Case.CaseClosed: _simple(events_pb2.CaseClosed, reason=lambda e: e.reason),
     Case.CaseReopened: _simple(events_pb2.CaseReopened, reason=lambda e: e.reason),
+    # Who and when travel in the envelope; the reason stays in intake (ADR 0022).
+    Case.SubjectErased: _simple(
+        events_pb2.SubjectErased, occurred="erased_at",
+        subject=lambda e: intake_pb2.DataSubject.Value(e.subject), erased_at=lambda e: to_timestamp(e.erased_at),
+    ),
     **DACC_TRANSLATIONS,
 }
 

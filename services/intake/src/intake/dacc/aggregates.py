@@ -31,7 +31,10 @@ class DaccIncident(CaseAggregate):
         self, *, police_agency: str, incident_ref: str, dacc_date: str, occurred_at: datetime | None,
         received_at: datetime, addresses: list[dict[str, Any]], parties: list[dict[str, Any]],
         risk_grade: str, consent_to_share: bool, meta: dict[str, Any],
+        subjects: dict[str, str] | None = None,
     ) -> None:
+        # Parties and addresses are sealed per role (ADR 0022); incidents received before, in clear.
+        self.subjects = dict(subjects or {})
         self.police_agency = police_agency
         self.incident_ref = incident_ref
         self.dacc_date = dacc_date
@@ -53,6 +56,9 @@ class DaccIncident(CaseAggregate):
     @property
     def incident_id(self) -> str:
         return str(self.id)
+
+    def subject_id(self, role: str) -> str:
+        return getattr(self, "subjects", {}).get(role, "")
 
     @event("DaccIncidentMatched")
     def matched(self, *, case_id: str, tenant_ref: str, matched_on: str, linked_to_open_case: bool,

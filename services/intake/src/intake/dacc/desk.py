@@ -24,6 +24,7 @@ from intake.dacc import access, commands
 from intake.dacc.aggregates import MATCHED, RECEIVED, UNMATCHED, DaccDay, DaccIncident, TenancyFile
 from intake.dacc.matching import Match, match_incident, unmatched_reason
 from intake.dacc.register import TenancyRegister
+from intake.sealing import OTHER_PARTY, PERPETRATOR, VICTIM, new_subjects
 
 DUPLICATE = "DUPLICATE"
 
@@ -72,11 +73,15 @@ class DaccDesk:
         def received() -> list[Any]:
             if self._get(incident_id) is not None:  # the same incident sent concurrently: that one won
                 return []
+            subjects = new_subjects((VICTIM, PERPETRATOR, OTHER_PARTY))
+            seal = self.app.sealer
             incident = DaccIncident(
                 police_agency=actor.agency, incident_ref=sent.incident_ref, dacc_date=sent.date.isoformat(),
                 occurred_at=sent.occurred_at, received_at=process_clock().now(),
-                addresses=[a.model_dump(mode="json") for a in sent.addresses],
-                parties=[p.model_dump(mode="json") for p in sent.parties],
+                # The scene is mostly the victim's home: sealed with the victim's key.
+                addresses=[seal.seal_address(subjects[VICTIM], a.model_dump(mode="json")) for a in sent.addresses],
+                parties=[seal.seal_party(subjects[p.role.value], p.model_dump(mode="json")) for p in sent.parties],
+                subjects=subjects,
                 risk_grade=sent.risk_grade.value, consent_to_share=sent.consent_to_share, meta=self.app.meta(actor),
             )
             day = self._get(DaccDay.create_id(incident.dacc_date)) or DaccDay(dacc_date=incident.dacc_date)
@@ -89,12 +94,13 @@ class DaccDesk:
         return found
 
     def _match(self, incident: DaccIncident, actor: Actor) -> DaccIncident:
-        match = match_incident(incident.addresses, incident.parties, self.register)
+        addresses, parties = self.opened(incident)
+        match = match_incident(addresses, parties, self.register)
         if match is None:
-            incident.unmatched(reason=unmatched_reason(incident.parties), meta=self.app.meta(actor))
+            incident.unmatched(reason=unmatched_reason(parties), meta=self.app.meta(actor))
             self.app.save(incident)
             return incident
-        submitted = self.app.submit_disclosure(self._disclosure(incident, match), actor)
+        submitted = self.app.submit_disclosure(self._disclosure(incident, parties, match), actor)
         case_id = submitted.case.case_id
 
         def matched() -> list[Any]:
@@ -114,7 +120,12 @@ class DaccDesk:
         saved = self._save_retrying(matched)
         return saved[0]
 
-    def _disclosure(self, incident: DaccIncident, match: Match) -> SubmitDisclosure:
+    def opened(self, incident: DaccIncident) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The incident's addresses and parties, opened ("[erased]" for an erased subject)."""
+        seal = self.app.sealer
+        return ([seal.open_address(a) or {} for a in incident.addresses], [seal.open_party(p) for p in incident.parties])
+
+    def _disclosure(self, incident: DaccIncident, parties: list[dict[str, Any]], match: Match) -> SubmitDisclosure:
         """The disclosure intake's journey records: the victim at the tenancy's address (the CHO is
         found from it), received when the police share reached us (deadlines run from here)."""
         victim = match.victim
@@ -122,7 +133,7 @@ class DaccDesk:
             p["role"] == "PERPETRATOR" and self.register.by_address(
                 (p.get("home_address") or {}).get("line1", ""), (p.get("home_address") or {}).get("postcode", "")
             ) == match.tenancy
-            for p in incident.parties
+            for p in parties
         )
         return parse_command(SubmitDisclosure, {
             "idempotency_key": f"dacc:{incident.incident_ref.upper()}",

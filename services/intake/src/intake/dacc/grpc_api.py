@@ -51,14 +51,15 @@ class DaccFeedServicer(dacc_pb2_grpc.DaccFeedServicer):
 
     async def ListUnmatchedIncidents(self, request, context):
         incidents = await asyncio.to_thread(self._desk.unmatched, _date(request.date), require_actor())
+        opened = await asyncio.to_thread(lambda: [(i, *self._desk.opened(i)) for i in incidents])
         return dacc_pb2.ListUnmatchedIncidentsResponse(incidents=[
             dacc_pb2.UnmatchedIncident(
                 incident_id=i.incident_id, incident_ref=i.incident_ref, police_agency=i.police_agency,
                 risk_grade=dacc_pb2.PoliceRiskGrade.Value(i.risk_grade), consent_to_share=i.consent_to_share,
-                addresses=[dacc_pb2.Address(**a) for a in i.addresses], parties=[_party(p) for p in i.parties],
+                addresses=[dacc_pb2.Address(**a) for a in addresses], parties=[_party(p) for p in parties],
                 received_at=to_timestamp(i.received_at), reason=i.unmatched_reason,
             )
-            for i in incidents
+            for i, addresses, parties in opened
         ])
 
     async def GetDaccBriefing(self, request, context):

@@ -15,7 +15,7 @@ from eventsourcing.domain import event
 from caseplatform.aggregate import CaseAggregate
 from caseplatform.ids import stable_id
 from intake.domain.deadlines import CASE_RECORDED, SAFE_CONTACT
-from intake.domain.patches import postcode_district
+from intake.domain.patches import victim_district
 
 OPEN, CLOSED = "OPEN", "CLOSED"
 MADE = "MADE"
@@ -48,6 +48,7 @@ class Case(CaseAggregate):
         details: dict[str, Any] | None = None,
         safe_contact: dict[str, Any] | None = None,
         owner: dict[str, str] | None = None,
+        subjects: dict[str, str] | None = None,
     ) -> None:
         self.request_hash = request_hash
         self.channel = channel
@@ -69,6 +70,10 @@ class Case(CaseAggregate):
         self.risk_grade = ""
         self.landlord_actions: dict[str, dict[str, str]] = {}
         self.corrections = 0
+        # Random ids of the case's data subjects, whose keys seal their personal fields (ADR 0022);
+        # cases recorded before sealing have none.
+        self.subjects = dict(subjects or {})
+        self.erased: dict[str, dict[str, Any]] = {}
 
     # ----- queries ----------------------------------------------------------------------------
 
@@ -78,7 +83,7 @@ class Case(CaseAggregate):
 
     @property
     def postcode_district(self) -> str:
-        return postcode_district(self.victim["address"]["postcode"])
+        return victim_district(self.victim)
 
     @property
     def recorded_at(self) -> datetime:
@@ -289,6 +294,30 @@ class Case(CaseAggregate):
         # Safe times and the people named stay here, in intake's store (translation publishes flags).
         self.applied_keys.add(idempotency_key)
         self.details["marac_form"] = form
+
+    # ----- lawful erasure (ADR 0022) --------------------------------------------------------
+
+    def subject_id(self, subject: str) -> str:
+        """The random id whose key seals this subject's fields ("" on a case recorded before)."""
+        return getattr(self, "subjects", {}).get(subject, "")
+
+    def is_erased(self, subject: str) -> bool:
+        return subject in getattr(self, "erased", {})
+
+    def record_erasure(self, *, idempotency_key: str, subject: str, reason: str, erased_at: datetime,
+                       meta: dict[str, Any]) -> None:
+        """The subject's key has been destroyed: recorded once, on an open or a closed case."""
+        if not self.is_erased(subject):
+            self._subject_erased(idempotency_key=idempotency_key, subject=subject, reason=reason,
+                                 erased_at=erased_at, meta=meta)
+
+    @event("SubjectErased")
+    def _subject_erased(self, idempotency_key: str, subject: str, reason: str, erased_at: datetime,
+                        meta: dict[str, Any]) -> None:
+        self.applied_keys.add(idempotency_key)
+        if not hasattr(self, "erased"):
+            self.erased = {}
+        self.erased[subject] = {"at": erased_at, "by": meta.get("actor", {})}
 
     def _require_open(self) -> None:
         if self.status != OPEN:

@@ -24,6 +24,13 @@ def postcode_district(postcode: str) -> str:
     return compact[:-3] if len(compact) > 3 else compact
 
 
+def victim_district(victim: dict) -> str:
+    """The district of a stored victim's address: kept in clear beside the sealed postcode (ADR
+    0022); events recorded before sealing held the postcode itself."""
+    address = victim.get("address") or {}
+    return address.get("district") or postcode_district(address.get("postcode", ""))
+
+
 def postcode_sector(postcode: str) -> str:
     """Outward code and the first digit of the inward code ('NP4 6YB' → 'NP4 6')."""
     compact = postcode.replace(" ", "").upper()

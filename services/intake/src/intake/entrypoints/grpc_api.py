@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from caseplatform import access
@@ -18,6 +19,7 @@ from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from intake import commands
 from intake.application import IntakeApplication
 from intake.domain.case import Case
+from intake.sealing import Sealer
 
 
 class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
@@ -39,7 +41,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def GetCase(self, request, context):
         case_id = parse_uuid(request.case_id, "case_id")
         case = await asyncio.to_thread(self._app.get_case, case_id)
-        return case_response(case)
+        return await asyncio.to_thread(case_response, case, self._app.sealer)
 
     async def ListCases(self, request, context):
         status = request.status.strip().upper()
@@ -106,13 +108,26 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def RecordMaracReferralDetails(self, request, context):
         return await self._change(commands.RecordMaracReferralDetails, request, self._app.record_marac_referral_details)
 
+    async def EraseSubject(self, request, context):
+        command = parse_command(commands.EraseSubject, proto_to_dict(request))
+        case, erased = await asyncio.to_thread(self._app.erase_subject, command, require_actor())
+        subject = command.subject.value
+        return intake_pb2.EraseSubjectResponse(
+            case_id=case.case_id, subject=intake_pb2.DataSubject.Value(subject), erased=erased,
+            erased_at=to_timestamp(case.erased[subject]["at"]),
+        )
+
     async def _change(self, model: type, request: Any, apply: Callable[..., tuple[Case, bool]]) -> Any:
         command = parse_command(model, proto_to_dict(request))
         case, applied = await asyncio.to_thread(apply, command, require_actor())
         return intake_pb2.CaseChangeResponse(case_id=case.case_id, version=case.version, applied=applied)
 
 
-def case_response(case: Case) -> intake_pb2.GetCaseResponse:
+def case_response(case: Case, sealer: Sealer) -> intake_pb2.GetCaseResponse:
+    """The case as its owner sees it; personal fields opened with their subject's key ("[erased]")."""
+    victim = sealer.open_victim(case.victim)
+    safe_contact = sealer.open_safe_contact(case.safe_contact)
+    preferred = safe_contact.get("preferred_contact_at")
     return intake_pb2.GetCaseResponse(
         case_id=case.case_id,
         channel=intake_pb2.Channel.Value(case.channel),
@@ -142,6 +157,16 @@ def case_response(case: Case) -> intake_pb2.GetCaseResponse:
             intake_pb2.LandlordAction(action_id=i, kind=a["kind"], due_date=a["due_date"], status=a["status"])
             for i, a in case.landlord_actions.items()
         ],
+        victim=intake_pb2.Victim(
+            tenant_ref=victim.get("tenant_ref", ""), name=victim.get("name") or "",
+            address=intake_pb2.Address(**victim["address"]), date_of_birth=victim.get("date_of_birth") or "",
+        ),
+        safe_contact=intake_pb2.SafeContact(
+            safe_phone=safe_contact.get("safe_phone", ""), safe_times=safe_contact.get("safe_times", ""),
+            may_leave_message=bool(safe_contact.get("may_leave_message")),
+            preferred_contact_at=to_timestamp(datetime.fromisoformat(preferred)) if preferred else None,
+        ),
+        erased_subjects=[intake_pb2.DataSubject.Value(s) for s in sorted(getattr(case, "erased", {}))],
     )
 
 

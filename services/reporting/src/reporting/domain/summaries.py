@@ -141,6 +141,8 @@ SUMMARIES: dict[str, Summariser] = {
     "intake.v1.OwnerReassigned": _reassigned,
     "intake.v1.CaseClosed": lambda p: f"Case closed: {p.reason}",
     "intake.v1.CaseReopened": lambda p: f"Case reopened: {p.reason}",
+    "intake.v1.SubjectErased": lambda p: f"Personal data of the {_words(_enum_name(p, 'subject')).lower()} erased "
+                                         "(lawful erasure; the case's history and deadlines remain)",
     "intake.v1.DaccIncidentMatched": _dacc_matched,
     "intake.v1.DaccOutcomeRecorded": _dacc_outcome,
     "risk.v1.AssessmentRequired": _assessment,
