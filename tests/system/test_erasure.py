@@ -21,7 +21,7 @@ from casework.intake.v1 import intake_pb2
 from casework.referral.v1 import referral_pb2
 from casework.reporting.v1 import reporting_pb2
 
-from .client import CHO, Client, disclosure, eventually
+from .client import OPERATIONS, STAFF, Client, disclosure, eventually
 from .test_referral import assess, referral_of
 
 pytestmark = pytest.mark.system
@@ -41,11 +41,11 @@ def _hits(blob: bytes) -> list[str]:
 
 def _export(client: Client, case_id: str, fmt: int) -> bytes:
     return client.reporting.ExportCaseTimeline(
-        reporting_pb2.ExportCaseTimelineRequest(case_id=case_id, format=fmt), metadata=CHO, timeout=60).content
+        reporting_pb2.ExportCaseTimelineRequest(case_id=case_id, format=fmt), metadata=STAFF, timeout=60).content
 
 
 def _sla(client: Client, case_id: str) -> list:
-    status = client.reporting.GetSlaStatus(reporting_pb2.GetSlaStatusRequest(case_id=case_id), metadata=CHO, timeout=10)
+    status = client.reporting.GetSlaStatus(reporting_pb2.GetSlaStatusRequest(case_id=case_id), metadata=STAFF, timeout=10)
     return [c.SerializeToString(deterministic=True) for c in status.clocks]
 
 
@@ -113,13 +113,13 @@ def test_erasing_a_victim_removes_them_everywhere_and_keeps_the_history(stack: D
     case_id = client.submit(request).case_id
     client.intake.RecordMaracReferralDetails(intake_pb2.RecordMaracReferralDetailsRequest(
         idempotency_key=str(uuid.uuid4()), case_id=case_id, safe_to_call=True, safe_times=TIMES,
-        who_victim_fears=FEARS, perpetrator_relationship="EX_PARTNER", victim_aware=True), metadata=CHO, timeout=10)
+        who_victim_fears=FEARS, perpetrator_relationship="EX_PARTNER", victim_aware=True), metadata=STAFF, timeout=10)
     eventually(lambda: client.risk_history(case_id))
     assess(client, case_id, key="dash-high", yes=15, completed_at=RECEIVED + timedelta(minutes=5))
     referral_of(client, case_id, referral_pb2.MARAC)
     before = _settled(client, case_id)
 
-    case = client.intake.GetCase(intake_pb2.GetCaseRequest(case_id=case_id), metadata=CHO, timeout=10)
+    case = client.intake.GetCase(intake_pb2.GetCaseRequest(case_id=case_id), metadata=STAFF, timeout=10)
     assert (case.victim.name, case.victim.address.line1, case.safe_contact.safe_phone) == (NAME, LINE1, PHONE)
     sla_before = _sla(client, case_id)
     assert sla_before  # the case has clocks to keep
@@ -136,7 +136,7 @@ def test_erasing_a_victim_removes_them_everywhere_and_keeps_the_history(stack: D
         return entries
 
     after = eventually(erasure_reached_reporting, timeout=60)
-    case = client.intake.GetCase(intake_pb2.GetCaseRequest(case_id=case_id), metadata=CHO, timeout=10)
+    case = client.intake.GetCase(intake_pb2.GetCaseRequest(case_id=case_id), metadata=STAFF, timeout=10)
     assert (case.victim.name, case.victim.address.line1, case.safe_contact.safe_phone) == (ERASED, ERASED, ERASED)
     assert (case.postcode_district, case.children_count) == ("NP4", 2)
 
@@ -157,7 +157,7 @@ def test_erasing_a_victim_removes_them_everywhere_and_keeps_the_history(stack: D
     assert erasures - erasures_before.get("Case.SubjectErased", 0) == 1
 
     # A projection rebuilt from reporting's store after the erasure holds nothing personal either.
-    progress = list(client.reporting.RebuildTimelines(reporting_pb2.RebuildTimelinesRequest(), metadata=CHO, timeout=120))
+    progress = list(client.reporting.RebuildTimelines(reporting_pb2.RebuildTimelinesRequest(), metadata=OPERATIONS, timeout=120))
     assert progress and progress[-1].done == progress[-1].total
     rebuilt = list(client.timeline(case_id).entries)
     assert _history(rebuilt) == _history(before) and not _hits(client.timeline(case_id).SerializeToString())
