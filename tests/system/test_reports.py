@@ -26,14 +26,16 @@ SAFE_PHONE = "07700 900461"
 POSTCODE = "NP4 6YB"
 
 
-def casectl(stack: DevStack, *args: str) -> subprocess.CompletedProcess[str]:
+def casectl(stack: DevStack, *args: str, role: str | None = None, agency: str = "landlord") -> subprocess.CompletedProcess[str]:
     # Timelines are case content: a Housing Manager exports them; figures and rebuilds are
     # operations' (casectl's default role) — ADR 0021.
-    role = "HOUSING_MANAGER" if args[:1] == ("timeline",) else "operations"
+    role = role or ("HOUSING_MANAGER" if args[:1] == ("timeline",) else "operations")
     env = {
         **os.environ,
         "CASECTL_TARGET": stack.grpc_address("reporting"),
         "CASECTL_ROLE": role,
+        "CASECTL_AGENCY": agency,
+        "COLUMNS": "250",  # rich's tables: one row per line
         "CASEWORK_DATA_DIR": str(stack.data_dir),  # the stack's dev issuer mints casectl's token
     }
     # The command `make install` puts on the venv's PATH (the module itself if run outside `make`).
@@ -137,6 +139,25 @@ def test_casectl_exports_verifiable_redacted_reports(stack: DevStack, case: dict
     printed = casectl(stack, "timeline", "export", case["id"], "--format", "pdf", "-o", str(pdf))
     assert printed.returncode == 0, printed.stderr
     assert pdf.read_bytes().startswith(b"%PDF-") and sha in printed.stderr  # the same content, the same hash
+
+
+def test_a_regulator_exports_with_a_purpose_that_the_access_log_keeps(stack: DevStack, case: dict, tmp_path: Path) -> None:
+    out = tmp_path / "dhr.json"
+    export = ("timeline", "export", case["id"], "--format", "json", "-o", str(out))
+    refused = casectl(stack, *export, role="REGULATOR", agency="dhr-panel")
+    assert refused.returncode == 1 and "x-purpose" in refused.stderr and not out.exists()
+
+    purpose = "DHR 2027-04 chronology"
+    given = casectl(stack, "--purpose", purpose, *export, role="REGULATOR", agency="dhr-panel")
+    assert given.returncode == 0, given.stderr
+    assert SAFE_PHONE not in out.read_text() and POSTCODE not in out.read_text()
+
+    def audited() -> None:
+        log = casectl(stack, "--purpose", "audit check", "access-log", case["id"], role="HOUSING_MANAGER")
+        assert log.returncode == 0, log.stderr
+        assert purpose in log.stdout and "REGULATOR" in log.stdout
+
+    eventually(audited)
 
 
 def test_casectl_dataset_rebuild_and_sla(stack: DevStack, case: dict, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from caseplatform.envelope import to_timestamp
+from casework.common.v1 import access_pb2 as common_access
 from casework.reporting.v1 import reporting_pb2
 from reporting.cli.connection import CliError, Connection, explain
 from reporting.exports.document import verify_json
@@ -44,8 +45,13 @@ def connect(
     data_dir: Annotated[
         Path, typer.Option(envvar="CASEWORK_DATA_DIR", help="without --token: the local stack's data dir (dev issuer)")
     ] = Path("var"),
+    purpose: Annotated[
+        str | None,
+        typer.Option(envvar="CASECTL_PURPOSE", help="why you read case data, kept in the read audit "
+                     "(required for regulators and partner agencies), e.g. 'DHR 2027-04 chronology'"),
+    ] = None,
 ) -> None:
-    ctx.obj = Connection(target, agency, role, user, token=token, data_dir=data_dir)
+    ctx.obj = Connection(target, agency, role, user, token=token, data_dir=data_dir, purpose=purpose)
 
 
 @timeline.command("show")
@@ -132,6 +138,17 @@ def dataset(
     table = Table("measure", "dimension", "breakdown", "value", title=f"{response.from_date} to {response.to_date} {area or 'all areas'}")
     for f in response.figures:
         table.add_row(f.measure, f.dimension, f.breakdown, "<5" if f.suppressed else f"{f.value:g}")
+    console.print(table)
+
+
+@app.command("access-log")
+def access_log(ctx: typer.Context, case_id: str) -> None:
+    """Who read or was refused the case's data, when and why (the read audit; Housing Manager, regulator)."""
+    response = ctx.obj.call("GetAccessLog", reporting_pb2.GetAccessLogRequest(case_id=case_id))
+    table = Table("at", "service", "rpc", "agency", "role", "user", "purpose", "outcome", title=f"access log of {case_id}")
+    for e in response.entries:
+        outcome = common_access.AccessOutcome.Name(e.outcome) + (f": {e.reason}" if e.reason else "")
+        table.add_row(_when(e.at), e.service, e.rpc, e.agency, e.access_role or e.role, e.user, e.purpose, outcome)
     console.print(table)
 
 

@@ -30,10 +30,14 @@ class Connection:
     timeout: float = 120.0
     token: str | None = None
     data_dir: Path = Path("var")
+    purpose: str | None = None  # sent as x-purpose: the "why" of the read audit (ADR 0021)
 
     @property
     def metadata(self) -> list[tuple[str, str]]:
-        return [("authorization", f"Bearer {self.token or self._dev_token()}")]
+        metadata = [("authorization", f"Bearer {self.token or self._dev_token()}")]
+        if self.purpose:
+            metadata.append(("x-purpose", self.purpose))
+        return metadata
 
     def _dev_token(self) -> str:
         issuer_dir = DevIssuer.default_dir(self.data_dir)
