@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "1")))
     parser.add_argument("--only", default="1,2,3,4,5", help="sections to run, e.g. 1,3")
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--profile", action="store_true", help="pyinstrument profile of the rebuild")
+    parser.add_argument("--profile", action="store_true", help="pyinstrument profiles of the rebuild and the inboxes")
     args = parser.parse_args(argv)
     scale = 0.01 if args.quick else args.scale
     report = Report(scale)
@@ -76,7 +76,7 @@ async def run(report: Report, size: dict, only: set[str], work: Path, profile_di
             client = AsyncClient(stack)
             try:
                 if "1" in only or "5" in only:
-                    await end_to_end(report, stack, client, size, work)
+                    await end_to_end(report, stack, client, size, work, profile_dir)
                 if "3" in only:
                     await timelines(report, stack, client, size)
                 for service in topology.SERVICES:
@@ -91,7 +91,9 @@ async def run(report: Report, size: dict, only: set[str], work: Path, profile_di
         await breach_lag(report, work / "sla", size)
 
 
-async def end_to_end(report: Report, stack: DevStack, client: AsyncClient, size: dict, work: Path) -> None:
+async def end_to_end(
+    report: Report, stack: DevStack, client: AsyncClient, size: dict, work: Path, profile_dir: Path | None = None
+) -> None:
     driver = load.Driver(client)
     report.details["calibrated_timelines"] = await driver.calibrate()
     sat = await load.saturate(driver, int(size["saturate"]))
@@ -130,7 +132,8 @@ async def end_to_end(report: Report, stack: DevStack, client: AsyncClient, size:
     report.add("1 ceilings", "relay alone", relay["per_second"], "notif/s")
     report.add("1 ceilings", "ratio e2e / relay", e2e_messages / relay["per_second"] if relay["per_second"] else None, "x")
     consumers = tuple(s for s in topology.SERVICES if s != "intake")
-    inbox = await asyncio.to_thread(ceilings.inbox_ceiling, captured, work / "inbox-stores", consumers)
+    profile = profile_dir / "profile-inbox.txt" if profile_dir is not None else None
+    inbox = await asyncio.to_thread(ceilings.inbox_ceiling, captured, work / "inbox-stores", consumers, profile)
     report.details["inbox_ceiling"] = inbox
     report.add("1 ceilings", "inbox alone (slowest consumer)", inbox["per_second_slowest"], "msg/s")
     slowest = inbox["per_second_slowest"]

@@ -137,9 +137,27 @@ async def relay_ceiling(bootstrap: str, stores: Path, services: tuple[str, ...])
             **{f"{s}_per_second": v for s, v in per.items()}}
 
 
-def inbox_ceiling(captured: dict[str, list[Any]], stores: Path, consumers: tuple[str, ...]) -> dict[str, float]:
+def inbox_ceiling(
+    captured: dict[str, list[Any]], stores: Path, consumers: tuple[str, ...], profile: Path | None = None
+) -> dict[str, float]:
     """Each consuming service's inbox, alone, applying the captured messages of its subscriptions
-    (upstream topics first) in fetched-batch-sized runs per partition, on a fresh store."""
+    (upstream topics first) in fetched-batch-sized runs per partition, on a fresh store.
+    `profile`: write a pyinstrument profile of all of it there."""
+    profiler = None
+    if profile is not None:
+        from pyinstrument import Profiler
+
+        profiler = Profiler()
+        profiler.start()
+    try:
+        return _inbox_ceiling(captured, stores, consumers)
+    finally:
+        if profiler is not None:
+            profiler.stop()
+            profile.write_text(profiler.output_text(unicode=True, show_all=False))
+
+
+def _inbox_ceiling(captured: dict[str, list[Any]], stores: Path, consumers: tuple[str, ...]) -> dict[str, float]:
     rates: dict[str, float] = {}
     for service in consumers:
         parts = build_parts(service, stores)

@@ -69,7 +69,7 @@ class TrackedConsumer:
             batch=True,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
-            batch_timeout_ms=max(settings.consumer_fetch_wait_ms, 5),
+            batch_timeout_ms=settings.consumer_batch_wait_ms,
             max_records=1000,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             title=f"{self.service}: on_events",

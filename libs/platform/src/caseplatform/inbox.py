@@ -59,7 +59,15 @@ class Unit:
             return None
 
     def collect(self, *aggregates: Aggregate | None) -> None:
-        self.processing.collect_events(*aggregates)
+        processing = self.processing
+        for aggregate in aggregates:
+            if isinstance(aggregate, Aggregate):
+                # What ProcessingEvent.collect_events does for an aggregate, without its
+                # runtime-protocol isinstance checks (a tenth of a rebuild's time, profiled).
+                processing.events.extend(aggregate.collect_events())
+                processing.aggregates[aggregate.id] = aggregate
+            elif aggregate is not None:
+                processing.collect_events(aggregate)
 
     def meta(self) -> dict[str, Any]:
         """Metadata for events the policy records: the service acting, caused by the current event."""

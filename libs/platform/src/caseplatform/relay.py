@@ -92,6 +92,7 @@ class Relay:
         partitions: int,
         section_size: int = 1000,
         poll_interval_s: float = 0.005,
+        idle_poll_max_s: float = 0.25,
         idle_check_interval_s: float = 2.0,
         lease: RelayLease | None = None,
     ) -> None:
@@ -103,6 +104,7 @@ class Relay:
         self._partitions = partitions
         self._section_size = section_size
         self._poll_interval_s = poll_interval_s
+        self._idle_poll_max_s = max(idle_poll_max_s, poll_interval_s)
         self._idle_check_interval_s = idle_check_interval_s
         self._state_store = RelayStateStore(app)
         self._stored = RelayPosition()
@@ -113,6 +115,21 @@ class Relay:
         self._lease = lease  # None: this is the only relay of the store (tests, tools)
         self._lease_checked_at = 0.0
         self.caught_up = asyncio.Event()
+        # Set (from whichever thread committed) when this process records events: the relay
+        # sleeps on it when idle instead of polling the store every few milliseconds.
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        app.on_recorded(self._recorded)
+
+    def _recorded(self) -> None:
+        """Called in the committing thread after every commit that recorded events."""
+        loop = self._loop
+        if loop is None or self._wake.is_set():
+            return
+        try:
+            loop.call_soon_threadsafe(self._wake.set)
+        except RuntimeError:  # the loop closed: nobody to wake
+            self._loop = None
 
     @property
     def position(self) -> int:
@@ -127,6 +144,7 @@ class Relay:
     async def run(self) -> None:
         """Publish forever; on any broker trouble, back off, re-check the broker and carry on."""
         backoff = 0.2
+        self._loop = asyncio.get_running_loop()
         try:
             while True:
                 try:
@@ -213,7 +231,7 @@ class Relay:
     async def _tails(self) -> dict[int, PartitionTail]:
         assert self._probe is not None
         tps = [TopicPartition(self.topic, p) for p in range(self._partitions)]
-        self._probe.assign(tps)
+        self._assign_probe(tps)
         starts = await self._probe.beginning_offsets(tps)
         tails: dict[int, PartitionTail] = {}
         for tp in tps:
@@ -231,6 +249,27 @@ class Relay:
             )
         return tails
 
+    def _assign_probe(self, tps: list[TopicPartition]) -> None:
+        """Assign the probe paused: an assigned consumer fetches in the background without
+        pause, which idle would be a fetch every few milliseconds and under load a second copy
+        of everything published. Each read resumes its partition for just that read."""
+        assert self._probe is not None
+        self._probe.assign(tps)
+        self._probe.pause(*tps)
+
+    async def _probe_getmany(self, tp: TopicPartition, offset: int | None, max_records: int) -> list[Any]:
+        """Records of `tp` from `offset` (None: where the last read ended), up to `max_records`,
+        or [] after a short wait."""
+        assert self._probe is not None
+        if offset is not None:
+            self._probe.seek(tp, offset)
+        self._probe.resume(tp)
+        try:
+            batch = await self._probe.getmany(tp, timeout_ms=300, max_records=max_records)
+        finally:
+            self._probe.pause(tp)
+        return batch.get(tp, [])
+
     async def _last_record(self, tp: TopicPartition, first: Any) -> Any:
         """The partition's last record. Reads near the high-water mark first; Tansu's offsets
         inside multi-record batches are not always where the mark says, so fall back to reading
@@ -238,14 +277,14 @@ class Relay:
         assert self._probe is not None
         high = self._probe.highwater(tp) or (first.offset + 1)
         for start in (high - 1, high - 1000, first.offset):
-            self._probe.seek(tp, max(start, first.offset))
+            offset: int | None = max(start, first.offset)
             last = None
             while True:
-                batch = await self._probe.getmany(tp, timeout_ms=300, max_records=1000)
-                records = batch.get(tp, [])
+                records = await self._probe_getmany(tp, offset, 1000)
                 if not records:
                     break
                 last = records[-1]
+                offset = None
             if last is not None:
                 return last
         return first
@@ -256,15 +295,18 @@ class Relay:
 
     async def _read_from(self, tp: TopicPartition, offset: int) -> Any | None:
         """The first record at or after `offset` (compaction and aborted batches leave holes)."""
-        assert self._probe is not None
-        self._probe.seek(tp, offset)
-        batch = await self._probe.getmany(tp, timeout_ms=300, max_records=1)
-        records = batch.get(tp, [])
+        records = await self._probe_getmany(tp, offset, 1)
         return records[0] if records else None
 
     async def _publish_forever(self) -> None:
-        idle_for = 0.0
+        """Publish what the log holds; when idle, sleep until this process records events or,
+        at the latest, after a pause that doubles from `poll_interval_s` to `idle_poll_max_s`
+        (for events another process recorded: replicas sharing a PostgreSQL store)."""
+        loop = asyncio.get_running_loop()
+        pause = self._poll_interval_s
+        idle_since = loop.time()
         while True:
+            self._wake.clear()  # before reading: a commit after this point wakes the next wait
             notifications = await asyncio.to_thread(
                 self.app.recorder.select_notifications,
                 start=self._cursor.position,
@@ -274,14 +316,17 @@ class Relay:
             if not notifications:
                 self.caught_up.set()
                 metrics.RELAY_LAG.labels(self.service).set(0)
-                await asyncio.sleep(self._poll_interval_s)
-                idle_for += self._poll_interval_s
-                if idle_for >= self._idle_check_interval_s:
-                    idle_for = 0.0
+                if loop.time() - idle_since >= self._idle_check_interval_s:
+                    idle_since = loop.time()
                     await self._check_lease()
                     await asyncio.wait_for(self._check_broker_still_holds_chain(), BROKER_CALL_TIMEOUT_S)
+                if await _woken(self._wake, pause):
+                    pause = self._poll_interval_s
+                else:
+                    pause = min(pause * 2, self._idle_poll_max_s)
                 continue
-            idle_for = 0.0
+            pause = self._poll_interval_s
+            idle_since = loop.time()
             self.caught_up.clear()
             await self._check_lease()
             await self._publish_section(notifications)
@@ -366,11 +411,19 @@ class Relay:
             return
         partition, offset = max(self._last_offsets.items(), key=lambda kv: self._cursor.heads.get(kv[0], 0))
         tp = TopicPartition(self.topic, partition)
-        assert self._probe is not None
-        self._probe.assign([tp])
+        self._assign_probe([tp])
         record = await self._read_at(tp, offset)
         if record is None or _header_int(record, "notification-id") != self._cursor.heads.get(partition):
             raise BrokerLost(f"partition {partition} no longer holds offset {offset}")
+
+
+async def _woken(event: asyncio.Event, timeout: float) -> bool:
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+        return True
+    except TimeoutError:
+        return False
 
 
 def _header_int(record: Any, name: str) -> int:

@@ -126,6 +126,7 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
         partitions=settings.kafka_topic_partitions,
         section_size=settings.relay_section_size,
         poll_interval_s=settings.relay_poll_interval_s,
+        idle_poll_max_s=settings.relay_idle_poll_max_s,
         lease=lease_for(service, settings),
     )
     inbox = Inbox(parts.app, access.policy) if access.policy else None

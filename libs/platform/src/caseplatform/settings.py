@@ -45,10 +45,17 @@ class PlatformSettings(BaseSettings):
     # Start the process clock at this instant (then real time passes): for test and training
     # environments only. Unset in production.
     casework_clock_start: datetime | None = None
-    # How often the relay polls the notification log when SQLite (no LISTEN/NOTIFY).
-    relay_poll_interval_s: float = 0.005
+    # The relay reads the notification log again at once while there is work, and is woken at
+    # once when this process commits events. Otherwise, idle, it re-reads after a pause that
+    # doubles from RELAY_POLL_INTERVAL_S to RELAY_IDLE_POLL_MAX_S (the latency for events
+    # another process recorded: replicas sharing a PostgreSQL store).
+    relay_poll_interval_s: float = Field(default=0.005, gt=0)
+    relay_idle_poll_max_s: float = Field(default=0.25, gt=0)
     relay_section_size: int = Field(default=1000, ge=1)
-    consumer_fetch_wait_ms: int = Field(default=10, ge=0)
+    # The consumer's long poll: the broker holds an empty fetch this long (new messages end it
+    # early), and a batch is waited for this long before the subscriber loop goes round again.
+    consumer_fetch_wait_ms: int = Field(default=100, ge=0)
+    consumer_batch_wait_ms: int = Field(default=50, ge=1)
     # The agency whose staff roles (CHO, CSO, ...) count as landlord staff (ADR 0021).
     casework_landlord_agency: str = "landlord"
 

@@ -8,7 +8,7 @@ counts) on whichever datastore is configured.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlparse
@@ -74,6 +74,7 @@ class ServiceApplication(Application[UUID]):
     def __init__(self, service: str, settings: PlatformSettings, env: dict[str, str] | None = None):
         self.service = service
         self.settings = settings
+        self._recorded_listeners: list[Callable[[], None]] = []
         # Every stored event is encrypted at rest (caseplatform.crypto).
         super().__init__({**persistence_env(service, settings), **cipher_env(service, settings), **(env or {})})
 
@@ -97,7 +98,17 @@ class ServiceApplication(Application[UUID]):
             "store.append",
             attributes={"casework.service": self.service, "casework.events": len(processing_event.events)},
         ):
-            return super()._record(processing_event)
+            recordings = super()._record(processing_event)
+        if recordings:
+            for listener in self._recorded_listeners:
+                listener()
+        return recordings
+
+    def on_recorded(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` after each commit that recorded events (requests and the inbox
+        alike), in the thread that committed. The relay uses it to wake at once instead of
+        polling the store; listeners must be quick and must not raise."""
+        self._recorded_listeners.append(listener)
 
 
 class Sql:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import IO
 
@@ -47,7 +48,10 @@ def setup_tracing(service: str, settings: PlatformSettings) -> TracerProvider:
     return provider
 
 
+@cache
 def tracer() -> trace.Tracer:
+    """The process's tracer, made once (making one per span cost more than the span). Before
+    `setup_tracing` this is OpenTelemetry's proxy, which follows the provider installed later."""
     return trace.get_tracer(TRACER_NAME)
 
 
