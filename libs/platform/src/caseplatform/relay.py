@@ -34,6 +34,7 @@ from caseplatform import metrics
 from caseplatform.envelope import CONTENT_TYPE, OutgoingEvent, SourcePosition, build_envelope
 from caseplatform.identity import Actor, system_actor
 from caseplatform.kafka.admin import ensure_topics
+from caseplatform.kafka.security import kafka_client_options
 from caseplatform.relay_lease import LeaseLost, RelayLease, acquire
 from caseplatform.relay_state import RelayPosition, RelayStateStore
 from caseplatform.store import ServiceApplication
@@ -186,13 +187,13 @@ class Relay:
         if self._producer is None:
             self._producer = AIOKafkaProducer(
                 bootstrap_servers=self._bootstrap, acks="all", linger_ms=1, request_timeout_ms=10000,
-                metadata_max_age_ms=2000,
+                metadata_max_age_ms=2000, **kafka_client_options(self._bootstrap),
             )
             await self._producer.start()
         if self._probe is None:
             self._probe = AIOKafkaConsumer(
                 bootstrap_servers=self._bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10,
-                metadata_max_age_ms=2000,
+                metadata_max_age_ms=2000, **kafka_client_options(self._bootstrap),
             )
             await self._probe.start()
 
