@@ -63,3 +63,14 @@ def test_a_value_sealed_for_one_subject_cannot_be_passed_off_as_another(settings
     sealed = personal.seal("other", "07700 900004")
     forged = sealed.replace("pd1.other.", "pd1.victim.")  # the key is bound to the subject id
     assert personal.open(forged) == ERASED
+
+
+def test_replicas_starting_together_create_the_key_table_once(settings: PlatformSettings) -> None:
+    # Several replicas of a service start at the same moment on one PostgreSQL schema: creating
+    # the table must not fail for the ones that lose the race.
+    from concurrent.futures import ThreadPoolExecutor
+
+    apps = [ServiceApplication("source", settings) for _ in range(6)]
+    with ThreadPoolExecutor(len(apps)) as pool:
+        vaults = list(pool.map(PersonalData, apps))
+    assert vaults[0].open(vaults[-1].seal("s-1", "07700 900123")) == "07700 900123"

@@ -135,6 +135,11 @@ class Sql:
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         with self.cursor(commit=True) as c:
+            if not self.is_sqlite and statement.lstrip().upper().startswith("CREATE "):
+                # Replicas starting together on PostgreSQL: CREATE ... IF NOT EXISTS is not safe
+                # against a concurrent identical CREATE (a unique violation in the catalog), so
+                # the creators take turns, holding a lock named by the statement until commit.
+                c.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (statement,))
             c.execute(self._dialect(statement), params)
 
     def _dialect(self, statement: str) -> str:
