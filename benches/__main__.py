@@ -21,7 +21,7 @@ from caseplatform import topology
 from caseplatform.devstack.stack import DevStack
 
 from . import ceilings, load, sla, timeline
-from .memory import peak_rss_mib
+from .memory import cpu_seconds, peak_rss_mib
 from .report import Report, percentile
 from .stack import AsyncClient, has_rpc, new_stack
 
@@ -96,8 +96,14 @@ async def end_to_end(
 ) -> None:
     driver = load.Driver(client)
     report.details["calibrated_timelines"] = await driver.calibrate()
-    sat = await load.saturate(driver, int(size["saturate"]))
+    pids = {service: stack.pid(service) for service in stack.services}
+    pids["broker"] = stack.broker.pid
+    sat = await load.saturate(driver, int(size["saturate"]), cpu=lambda: cpu_seconds(pids))
     report.details["saturate"] = sat
+    # Where the CPU goes under saturation (until the last case is complete): the process with
+    # the most CPU per disclosure is the first to run out of a core.
+    for name, used in sat["cpu_seconds"].items():
+        report.add("1 cpu", f"CPU per disclosure, {name}", used * 1000 / max(sat["disclosures"], 1), "ms")
     report.add("1 e2e", "disclosures/s sustained", sat["per_second"], "/s", at_least=500,
                note=f"{sat['disclosures']} disclosures, {sat['incomplete']} incomplete")
     report.add("1 e2e", "incomplete after run", sat["incomplete"], "cases", at_most=0)

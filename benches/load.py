@@ -12,8 +12,10 @@ import asyncio
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import grpc
 from google.protobuf import timestamp_pb2
@@ -134,7 +136,10 @@ class Driver:
         return run
 
 
-async def saturate(driver: Driver, count: int, concurrency: int = 64, timeout_s: float = 600.0) -> dict[str, float]:
+async def saturate(
+    driver: Driver, count: int, concurrency: int = 64, timeout_s: float = 600.0,
+    cpu: Callable[[], dict[str, float]] | None = None,
+) -> dict[str, Any]:
     """As many disclosures as the system takes: sustained rate until the last one is complete.
     Completion is watched through reporting's store counts (no per-case polling load), then
     every case's timeline is checked once."""
@@ -148,6 +153,7 @@ async def saturate(driver: Driver, count: int, concurrency: int = 64, timeout_s:
         async with gate:
             return await driver.start_case(shape)
 
+    cpu_started = cpu() if cpu else {}
     started = time.perf_counter()
     runs = await asyncio.gather(*(one(s) for s in shapes))
     accepted = time.perf_counter()
@@ -158,6 +164,7 @@ async def saturate(driver: Driver, count: int, concurrency: int = 64, timeout_s:
             break
         await asyncio.sleep(0.1)
     finished = time.perf_counter()
+    cpu_finished = cpu() if cpu else {}  # before the per-case checks below, which are reads
     incomplete = 0
     check = asyncio.Semaphore(32)
 
@@ -180,6 +187,7 @@ async def saturate(driver: Driver, count: int, concurrency: int = 64, timeout_s:
         "per_second": count / (finished - started),
         "accepted_per_second": count / (accepted - started),
         "incomplete": incomplete,
+        "cpu_seconds": {k: cpu_finished[k] - v for k, v in cpu_started.items() if k in cpu_finished},
     }
 
 

@@ -27,3 +27,17 @@ def peak_rss_mib(pid: int) -> float | None:
 def own_peak_rss_mib() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, kB on Linux
+
+
+def cpu_seconds(pids: dict[str, int | None]) -> dict[str, float]:
+    """User+system CPU seconds used so far by each named process (those still running)."""
+    used: dict[str, float] = {}
+    for name, pid in pids.items():
+        if pid is None:
+            continue
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        used[name] = times.user + times.system
+    return used

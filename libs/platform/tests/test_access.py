@@ -114,9 +114,35 @@ def test_a_cho_is_admitted_to_their_own_patch_and_refused_another_with_a_record(
     ]
 
 
-def test_an_unknown_owner_is_refused_to_a_cho_fail_closed() -> None:
-    with pytest.raises(PermissionDenied):
-        guard(Recorder()).admit(TIMELINE, timeline_request(), [], Actor("landlord", "CHO", "cho-a"))
+def test_a_case_whose_owner_is_not_known_here_is_not_found_for_a_cho() -> None:
+    # Not admitted either way (fail closed); told what anyone is told about an unknown case.
+    audit = Recorder()
+    with pytest.raises(NotFound):
+        guard(audit).admit(TIMELINE, timeline_request(), [], Actor("landlord", "CHO", "cho-a"))
+    assert audit.records == []
+
+
+def test_repeated_identical_reads_are_recorded_once_per_window_denials_always() -> None:
+    audit, now = Recorder(), [1000.0]
+    edge = AccessGuard("reporting", RULES, audit, {CASE: "cho-a"}.get, landlord="landlord",  # type: ignore[arg-type]
+                       coalesce_s=60, clock=lambda: now[0])
+    cso, cho = Actor("landlord", "CSO", "cso-1"), Actor("landlord", "CHO", "cho-b")
+
+    def read(actor: Actor, purpose: str = "casework") -> None:
+        edge.allowed(TIMELINE, edge.admit(TIMELINE, timeline_request(), [("x-purpose", purpose)], actor))
+
+    for _ in range(100):  # a client polling the timeline
+        read(cso)
+    read(cso, purpose="supervision")  # another purpose is another record
+    now[0] += 61
+    read(cso)  # the window has passed
+    for _ in range(3):
+        with pytest.raises(PermissionDenied):
+            read(cho)
+    assert [(r["outcome"], r["purpose"]) for r in audit.records] == [
+        ("ALLOWED", "casework"), ("ALLOWED", "supervision"), ("ALLOWED", "casework"),
+        ("DENIED", "casework"), ("DENIED", "casework"), ("DENIED", "casework"),
+    ]
 
 
 def test_a_method_without_a_rule_and_a_role_without_a_scope_are_refused() -> None:
