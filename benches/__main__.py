@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -53,8 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     report.details["sizes"] = sizes(scale)
     only = {s.strip() for s in args.only.split(",")}
     work = Path(tempfile.mkdtemp(prefix="bench-", dir=_ensure(args.out)))
+    # `timeout`, CI or a user's kill sends SIGTERM: unwind like Ctrl-C, so the stacks the bench
+    # started are stopped and its work folder removed (by default Python would just exit).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         asyncio.run(run(report, sizes(scale), only, work, args.out if args.profile else None))
+    except KeyboardInterrupt:
+        print("interrupted: the bench's stacks are stopped; no figures written", file=sys.stderr)
+        return 130
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(report.table())
