@@ -119,3 +119,20 @@ def test_the_next_meeting_follows_the_fortnightly_schedule(app: MaracApplication
     scheduled = published(app, ["MeetingScheduled"])
     assert [e.payload.meeting_date for e in scheduled] == ["2027-03-04", "2027-03-18"]
     assert all(e.case_id == "" for e in scheduled)  # area-level: about no case
+
+
+def test_an_area_is_loaded_from_a_snapshot_not_from_every_meeting_and_case_ever(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from marac.domain.area import Area
+
+    app = app_for(tmp_path)
+    area = Area(area="torfaen-snapshot", meta={})
+    for week in range(120):  # over two years of fortnightly meetings, and more
+        day = MONDAY + timedelta(weeks=week)
+        area.add_meeting(meeting_id=f"m-{week}", meeting_date=day.date().isoformat(), cut_off_at=day, meta={})
+    app.save(area)
+    assert app.snapshots is not None
+    assert [s.originator_version for s in app.snapshots.get(area.id)] == [100]
+    loaded = app.repository.get(area.id)
+    assert loaded.version == 121 and loaded.meetings == area.meetings

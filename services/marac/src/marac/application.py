@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -53,6 +53,10 @@ REQUEST_HASH_VERSION = "v1"
 
 
 class MaracApplication(ServiceApplication):
+    # An area's aggregate gains an event for every meeting and every case listed, for ever:
+    # snapshots keep loading it from replaying more than this many events.
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Area: 100}
+
     def __init__(
         self,
         settings: PlatformSettings,
