@@ -188,6 +188,11 @@ def test_the_briefing_is_assembled_from_events(desk: DaccDesk) -> None:
         "victim": {"tenant_ref": "T-1", "name": "Synthetic Victim", "address": {"line1": "12 Example Street", "postcode": "NP4 6YB"}},
     }), CHO).case.case_id
     app.close_case(intake_commands.ChangeStatus(case_id=earlier, reason="support in place"), CHO)
+    app.submit_disclosure(parse_command(intake_commands.SubmitDisclosure, {  # another tenant: not on the briefing
+        "idempotency_key": "k-other", "received_at": (MONDAY_0900 - timedelta(days=2)).isoformat(),
+        "channel": "THIRD_PARTY",
+        "victim": {"tenant_ref": "T-2", "name": "Other Person", "address": {"line1": "Flat 3 Sample Court", "postcode": "NP44 1AA"}},
+    }), CHO)
     inbox = Inbox(app, app.policy)
     inbox.apply("risk", 0, [upstream("risk", 1, risk_events.RiskAssessed(
         case_id=earlier, assessment_id="a-1", grade=risk_pb2.MEDIUM, checklist=risk_pb2.SAFELIVES_DASH_RIC))])

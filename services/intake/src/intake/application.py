@@ -361,6 +361,18 @@ class IntakeApplication(ServiceApplication):
             and (not risk_grade or c.risk_grade == risk_grade)
         ]
 
+    def cases_of_tenant(self, tenant_ref: str) -> list[Case]:
+        """Every case a tenant has had, open or closed, oldest first: read from the history of
+        their `VictimIndex` (each case it ever pointed at), not by scanning every case."""
+        if not tenant_ref:
+            return []
+        case_ids: list[str] = []
+        for stored in self.events.get(VictimIndex.create_id(tenant_ref)):
+            case_id = getattr(stored, "case_id", None)
+            if case_id and case_id not in case_ids:
+                case_ids.append(case_id)
+        return [self.get_case(UUID(case_id)) for case_id in case_ids]
+
     def _victim_index(self, tenant_ref: str) -> VictimIndex | None:
         if not tenant_ref:
             return None

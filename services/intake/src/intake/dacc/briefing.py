@@ -72,16 +72,13 @@ def _tenant(desk: DaccDesk, tenant_ref: str) -> TenantBriefing:
 
 
 def _add_disclosures(desk: DaccDesk, tenants: dict[str, TenantBriefing]) -> None:
-    """Every disclosure on each tenant's cases, from the cases' own events. Finding a tenant's
-    cases reads every case (as ListCases does): an index by tenant is a follow-up (ADR 0015)."""
-    wanted = {ref.strip().upper(): brief for ref, brief in tenants.items()}
-    for case in desk.app.list_cases():
-        brief = wanted.get(str(case.victim.get("tenant_ref", "")).strip().upper())
-        if brief is None:
-            continue
-        for stored in desk.app.events.get(case.id):
-            if isinstance(stored, Case.DisclosureReceived | Case.FurtherDisclosureReceived):
-                brief.disclosures.append({"case_id": case.case_id, "channel": stored.channel,
-                                          "received_at": stored.received_at, "case_status": case.status})
-    for brief in tenants.values():
+    """Every disclosure on each tenant's cases, from the cases' own events; the tenant's cases
+    are found through their victim index's history, so a briefing costs what the tenants on it
+    have, not what the whole register has."""
+    for tenant_ref, brief in tenants.items():
+        for case in desk.app.cases_of_tenant(tenant_ref):
+            for stored in desk.app.events.get(case.id):
+                if isinstance(stored, Case.DisclosureReceived | Case.FurtherDisclosureReceived):
+                    brief.disclosures.append({"case_id": case.case_id, "channel": stored.channel,
+                                              "received_at": stored.received_at, "case_status": case.status})
         brief.disclosures.sort(key=lambda d: d["received_at"])
