@@ -3,73 +3,35 @@ connect; plaintext is refused off loopback unless a mesh is declared to provide 
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 from pathlib import Path
 
 import grpc
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from caseplatform.devstack.ports import free_ports
 from caseplatform.grpc_server import build_server
-from caseplatform.testing import TestIdentities
+from caseplatform.testing import TestIdentities, issue_certificate, pem
 from caseplatform.tls import PlaintextRefused, TlsConfig
-
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _issue(cn: str, issuer_key, issuer_name, *, ca: bool = False, san: bool = False):
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(cn))
-        .issuer_name(issuer_name or _name(cn))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if san:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-    cert = builder.sign(issuer_key or key, hashes.SHA256())
-    return key, cert
-
-
-def _pem(key, cert) -> tuple[bytes, bytes]:
-    return (
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
-        cert.public_bytes(serialization.Encoding.PEM),
-    )
 
 
 @pytest.fixture
 def pki(tmp_path: Path) -> dict[str, bytes]:
-    ca_key, ca_cert = _issue("casework-test-ca", None, None, ca=True)
-    server_key, server_cert = _issue("intake", ca_key, ca_cert.subject, san=True)
-    client_key, client_cert = _issue("police-system", ca_key, ca_cert.subject)
-    rogue_ca_key, rogue_ca = _issue("rogue-ca", None, None, ca=True)
-    rogue_key, rogue_cert = _issue("rogue", rogue_ca_key, rogue_ca.subject)
+    ca_key, ca_cert = issue_certificate("casework-test-ca", None, None, ca=True)
+    server_key, server_cert = issue_certificate("intake", ca_key, ca_cert.subject, san=True)
+    client_key, client_cert = issue_certificate("police-system", ca_key, ca_cert.subject)
+    rogue_ca_key, rogue_ca = issue_certificate("rogue-ca", None, None, ca=True)
+    rogue_key, rogue_cert = issue_certificate("rogue", rogue_ca_key, rogue_ca.subject)
     files = {}
     for name, (key, cert) in {"server": (server_key, server_cert)}.items():
-        k, c = _pem(key, cert)
+        k, c = pem(key, cert)
         (tmp_path / f"{name}.key").write_bytes(k)
         (tmp_path / f"{name}.crt").write_bytes(c)
     (tmp_path / "ca.crt").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     files["ca"] = ca_cert.public_bytes(serialization.Encoding.PEM)
-    files["client_key"], files["client_cert"] = _pem(client_key, client_cert)
-    files["rogue_key"], files["rogue_cert"] = _pem(rogue_key, rogue_cert)
+    files["client_key"], files["client_cert"] = pem(client_key, client_cert)
+    files["rogue_key"], files["rogue_cert"] = pem(rogue_key, rogue_cert)
     files["dir"] = str(tmp_path).encode()
     return files
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from caseplatform.auth import AioIdentityTokenInterceptor, AuthConfig, DevIssuer, TokenVerifier
 from caseplatform.clock import ControlledClock, set_process_clock
@@ -39,3 +46,41 @@ class TestIdentities:
     def aio_channel(self, address: str) -> grpc.aio.Channel:
         """An asyncio channel on which x-agency/x-role/x-user metadata becomes a signed token."""
         return grpc.aio.insecure_channel(address, interceptors=[AioIdentityTokenInterceptor(self.issuer)])
+
+
+# ----- a throwaway PKI for tests of mutual TLS ---------------------------------------------
+
+def _cert_name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def issue_certificate(cn: str, issuer_key: Any, issuer_name: Any, *, ca: bool = False, san: bool = False) -> tuple[Any, Any]:
+    """An EC key and certificate for `cn`, signed by `issuer_key` (self-signed without one);
+    `san`: valid for localhost and 127.0.0.1."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_cert_name(cn))
+        .issuer_name(issuer_name or _cert_name(cn))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if san:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+    cert = builder.sign(issuer_key or key, hashes.SHA256())
+    return key, cert
+
+
+def pem(key: Any, cert: Any) -> tuple[bytes, bytes]:
+    """(private key, certificate) as PEM."""
+    return (
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        cert.public_bytes(serialization.Encoding.PEM),
+    )

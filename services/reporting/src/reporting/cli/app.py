@@ -50,8 +50,12 @@ def connect(
         typer.Option(envvar="CASECTL_PURPOSE", help="why you read case data, kept in the read audit "
                      "(required for regulators and partner agencies), e.g. 'DHR 2027-04 chronology'"),
     ] = None,
+    tls_ca: Annotated[Path | None, typer.Option(envvar="CASECTL_TLS_CA", help="CA of the services' certificates (TLS)")] = None,
+    tls_cert: Annotated[Path | None, typer.Option(envvar="CASECTL_TLS_CERT", help="this client's certificate (mutual TLS)")] = None,
+    tls_key: Annotated[Path | None, typer.Option(envvar="CASECTL_TLS_KEY", help="this client's private key (mutual TLS)")] = None,
 ) -> None:
-    ctx.obj = Connection(target, agency, role, user, token=token, data_dir=data_dir, purpose=purpose)
+    ctx.obj = Connection(target, agency, role, user, token=token, data_dir=data_dir, purpose=purpose,
+                         tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key)
 
 
 @timeline.command("show")

@@ -12,6 +12,7 @@ import grpc
 from google.protobuf import json_format
 
 from caseplatform.auth import DevIssuer
+from caseplatform.tls import allow_plaintext_from_env, is_loopback
 from casework.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 
 SERVICE = "reporting.v1.ReportingService"
@@ -31,6 +32,11 @@ class Connection:
     token: str | None = None
     data_dir: Path = Path("var")
     purpose: str | None = None  # sent as x-purpose: the "why" of the read audit (ADR 0021)
+    # Mutual TLS, as the services speak it in production (ADR 0020): the CA that signed the
+    # server's certificate, and this client's certificate and key.
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     @property
     def metadata(self) -> list[tuple[str, str]]:
@@ -50,7 +56,25 @@ class Connection:
         return self.token
 
     def stub(self) -> reporting_pb2_grpc.ReportingServiceStub:
-        return reporting_pb2_grpc.ReportingServiceStub(grpc.insecure_channel(self.target))
+        return reporting_pb2_grpc.ReportingServiceStub(self.channel())
+
+    def channel(self) -> grpc.Channel:
+        if self.tls_ca is not None:
+            if (self.tls_cert is None) != (self.tls_key is None):
+                raise CliError("--tls-cert and --tls-key go together (this client's certificate and its key)")
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=self.tls_ca.read_bytes(),
+                private_key=self.tls_key.read_bytes() if self.tls_key else None,
+                certificate_chain=self.tls_cert.read_bytes() if self.tls_cert else None,
+            )
+            return grpc.secure_channel(self.target, credentials)
+        host = self.target.rsplit(":", 1)[0]
+        if not (is_loopback(host.strip("[]")) or allow_plaintext_from_env()):
+            raise CliError(
+                f"refusing to send a token and case data in clear to {self.target}: pass --tls-ca "
+                "(and --tls-cert/--tls-key for mutual TLS), or run against a loopback address"
+            )
+        return grpc.insecure_channel(self.target)
 
     def call(self, method: str, request: Any) -> Any:
         try:
@@ -71,7 +95,7 @@ class Connection:
             request = json_format.ParseDict(fields, request_class())
         except json_format.ParseError as error:
             raise CliError(f"{method}: {error}") from None
-        call = grpc.insecure_channel(self.target).unary_unary(
+        call = self.channel().unary_unary(
             f"/{SERVICE}/{method}", request_serializer=request_class.SerializeToString,
             response_deserializer=response_class.FromString,
         )

@@ -1,0 +1,69 @@
+"""casectl in production: mutual TLS to reporting, as the services speak it (ADR 0020), and no
+token or case data sent in clear beyond this machine."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from caseplatform.devstack.ports import free_ports
+from caseplatform.grpc_server import build_server
+from caseplatform.settings import PlatformSettings
+from caseplatform.testing import TestIdentities, issue_certificate, pem
+from caseplatform.tls import TlsConfig
+from casework.reporting.v1 import reporting_pb2
+from reporting.application import ReportingApplication
+from reporting.cli.connection import CliError, Connection
+from reporting.entrypoints import grpc_api
+
+
+def write_pki(folder: Path) -> dict[str, Path]:
+    ca_key, ca_cert = issue_certificate("casework-test-ca", None, None, ca=True)
+    files = {"ca": folder / "ca.crt"}
+    files["ca"].write_bytes(pem(ca_key, ca_cert)[1])
+    for name, san in (("server", True), ("casectl", False)):
+        key, cert = pem(*issue_certificate(name, ca_key, ca_cert.subject, san=san))
+        files[f"{name}_key"], files[f"{name}_cert"] = folder / f"{name}.key", folder / f"{name}.crt"
+        files[f"{name}_key"].write_bytes(key)
+        files[f"{name}_cert"].write_bytes(cert)
+    return files
+
+
+async def test_casectl_reaches_reporting_over_mutual_tls_and_only_with_its_certificate(tmp_path: Path) -> None:
+    pki = write_pki(tmp_path)
+    identities = TestIdentities(tmp_path / "issuer")
+    app = ReportingApplication(PlatformSettings(casework_data_dir=tmp_path / "store"))
+    (port,) = free_ports(1)
+    server, _ = build_server(
+        "reporting", [grpc_api.register(app)], grpc_api.SERVICE_NAMES, port, identities.verifier,
+        tls=TlsConfig(cert=pki["server_cert"], key=pki["server_key"], client_ca=pki["ca"]),
+    )
+    await server.start()
+    try:
+        token = identities.issuer.mint("landlord", "HOUSING_MANAGER", "hm-1")
+        case_id = str(uuid4())
+
+        def connection(**tls: Path) -> Connection:
+            return Connection(f"localhost:{port}", "landlord", "HOUSING_MANAGER", "hm-1", token=token, timeout=5, **tls)
+
+        mutual = connection(tls_ca=pki["ca"], tls_cert=pki["casectl_cert"], tls_key=pki["casectl_key"])
+        log = await asyncio.to_thread(mutual.call, "GetAccessLog", reporting_pb2.GetAccessLogRequest(case_id=case_id))
+        assert log.case_id == case_id and not log.entries
+        without_certificate = connection(tls_ca=pki["ca"])
+        with pytest.raises(CliError):
+            await asyncio.to_thread(without_certificate.call, "GetAccessLog", reporting_pb2.GetAccessLogRequest(case_id=case_id))
+    finally:
+        await server.stop(grace=None)
+
+
+def test_casectl_refuses_plaintext_beyond_loopback(tmp_path: Path) -> None:
+    remote = Connection("reporting.casework.svc:50051", "landlord", "HOUSING_MANAGER", "hm-1", token="t")
+    with pytest.raises(CliError, match="--tls-ca"):
+        remote.channel()
+    half = Connection("reporting.casework.svc:50051", "landlord", "HOUSING_MANAGER", "hm-1", token="t",
+                      tls_ca=tmp_path / "ca.crt", tls_cert=tmp_path / "c.crt")
+    with pytest.raises(CliError, match="go together"):
+        half.channel()
