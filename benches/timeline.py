@@ -12,6 +12,7 @@ from pathlib import Path
 import grpc
 
 from casework.intake.v1 import intake_pb2
+from reporting.timelines.table import TABLE
 
 from .load import _ts, dash, disclosure
 from .report import percentile
@@ -63,7 +64,7 @@ async def measure(client: AsyncClient, store: Path, case_id: str, reads: int) ->
         for _ in range(reads):
             t0 = time.perf_counter()
             rows = db.execute(
-                "SELECT entry FROM timeline_entries WHERE case_id = ? "
+                f"SELECT entry FROM {TABLE} WHERE case_id = ? "
                 "ORDER BY occurred_at, recorded_at, service, notification_id",
                 (case_id,),
             ).fetchall()

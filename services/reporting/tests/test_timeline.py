@@ -141,3 +141,18 @@ def test_a_case_with_a_thousand_events_reads_in_milliseconds(app: ReportingAppli
     # The target is p99 <= 50 ms end to end (a benchmark on a quiet machine). Here, on a shared
     # machine, the best of 20 (timeit's rule: the least disturbed run) shows what the read costs.
     assert min(timings) < 0.05, timings
+
+
+def test_the_api_answer_from_stored_messages_is_the_projection_entry_for_entry(app: ReportingApplication) -> None:
+    from reporting.timelines.messages import entry_message
+
+    feed = Feed(app)
+    a_case(feed)
+    feed.publish(CASE, intake_events.SafeContactRecorded(case_id=CASE, outcome=intake_pb2.MADE, deadline_met=True),
+                 RECEIVED + timedelta(days=1), recorded_at=DUE + timedelta(days=2))
+    case = stable_id("test", "case-1")
+    for as_at in (None, DUE - timedelta(hours=1), RECEIVED):
+        expected = [entry_message(e) for e in app.timeline(case, as_at=as_at)]
+        assert list(app.timeline_response(case, as_at=as_at).entries) == expected
+    with pytest.raises(NotFound):
+        app.timeline_response(stable_id("test", "nobody"))

@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from caseplatform.access import Role, caller_role
 from caseplatform.clock import process_clock
-from caseplatform.envelope import from_timestamp, to_timestamp
+from caseplatform.envelope import from_timestamp
 from caseplatform.ids import parse_uuid
-from casework.common.v1 import envelope_pb2
 from casework.reporting.v1 import reporting_pb2
 from reporting.dataset.figure import Figure
 from reporting.dataset.outputs import to_csv, to_html
@@ -22,6 +20,7 @@ from reporting.dataset.settings import DatasetSettings
 from reporting.domain.deadline_marks import iso
 from reporting.exports.redaction import redact
 from reporting.exports.timeline_export import export_timeline
+from reporting.timelines.messages import entry_message
 
 
 class TimelineRpcs:
@@ -30,10 +29,11 @@ class TimelineRpcs:
     async def GetCaseTimeline(self, request, context):
         case_id = parse_uuid(request.case_id, "case_id")
         as_at = from_timestamp(request.as_at) if request.HasField("as_at") else None
-        entries = await asyncio.to_thread(self._app.timeline, case_id, as_at)
         if caller_role() is Role.REGULATOR:  # a regulator sees the timeline redacted, as in an export
-            entries = redact(entries)
-        response = reporting_pb2.GetCaseTimelineResponse(case_id=str(case_id), entries=[_entry(e) for e in entries])
+            entries = redact(await asyncio.to_thread(self._app.timeline, case_id, as_at))
+            response = reporting_pb2.GetCaseTimelineResponse(case_id=str(case_id), entries=[entry_message(e) for e in entries])
+        else:  # the entries as stored, already serialised: no per-entry conversion on a read
+            response = await asyncio.to_thread(self._app.timeline_response, case_id, as_at)
         if as_at is not None:
             response.as_at.CopyFrom(request.as_at)
         return response
@@ -69,31 +69,6 @@ class TimelineRpcs:
         written = rebuild.result()
         total = await asyncio.to_thread(lambda: self._app.recorder.max_notification_id() or 0)
         yield reporting_pb2.RebuildProgress(done=total, total=total, entries=written)
-
-
-def _entry(e: dict[str, Any]) -> reporting_pb2.TimelineEntry:
-    return reporting_pb2.TimelineEntry(
-        event_id=e["event_id"],
-        service=e["service"],
-        event_type=e["event_type"],
-        actor=envelope_pb2.Actor(**e["actor"]),
-        occurred_at=to_timestamp(_instant(e["occurred_at"])),
-        recorded_at=to_timestamp(_instant(e["recorded_at"])),
-        summary=e["summary"],
-        deadlines=[_effect(d) for d in e.get("deadlines", [])],
-        correction=bool(e.get("correction")),
-    )
-
-
-def _effect(d: dict[str, Any]) -> reporting_pb2.DeadlineEffect:
-    effect = reporting_pb2.DeadlineEffect(kind=d["kind"], clock_id=d["clock_id"], mark=reporting_pb2.DeadlineMark.Value(d["mark"]))
-    if d.get("due_at"):
-        effect.due_at.CopyFrom(to_timestamp(_instant(d["due_at"])))
-    return effect
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 class DatasetRpcs:

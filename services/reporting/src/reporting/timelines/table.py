@@ -18,8 +18,12 @@ from eventsourcing.utils import get_topic
 
 from caseplatform.store import ServiceApplication, Sql
 from reporting.domain.timeline_entry import TimelineEntry
+from reporting.timelines.messages import entry_message
 
-POSITION = "timeline_entries"
+# The projection's version: a change of its shape gets a new table and position, filled from
+# the store on first use (the old table is left for an operator to drop).
+TABLE = "timeline_entries_v2"  # v2: each entry also kept as the contract's serialised message
+POSITION = TABLE
 SECTION = 500
 Progress = Callable[[int, int, int], None]  # (notifications read, total, entries written)
 
@@ -28,7 +32,7 @@ class TimelineTable:
     def __init__(self, app: ServiceApplication) -> None:
         self._app = app
         self._sql = Sql(app)
-        self._entries = self._sql.table("timeline_entries")
+        self._entries = self._sql.table(TABLE)
         self._positions = self._sql.table("read_model_positions")
         self._topics = [get_topic(TimelineEntry.Recorded)]
         self._lock = threading.Lock()
@@ -38,12 +42,11 @@ class TimelineTable:
         self._sql.execute(
             f"CREATE TABLE IF NOT EXISTS {self._entries} (event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, "
             "occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, service TEXT NOT NULL, "
-            "notification_id BIGINT NOT NULL, event_type TEXT NOT NULL, entry TEXT NOT NULL)"
+            "notification_id BIGINT NOT NULL, event_type TEXT NOT NULL, entry TEXT NOT NULL, "
+            f"message {'BLOB' if self._sql.is_sqlite else 'BYTEA'} NOT NULL)"
         )
-        self._sql.execute(
-            f"CREATE INDEX IF NOT EXISTS timeline_entries_by_case ON {self._entries} (case_id, occurred_at)"
-        )
-        self._sql.execute(f"CREATE INDEX IF NOT EXISTS timeline_entries_by_time ON {self._entries} (occurred_at)")
+        self._sql.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_by_case ON {self._entries} (case_id, occurred_at)")
+        self._sql.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_by_time ON {self._entries} (occurred_at)")
         self._sql.execute(
             f"CREATE TABLE IF NOT EXISTS {self._positions} (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
         )
@@ -64,6 +67,20 @@ class TimelineTable:
             params,
         )
         return [json.loads(row[0]) for row in rows]
+
+    def messages_for_case(self, case_id: str, as_at: str | None = None) -> list[bytes]:
+        """The same entries, in the same order, as serialised `reporting.v1.TimelineEntry`s."""
+        self.catch_up()
+        where, params = "case_id = ?", [case_id]
+        if as_at is not None:
+            where += " AND recorded_at <= ?"
+            params.append(as_at)
+        rows = self._sql.query(
+            f"SELECT message FROM {self._entries} WHERE {where} "
+            "ORDER BY occurred_at, recorded_at, service, notification_id",
+            params,
+        )
+        return [bytes(row[0]) for row in rows]
 
     def has_case(self, case_id: str) -> bool:
         self.catch_up()
@@ -111,6 +128,7 @@ class TimelineTable:
         return (
             e["event_id"], e["case_id"], e["occurred_at"], e["recorded_at"], e["service"],
             int(e["notification_id"]), e["event_type"], json.dumps(e, sort_keys=True),
+            entry_message(e).SerializeToString(deterministic=True),
         )
 
     def _write(self, rows: list[tuple[Any, ...]], position: int) -> None:
@@ -119,7 +137,7 @@ class TimelineTable:
                 c.execute(
                     self._dialect(
                         f"INSERT INTO {self._entries} (event_id, case_id, occurred_at, recorded_at, service, "
-                        "notification_id, event_type, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                        "notification_id, event_type, entry, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                         "ON CONFLICT (event_id) DO NOTHING"
                     ),
                     row,
