@@ -156,24 +156,3 @@ def test_the_api_answer_from_stored_messages_is_the_projection_entry_for_entry(a
         assert list(app.timeline_response(case, as_at=as_at).entries) == expected
     with pytest.raises(NotFound):
         app.timeline_response(stable_id("test", "nobody"))
-
-
-async def test_the_table_is_kept_current_in_the_background_without_a_read(app: ReportingApplication) -> None:
-    import asyncio
-
-    from reporting.timelines.keeper import TimelineKeeper
-
-    keeper = asyncio.create_task(TimelineKeeper(app, app.timelines, idle_s=60).run())
-    try:
-        await asyncio.sleep(0.2)  # started, and idle: only a commit wakes it now
-        a_case(Feed(app))  # the inbox commits: the keeper is woken and applies the entries
-
-        async def applied() -> int:
-            while (written := app.timelines._position()) < (app.recorder.max_notification_id() or 0):
-                await asyncio.sleep(0.02)
-            return written
-
-        assert await asyncio.wait_for(applied(), 5) > 0
-        assert app.timelines.catch_up() == 0  # a read now has nothing left to apply
-    finally:
-        keeper.cancel()

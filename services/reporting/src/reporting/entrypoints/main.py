@@ -9,7 +9,6 @@ from caseplatform.settings import PlatformSettings
 from reporting.application import ReportingApplication
 from reporting.entrypoints import grpc_api
 from reporting.sla_watch import SlaWatch
-from reporting.timelines.keeper import TimelineKeeper
 from reporting.translation import to_contract
 
 
@@ -17,10 +16,7 @@ def build(settings: PlatformSettings) -> ServiceParts:
     app = ReportingApplication(settings)
     translate = partial(to_contract, area_of=app.sla.area_of)
     watch = SlaWatch(app.sla, app.recorder)  # records breaches as due instants pass (ADR 0016)
-    timelines = TimelineKeeper(app, app.timelines)  # the timeline table, off the read path (ADR 0018)
-    parts = ServiceParts.of(
-        app, translate, grpc_api, policy=app.policy, background={"sla-watch": watch.run, "timelines": timelines.run}
-    )
+    parts = ServiceParts.of(app, translate, grpc_api, policy=app.policy, background={"sla-watch": watch.run})
     parts.reads_audit = True  # the access logs (ADR 0021)
     return parts
 
