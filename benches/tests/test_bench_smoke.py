@@ -4,6 +4,7 @@ cannot) and the report is written."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +19,9 @@ def test_quick_bench_runs_every_section_and_writes_its_report(tmp_path: Path) ->
     proc = subprocess.run(
         [sys.executable, "-m", "benches", "--quick", "--out", str(out)],
         check=False, capture_output=True, text=True, timeout=280, cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # a crash in a C extension prints every thread's stack
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:], proc.stdout[-1000:])
     assert "ratio e2e / raw broker" in proc.stdout and "ratio rebuild / raw read" in proc.stdout
     report = json.loads((out / "latest.json").read_text())
     sections = {f["section"] for f in report["figures"]} | set(report["skipped"])
