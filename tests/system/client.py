@@ -110,3 +110,18 @@ def eventually(check: Callable[[], T], timeout: float = 60.0, interval: float = 
             if time.monotonic() > deadline:
                 raise
             time.sleep(interval)
+
+
+def settled(complete: Callable[[], list], quiet_s: float = 1.0, timeout: float = 60.0) -> list:
+    """`complete()`'s timeline entries once it passes and no entry arrives for `quiet_s`
+    (other services keep reacting — referral, the SLA engine — for a moment after)."""
+
+    def unchanged() -> list:
+        before = complete()
+        time.sleep(quiet_s)
+        after = complete()
+        assert [e.event_id for e in after] == [e.event_id for e in before]
+        return after
+
+    eventually(complete, timeout=timeout)
+    return eventually(unchanged, timeout=60)

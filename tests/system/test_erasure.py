@@ -4,7 +4,6 @@ name, phone, safe times or address lines, while the case's history and SLA clock
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -21,7 +20,7 @@ from casework.intake.v1 import intake_pb2
 from casework.referral.v1 import referral_pb2
 from casework.reporting.v1 import reporting_pb2
 
-from .client import OPERATIONS, STAFF, Client, disclosure, eventually
+from .client import OPERATIONS, STAFF, Client, disclosure, eventually, settled
 from .test_referral import assess, referral_of
 
 pytestmark = pytest.mark.system
@@ -61,15 +60,7 @@ def _settled(client: Client, case_id: str) -> list:
         assert {"referral.v1.ReferralRequired", "intake.v1.MaracReferralDetailsRecorded"} <= types, types
         return entries
 
-    def unchanged() -> list:
-        before = complete()
-        time.sleep(1.5)
-        after = complete()
-        assert [e.event_id for e in after] == [e.event_id for e in before]
-        return after
-
-    eventually(complete, timeout=90)
-    return eventually(unchanged, timeout=60)
+    return settled(complete, quiet_s=1.5, timeout=90)
 
 
 def _stores(stack: DevStack) -> Iterator[ServiceApplication]:

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ from casework.intake.v1 import intake_pb2
 from casework.reporting.v1 import reporting_pb2
 from reporting.exports.pdf import chromium_command, chromium_path
 
-from .client import STAFF, Client, disclosure, eventually, timestamp
+from .client import STAFF, Client, disclosure, eventually, settled, timestamp
 
 pytestmark = pytest.mark.system
 SAFE_PHONE = "07700 900461"
@@ -72,15 +71,7 @@ def settled_timeline(client: Client, case_id: str) -> list:
         assert wanted <= {e.event_type for e in entries}
         return entries
 
-    def unchanged() -> list:
-        before = complete()
-        time.sleep(1.0)
-        after = complete()
-        assert [e.event_id for e in after] == [e.event_id for e in before]
-        return after
-
-    eventually(complete, timeout=60)
-    return eventually(unchanged, timeout=60)
+    return settled(complete)
 
 
 def _entries(client: Client, case_id: str, at_least: int, as_at=None) -> list:

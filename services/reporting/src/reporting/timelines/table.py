@@ -56,31 +56,24 @@ class TimelineTable:
     def for_case(self, case_id: str, as_at: str | None = None) -> list[dict[str, Any]]:
         """The case's entries in order: by when it happened, then when recorded, source, position.
         With `as_at`, only entries recorded by then (what was known at that moment)."""
-        self.catch_up()
-        where, params = "case_id = ?", [case_id]
-        if as_at is not None:
-            where += " AND recorded_at <= ?"
-            params.append(as_at)
-        rows = self._sql.query(
-            f"SELECT entry FROM {self._entries} WHERE {where} "
-            "ORDER BY occurred_at, recorded_at, service, notification_id",
-            params,
-        )
-        return [json.loads(row[0]) for row in rows]
+        return [json.loads(value) for value in self._case_column("entry", case_id, as_at)]
 
     def messages_for_case(self, case_id: str, as_at: str | None = None) -> list[bytes]:
         """The same entries, in the same order, as serialised `reporting.v1.TimelineEntry`s."""
+        return [bytes(value) for value in self._case_column("message", case_id, as_at)]
+
+    def _case_column(self, column: str, case_id: str, as_at: str | None) -> list[Any]:
         self.catch_up()
         where, params = "case_id = ?", [case_id]
         if as_at is not None:
             where += " AND recorded_at <= ?"
             params.append(as_at)
         rows = self._sql.query(
-            f"SELECT message FROM {self._entries} WHERE {where} "
+            f"SELECT {column} FROM {self._entries} WHERE {where} "
             "ORDER BY occurred_at, recorded_at, service, notification_id",
             params,
         )
-        return [bytes(row[0]) for row in rows]
+        return [row[0] for row in rows]
 
     def has_case(self, case_id: str) -> bool:
         self.catch_up()
