@@ -3,6 +3,11 @@
 It follows reporting's own notification log (only committed clock events), keeps the open clocks
 in memory, records a breach within a fraction of a second of each due instant, and exports the
 SLA metrics. The store stays the record: on start the watch rebuilds its memory from it.
+
+The watch reads each notification's own event (decoded once, upcast by the mapper as any read
+is) and never replays a clock to follow it: `Started` carries the clock's start, `Breached` and
+`Met` its summary, and a clock's events are in its version order in the log. Only `sweep`
+re-reads a clock, the rare one whose due instant has passed, to record its breach.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import Mapper
 from eventsourcing.utils import get_topic
 
 from caseplatform.clock import process_clock
@@ -23,9 +30,11 @@ from reporting.sla_projection import SlaProjection
 
 log = logging.getLogger(__name__)
 
-CLOCK_TOPICS = [get_topic(getattr(SlaClock, e)) for e in ("Opened", "Started", "StopNoted", "Breached", "Met", "Withdrawn")]
-CASE_TOPICS = [get_topic(SlaCase.AreaSet)]
-BREACHED, MET = get_topic(SlaClock.Breached), get_topic(SlaClock.Met)
+# What the watch follows. `Opened` and `StopNoted` change nothing it keeps: a clock is open from
+# `Started`, and a stop noted before its start settles through `Met`/`Breached`/`Withdrawn`.
+CLOCK_TOPICS = [get_topic(getattr(SlaClock, e)) for e in ("Started", "Breached", "Met", "Withdrawn")]
+# A case's id (from `Registered`) so that its `AreaSet` can label the case's clocks.
+CASE_TOPICS = [get_topic(SlaCase.Registered), get_topic(SlaCase.AreaSet)]
 
 
 @dataclass
@@ -43,18 +52,23 @@ class SlaWatch:
         projection: SlaProjection,
         app_recorder: object,
         *,
+        mapper: Mapper[UUID] | None = None,
         grace: timedelta = timedelta(milliseconds=200),
         tick_s: float = 0.1,
         startup_hold_s: float = 3.0,
     ) -> None:
         self._projection = projection
         self._recorder = app_recorder
+        # The application's mapper (decrypts, decodes, upcasts). Callers that pass only the
+        # projection and recorder get the projection's application's own.
+        self._mapper: Mapper[UUID] = mapper if mapper is not None else projection._app.mapper
         self._grace = grace  # lets an event that met the clock just before its due instant arrive
         self._tick_s = tick_s
         self._hold_until = time.monotonic() + startup_hold_s  # the consumer's first fetch
         self._position = 0
         self._open: dict[UUID, OpenClock] = {}
-        self._areas: dict[str, str] = {}
+        self._areas: dict[str, str] = {}  # case_id -> area
+        self._case_ids: dict[UUID, str] = {}  # SlaCase id -> case_id
         self._gauge_keys: set[tuple[str, ...]] = set()
 
     async def run(self) -> None:
@@ -82,36 +96,43 @@ class SlaWatch:
                 self._position + 1, 1000, topics=CLOCK_TOPICS + CASE_TOPICS
             )
             for n in page:
-                self._apply(n.originator_id, n.topic, count)
+                self._apply(self._mapper.to_domain_event(n), count)
                 self._position = n.id
             if len(page) < 1000:
                 return
 
-    def _apply(self, originator_id: UUID, topic: str, count: bool) -> None:
-        if topic in CASE_TOPICS:
-            case = self._projection.clock_case(originator_id)
-            if case is not None:
-                self._areas[case.case_id] = case.area
-            return
-        clock = self._projection.clock(originator_id)
-        if clock is None:
-            return
-        if clock.started and not clock.stopped:
-            self._open[originator_id] = OpenClock(
-                clock.kind, clock.service, clock.case_id, clock.due_at, clock.breached_at is not None
+    def _apply(self, event: Any, count: bool) -> None:
+        aggregate_id = event.originator_id
+        if isinstance(event, SlaClock.Started):
+            start = event.start
+            self._open[aggregate_id] = OpenClock(
+                start["kind"], start["service"], start["case_id"], start["due_at"], False
             )
-        else:
-            self._open.pop(originator_id, None)
-        if count:
-            self._count(topic, clock)
+        elif isinstance(event, SlaClock.Breached):
+            clock = self._open.get(aggregate_id)
+            if clock is not None:
+                clock.breached = True  # still open until met or withdrawn
+            if count:
+                m.BREACHES.labels(*self._labels(event.clock)).inc()
+        elif isinstance(event, SlaClock.Met):
+            self._open.pop(aggregate_id, None)
+            if count:
+                labels = self._labels(event.clock)
+                m.MET.labels(*labels, "on_time" if event.on_time else "late").inc()
+                waited = (event.met_at - event.clock["started_at"]).total_seconds()
+                m.TIME_TO_MEET.labels(*labels).observe(max(waited, 0))
+        elif isinstance(event, SlaClock.Withdrawn):
+            self._open.pop(aggregate_id, None)
+        elif isinstance(event, SlaCase.Registered):
+            self._case_ids[aggregate_id] = event.case_id
+        elif isinstance(event, SlaCase.AreaSet):
+            case_id = self._case_ids.get(aggregate_id)
+            if case_id is not None:
+                self._areas[case_id] = event.area
 
-    def _count(self, topic: str, clock: SlaClock) -> None:
-        labels = (clock.kind, clock.service, m.area_label(self._areas.get(clock.case_id, "")))
-        if topic == BREACHED:
-            m.BREACHES.labels(*labels).inc()
-        elif topic == MET and clock.met_at is not None and clock.start is not None:
-            m.MET.labels(*labels, "on_time" if clock.on_time else "late").inc()
-            m.TIME_TO_MEET.labels(*labels).observe(max((clock.met_at - clock.start["started_at"]).total_seconds(), 0))
+    def _labels(self, clock: dict[str, Any]) -> tuple[str, str, str]:
+        """Metric labels from a clock's summary (as `Breached` and `Met` carry it)."""
+        return clock["kind"], clock["service"], m.area_label(self._areas.get(clock["case_id"], ""))
 
     # ----- breaches ---------------------------------------------------------------------------------
 
