@@ -18,6 +18,7 @@ from caseplatform import topology
 from caseplatform.envelope import UnreadableMessage, parse_envelope
 from caseplatform.inbox import Inbox
 from caseplatform.kafka.admin import ensure_topics
+from caseplatform.kafka.reading import read_topics
 from caseplatform.relay import Relay
 from caseplatform.settings import PlatformSettings
 
@@ -59,23 +60,7 @@ async def raw_broker(bootstrap: str, messages: int, size: int, partitions: int =
 
 async def capture(bootstrap: str, services: tuple[str, ...] = topology.SERVICES) -> dict[str, list[Any]]:
     """Every message on the services' event topics, in offset order per partition."""
-    return {service: await _read_topic(bootstrap, topology.topic_for(service)) for service in services}
-
-
-async def _read_topic(bootstrap: str, topic: str, settle_ms: int = 1000) -> list[Any]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, fetch_max_wait_ms=10)
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=settle_ms, max_records=5000)
-            if not batch:
-                return sorted(records, key=lambda r: (r.partition, r.offset))
-            for rs in batch.values():
-                records.extend(rs)
-    finally:
-        await consumer.stop()
+    return {service: await read_topics(bootstrap, [topology.topic_for(service)], settle_s=1.0) for service in services}
 
 
 def build_parts(service: str, data_dir: Path) -> Any:

@@ -66,7 +66,8 @@ class AsyncClient:
     async def event_counts(self, service: str) -> dict[str, int]:
         stub = ops_pb2_grpc.OpsServiceStub(self.channels[service])
         stats = await stub.GetStoreStats(ops_pb2.GetStoreStatsRequest(), metadata=OPERATIONS, timeout=30)
-        return {c.event_type: c.count for c in stats.event_counts}
+        # Read models kept as rows (ADR 0024) count beside the events, as "rows:<name>".
+        return {c.event_type: c.count for c in stats.event_counts} | {f"rows:{r.name}": r.rows for r in stats.read_model_rows}
 
     async def close(self) -> None:
         for channel in self.channels.values():

@@ -97,7 +97,8 @@ class Client:
     def event_counts(self, service: str) -> dict[str, int]:
         stub = ops_pb2_grpc.OpsServiceStub(self._channels[service])
         stats = stub.GetStoreStats(ops_pb2.GetStoreStatsRequest(), metadata=OPERATIONS, timeout=10)
-        return {c.event_type: c.count for c in stats.event_counts}
+        # Read models kept as rows (ADR 0024) count beside the events, as "rows:<name>".
+        return {c.event_type: c.count for c in stats.event_counts} | {f"rows:{r.name}": r.rows for r in stats.read_model_rows}
 
 
 def eventually(check: Callable[[], T], timeout: float = 60.0, interval: float = 0.2) -> T:

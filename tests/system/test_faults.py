@@ -34,9 +34,10 @@ def expected_counts(disclosures: int, with_children: int) -> dict[str, dict[str,
         "marac": {"CaseFile.CaseFileOpened": disclosures},
         "repairs": {"CaseFile.CaseFileOpened": disclosures},
         "reporting": {
-            # one entry per event: intake, risk, marac, repairs and reporting's SlaMet (case recorded
-            # on time) for every case; referral's required + held for those with children
-            "TimelineEntry.Recorded": 5 * disclosures + 2 * with_children,
+            # one timeline row per event (ADR 0024): intake, risk, marac, repairs and reporting's
+            # SlaMet (case recorded on time) for every case; referral's required + held for those
+            # with children
+            "rows:timeline_entries": 5 * disclosures + 2 * with_children,
             # SLA clocks (ADR 0016): safe contact, case recorded, risk assessment for every case,
             # the children's referral for those with children (one clock, shared by intake and
             # referral); case recorded met at once
@@ -89,7 +90,7 @@ def test_consumers_killed_mid_burst_catch_up_exactly_once(own_stack: OwnStack) -
     sender.start()
     eventually(lambda: _at_least(client, "risk", "RiskAssessment.AssessmentRequired", 50), timeout=60, interval=0.05)
     stack.kill_service("risk")  # kill -9: no goodbye
-    eventually(lambda: _at_least(client, "reporting", "TimelineEntry.Recorded", 400), timeout=60, interval=0.05)
+    eventually(lambda: _at_least(client, "reporting", "rows:timeline_entries", 400), timeout=60, interval=0.05)
     stack.kill_service("reporting")
     sender.join(timeout=120)
     stack.start_service("risk")

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from caseplatform.devstack.broker import TansuBroker
 from caseplatform.devstack.ports import free_port
 from caseplatform.envelope import OutgoingEvent, parse_envelope
 from caseplatform.inbox import Inbox
 from caseplatform.kafka.admin import ensure_topics
+from caseplatform.kafka.reading import read_topics
 from caseplatform.relay import Relay, partition_for
 from caseplatform.settings import PlatformSettings
 from casework.intake.v1 import events_pb2
@@ -53,19 +53,7 @@ def open_cases(app: CounterApp, prefix: str, count: int) -> list[str]:
 
 
 async def read_topic(broker: TansuBroker, topic: str = "source.events.v1", settle_s: float = 0.5) -> list[Any]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, fetch_max_wait_ms=10)
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=int(settle_s * 1000))
-            if not batch:
-                return records
-            for rs in batch.values():
-                records.extend(rs)
-    finally:
-        await consumer.stop()
+    return await read_topics(broker.bootstrap, [topic], settle_s=settle_s)
 
 
 class RunningRelay:

@@ -42,3 +42,7 @@ class PermissionDenied(DomainError):
 
 class PreconditionFailed(DomainError):
     """The request is well formed but the case is not in a state that allows it."""
+
+
+class Unavailable(DomainError):
+    """Something the request needs (e.g. the broker) is not answering: try again later."""

@@ -38,6 +38,7 @@ from caseplatform.errors import (
     NotFound,
     PermissionDenied,
     PreconditionFailed,
+    Unavailable,
 )
 from caseplatform.identity import Actor, current_actor
 from caseplatform.telemetry import tracer
@@ -54,6 +55,7 @@ _CODES: list[tuple[type[DomainError], grpc.StatusCode]] = [
     (Conflict, grpc.StatusCode.ALREADY_EXISTS),
     (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (Unavailable, grpc.StatusCode.UNAVAILABLE),
 ]
 
 
@@ -134,8 +136,12 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
+            # An abort (NOT_FOUND, INVALID_ARGUMENT, …) is an answer, not a fault: the span gets its
+            # status code, and only unexpected exceptions get a recorded traceback (formatting one
+            # for every expected refusal cost risk ~7 % of its CPU under load).
             with tracer().start_as_current_span(
-                method.lstrip("/"), kind=trace.SpanKind.SERVER, attributes={"rpc.system": "grpc"}
+                method.lstrip("/"), kind=trace.SpanKind.SERVER, attributes={"rpc.system": "grpc"},
+                record_exception=False, set_status_on_exception=False,
             ) as span:
                 try:
                     if isinstance(actor, str):  # the reason authentication failed
@@ -161,8 +167,10 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
                 except grpc.aio.AbortError:
                     span.set_attribute("rpc.grpc.status_code", code.value[0])
                     raise
-                except Exception:
+                except Exception as exc:
                     code = grpc.StatusCode.INTERNAL
+                    span.record_exception(exc)
+                    span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
                     log.exception("%s failed", method)
                     await context.abort(code, "internal error; it may or may not have been applied: retry with the same idempotency key")
                 finally:

@@ -30,6 +30,7 @@ from opentelemetry import trace
 from caseplatform import metrics
 from caseplatform.envelope import IncomingEvent
 from caseplatform.identity import system_actor
+from caseplatform.projection import RowWriter, TrackingWithRows
 from caseplatform.store import ServiceApplication
 from caseplatform.telemetry import context_from, tracer
 
@@ -47,6 +48,7 @@ class Unit:
         self._app = app
         self.processing = ProcessingEvent[UUID]()
         self.current: IncomingEvent | None = None
+        self._rows: dict[RowWriter, list[tuple[Any, ...]]] = {}
 
     def get(self, aggregate_id: UUID) -> Any | None:
         """An aggregate as this unit sees it (including changes not yet recorded), or None."""
@@ -68,6 +70,17 @@ class Unit:
                 processing.aggregates[aggregate.id] = aggregate
             elif aggregate is not None:
                 processing.collect_events(aggregate)
+
+    def add_row(self, writer: RowWriter, row: tuple[Any, ...]) -> None:
+        """A read-model row to write in this unit's transaction, with its tracking record
+        (ADR 0024): committed exactly when the events that led to it are marked applied."""
+        self._rows.setdefault(writer, []).append(row)
+
+    def tracking(self, name: str, notification_id: int) -> Tracking:
+        if not self._rows:
+            return Tracking(name, notification_id)
+        rows = tuple((writer, tuple(rows)) for writer, rows in self._rows.items())
+        return TrackingWithRows(name, notification_id, rows=rows)
 
     def meta(self) -> dict[str, Any]:
         """Metadata for events the policy records: the service acting, caused by the current event."""
@@ -176,7 +189,7 @@ class Inbox:
             last = event.notification_id
             applied += 1
         if applied:
-            self._record(unit, Tracking(name, last))
+            self._record(unit, unit.tracking(name, last))
             outcome.processed += applied
 
     def _apply_one(self, event: IncomingEvent, unit: Unit, index: int) -> None:

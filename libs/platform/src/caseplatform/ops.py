@@ -42,6 +42,9 @@ class OpsServicer(ops_pb2_grpc.OpsServiceServicer):
                 for name, n in positions
                 if ":" in name and name.split(":")[1].isdigit()
             ],
+            read_model_rows=[
+                ops_pb2.ReadModelRows(name=name, rows=rows) for name, rows in sorted(self._app.read_model_rows().items())
+            ],
         )
 
 

@@ -19,6 +19,7 @@ from eventsourcing.persistence import ProcessRecorder, Recording
 
 from caseplatform.crypto import cipher_env
 from caseplatform.identity import Actor
+from caseplatform.projection import RECORDER_TOPICS
 from caseplatform.settings import PlatformSettings
 from caseplatform.telemetry import current_carrier, tracer
 
@@ -32,6 +33,7 @@ def persistence_env(service: str, settings: PlatformSettings) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str((folder / "events.sqlite").resolve()),
             "SQLITE_LOCK_TIMEOUT": "30",
+            "PROCESS_RECORDER_TOPIC": RECORDER_TOPICS["sqlite"],
         }
     if settings.casework_persistence == "postgres":
         ensure_schema(settings.casework_postgres_dsn, service)
@@ -51,6 +53,7 @@ def persistence_env(service: str, settings: PlatformSettings) -> dict[str, str]:
             "POSTGRES_CONN_MAX_AGE": str(settings.casework_postgres_conn_max_age_s),
             "POSTGRES_PRE_PING": "yes" if settings.casework_postgres_pre_ping else "no",
             "POSTGRES_LOCK_TIMEOUT": str(settings.casework_postgres_lock_timeout_s),
+            "PROCESS_RECORDER_TOPIC": RECORDER_TOPICS["postgres"],
         }
     raise ValueError(f"unknown CASEWORK_PERSISTENCE {settings.casework_persistence!r}")
 
@@ -103,6 +106,10 @@ class ServiceApplication(Application[UUID]):
             for listener in self._recorded_listeners:
                 listener()
         return recordings
+
+    def read_model_rows(self) -> dict[str, int]:
+        """Rows of each read model kept beside the store (ADR 0024), for `GetStoreStats`."""
+        return {}
 
     def on_recorded(self, listener: Callable[[], None]) -> None:
         """Call `listener()` after each commit that recorded events (requests and the inbox

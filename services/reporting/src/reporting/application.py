@@ -32,7 +32,10 @@ class ReportingApplication(ServiceApplication):
             record_access(event, unit)
             return
         self.sla.policy(event, unit)
-        record_on_timeline(event, unit)
+        record_on_timeline(event, unit, self.timelines)
+
+    def read_model_rows(self) -> dict[str, int]:
+        return {"timeline_entries": self.timelines.count()}
 
     def access_log(self, case_id: UUID) -> list[dict]:
         """Who read or was refused the case's records, oldest first (empty if no one yet)."""

@@ -158,7 +158,7 @@ def access_log(ctx: typer.Context, case_id: str) -> None:
 
 @projection.command("rebuild")
 def rebuild(ctx: typer.Context) -> None:
-    """Rebuild the timeline table from reporting's store, with a progress bar."""
+    """Derive every timeline row again from the services' topics, with a progress bar."""
     stream = ctx.obj.stub().RebuildTimelines(reporting_pb2.RebuildTimelinesRequest(), metadata=ctx.obj.metadata, timeout=3600)
     columns = (TextColumn("rebuilding timelines"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     last = None
@@ -169,7 +169,7 @@ def rebuild(ctx: typer.Context) -> None:
                 bar.update(task, completed=last.done, total=max(last.total, 1))
         except grpc.RpcError as error:
             raise explain(error, "RebuildTimelines") from None
-    console.print(f"rebuilt: {last.entries if last else 0} timeline entries from {last.total if last else 0} stored events")
+    console.print(f"rebuilt: {last.entries if last else 0} timeline entries from {last.total if last else 0} published events")
 
 
 def _print_message(message) -> None:

@@ -1,7 +1,7 @@
-"""One entry on a case's timeline: an event some service published about the case, as reporting
-recorded it. One small aggregate per (case, event) — not one growing aggregate per case — so
-recording an entry never replays the case's history, and a redelivered event finds its entry
-by id (ADR 0018). Reads go through the timeline table, not through these aggregates."""
+"""One entry on a case's timeline, as reporting recorded it before ADR 0024 (one small aggregate
+per (case, event), ADR 0018). Nothing records these any more: timeline rows are written in the
+inbox's transaction. The class stays so that stores written earlier can still be read; their
+entries are copied into the timeline table once (`TimelineTable.copy_recorded_entries`)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from reporting.translation import to_contract
 def build(settings: PlatformSettings) -> ServiceParts:
     app = ReportingApplication(settings)
     translate = partial(to_contract, area_of=app.sla.area_of)
-    watch = SlaWatch(app.sla, app.recorder)  # records breaches as due instants pass (ADR 0016)
+    watch = SlaWatch(app.sla, app.recorder, mapper=app.mapper)  # records breaches as due instants pass (ADR 0016)
     parts = ServiceParts.of(app, translate, grpc_api, policy=app.policy, background={"sla-watch": watch.run})
     parts.reads_audit = True  # the access logs (ADR 0021)
     return parts

@@ -11,6 +11,7 @@ from typing import Any
 from caseplatform.access import Role, caller_role
 from caseplatform.clock import process_clock
 from caseplatform.envelope import from_timestamp
+from caseplatform.errors import Unavailable
 from caseplatform.ids import parse_uuid
 from casework.reporting.v1 import reporting_pb2
 from reporting.dataset.figure import Figure
@@ -21,6 +22,7 @@ from reporting.domain.deadline_marks import iso
 from reporting.exports.redaction import redact
 from reporting.exports.timeline_export import export_timeline
 from reporting.timelines.messages import entry_message
+from reporting.timelines.rebuild import BrokerUnavailable, rebuild_from_topics
 
 
 class TimelineRpcs:
@@ -53,22 +55,30 @@ class TimelineRpcs:
         )
 
     async def RebuildTimelines(self, request, context):
+        """Every timeline row derived again from the topics (ADR 0024), with progress as it reads."""
         queue: asyncio.Queue = asyncio.Queue()
-        loop = asyncio.get_running_loop()
 
         def progress(done: int, total: int, written: int) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, (done, total, written))
+            queue.put_nowait((done, total, written))
 
-        rebuild = asyncio.ensure_future(asyncio.to_thread(self._app.timelines.rebuild, progress))
-        while not (rebuild.done() and queue.empty()):
+        rebuild = asyncio.ensure_future(
+            rebuild_from_topics(self._app.timelines, self._app.settings.kafka_bootstrap_servers, progress)
+        )
+        done = total = 0
+        try:
+            while not (rebuild.done() and queue.empty()):
+                try:
+                    done, total, written = await asyncio.wait_for(queue.get(), timeout=0.1)
+                except TimeoutError:
+                    continue
+                yield reporting_pb2.RebuildProgress(done=done, total=total, entries=written)
             try:
-                done, total, written = await asyncio.wait_for(queue.get(), timeout=0.1)
-            except TimeoutError:
-                continue
+                written = rebuild.result()
+            except BrokerUnavailable as exc:
+                raise Unavailable(f"timelines not rebuilt: {exc}") from exc
             yield reporting_pb2.RebuildProgress(done=done, total=total, entries=written)
-        written = rebuild.result()
-        total = await asyncio.to_thread(lambda: self._app.recorder.max_notification_id() or 0)
-        yield reporting_pb2.RebuildProgress(done=total, total=total, entries=written)
+        finally:
+            rebuild.cancel()
 
 
 class DatasetRpcs:

@@ -1,19 +1,14 @@
-"""The timeline half of reporting's policy: every event about a case becomes one entry."""
+"""The timeline half of reporting's policy: every event about a case becomes one row of the
+timeline table, written in the inbox's transaction (ADR 0024)."""
 
 from __future__ import annotations
 
 from caseplatform.envelope import IncomingEvent
 from caseplatform.inbox import Unit
-from reporting.domain.timeline_entry import TimelineEntry
 from reporting.timelines.entries import entry_from
+from reporting.timelines.table import TimelineTable
 
 
-def record_on_timeline(event: IncomingEvent, unit: Unit) -> None:
-    if not event.case_id:
-        return
-    entry_id = TimelineEntry.create_id(event.case_id, event.envelope.event_id)
-    if unit.get(entry_id) is not None:  # an event is on a timeline once, however often delivered
-        return
-    unit.collect(
-        TimelineEntry(case_id=event.case_id, event_id=event.envelope.event_id, entry=entry_from(event))
-    )
+def record_on_timeline(event: IncomingEvent, unit: Unit, table: TimelineTable) -> None:
+    if event.case_id:
+        unit.add_row(table, TimelineTable.row(entry_from(event)))

@@ -1,0 +1,54 @@
+"""Read whole topics from the start: for tests, benches and operators' checks, never the services.
+
+Each attempt is bounded in time, and a hung attempt is retried with a fresh client: an aiokafka
+client talking to a broker that dropped a connection half-way can wait forever (seen with Tansu,
+as in the relay, ADR 0009), and a reader that hangs turns a test of something else into a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+
+log = logging.getLogger(__name__)
+
+
+async def read_topics(
+    bootstrap: str,
+    topics: Sequence[str],
+    *,
+    settle_s: float = 0.5,
+    attempt_timeout_s: float = 60.0,
+    attempts: int = 3,
+) -> list[Any]:
+    """Every record now on `topics`, in (topic, partition, offset) order. Stops when nothing new
+    arrives for `settle_s`. Raises TimeoutError if every attempt hung."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await asyncio.wait_for(_read_once(bootstrap, list(topics), settle_s), attempt_timeout_s)
+        except TimeoutError:
+            log.warning("reading %s took over %.0fs (attempt %d of %d)", topics, attempt_timeout_s, attempt, attempts)
+    raise TimeoutError(f"could not read {list(topics)} in {attempts} attempts of {attempt_timeout_s:.0f}s")
+
+
+async def _read_once(bootstrap: str, topics: list[str], settle_s: float) -> list[Any]:
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, fetch_max_wait_ms=10)
+    records: list[Any] = []
+    try:
+        await consumer.start()
+        while True:
+            batch = await consumer.getmany(timeout_ms=int(settle_s * 1000), max_records=5000)
+            if not batch:
+                return sorted(records, key=lambda r: (r.topic, r.partition, r.offset))
+            for rs in batch.values():
+                records.extend(rs)
+    finally:
+        try:
+            await asyncio.wait_for(consumer.stop(), 5)
+        except Exception:  # a reader that cannot say goodbye has still read
+            log.debug("reader stop failed", exc_info=True)

@@ -1,0 +1,119 @@
+"""RebuildTimelines derives every timeline row again from the topics (ADR 0024), on a real Tansu
+broker: the rebuilt table equals the live one, skips what the live policy skips, and a broker that
+is not there is an error, not a silent empty table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from caseplatform.devstack.broker import TansuBroker
+from caseplatform.devstack.ports import free_port
+from caseplatform.envelope import OutgoingEvent, SourcePosition, build_envelope, parse_envelope
+from caseplatform.ids import stable_id
+from caseplatform.kafka.admin import ensure_topics
+from caseplatform.settings import PlatformSettings
+from caseplatform.store import Sql
+from caseplatform.topology import topic_for
+from casework.common.v1 import access_pb2
+from casework.intake.v1 import events_pb2 as intake_events
+from reporting.application import ReportingApplication
+from reporting.timelines import rebuild
+from reporting.timelines.rebuild import BrokerUnavailable, rebuild_from_topics
+from reporting.timelines.table import TABLE
+
+from .helpers import CHO, Feed
+from .test_timeline import CASE, RECEIVED, a_case
+
+pytestmark = pytest.mark.system
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[TansuBroker]:
+    tansu = TansuBroker(free_port(), tmp_path / "broker.log")
+    tansu.start()
+    tansu.wait_ready()
+    yield tansu
+    tansu.stop()
+
+
+class PublishingFeed(Feed):
+    """Applies each event live, as the consumer would, and keeps it to put on its topic."""
+
+    def __init__(self, app: ReportingApplication) -> None:
+        super().__init__(app)
+        self.sent: list[Any] = []
+
+    def publish(self, *args: Any, **kwargs: Any) -> Any:
+        event = super().publish(*args, **kwargs)
+        self.sent.append(event)
+        return event
+
+
+async def put_on_topics(broker: TansuBroker, events: list[Any], extra: list[tuple[str, bytes]] = ()) -> None:
+    topics = sorted({topic_for(e.source_service) for e in events} | {t for t, _ in extra})
+    await ensure_topics(broker.bootstrap, topics, 3)
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    await producer.start()
+    try:
+        for e in events:
+            await producer.send_and_wait(topic_for(e.source_service), e.envelope.SerializeToString(), key=e.case_id.encode())
+        for topic, value in extra:
+            await producer.send_and_wait(topic, value, key=b"x")
+    finally:
+        await producer.stop()
+
+
+def audit_from_intake(feed: Feed, case_id: str) -> Any:
+    """A read of the case at intake, as intake's read audit publishes it (ADR 0021)."""
+    feed._last["intake"] += 1
+    position = feed._last["intake"]
+    envelope = build_envelope(
+        OutgoingEvent(case_id=case_id, payload=access_pb2.CaseAccessed(case_id=case_id, service="intake", rpc="/intake.v1.IntakeService/GetCase"),
+                      occurred_at=RECEIVED),
+        aggregate_id=str(stable_id("test", "audit")), aggregate_version=1, recorded_at=RECEIVED,
+        actor=CHO, source=SourcePosition("intake", position, 0, position - 1),
+    )
+    return parse_envelope(envelope.SerializeToString())
+
+
+def rows_of(app: ReportingApplication) -> list[tuple[Any, ...]]:
+    sql = Sql(app)
+    return sorted(sql.query(f"SELECT event_id, case_id, occurred_at, recorded_at, service, event_type, entry FROM {sql.table(TABLE)}"))
+
+
+async def test_rebuilt_rows_equal_the_live_ones(tmp_path: Path, broker: TansuBroker) -> None:
+    app = ReportingApplication(PlatformSettings(casework_data_dir=tmp_path / "live"))
+    feed = PublishingFeed(app)
+    a_case(feed)
+    other = str(stable_id("test", "case-2"))
+    feed.publish(other, intake_events.LegalAdviceRequested(case_id=other), RECEIVED)
+    audit = audit_from_intake(feed, CASE)
+    assert feed.inbox.apply("intake", 0, [audit]).processed == 1  # to the access log, not a timeline
+    live = rows_of(app)
+    assert len(live) == 5
+    await put_on_topics(broker, [*feed.sent, audit], extra=[(topic_for("intake"), b"\x08\x96 not an envelope")])
+
+    # A fresh table (a new replica's, or one whose rows were lost) and a damaged one both come back.
+    fresh = ReportingApplication(PlatformSettings(casework_data_dir=tmp_path / "fresh"))
+    seen: list[tuple[int, int, int]] = []
+    written = await rebuild_from_topics(fresh.timelines, broker.bootstrap, lambda *p: seen.append(p))
+    assert written == 5 and rows_of(fresh) == live
+    assert seen[-1][0] == seen[-1][1] == len(feed.sent) + 2  # every message read, the poison and the audit too
+
+    sql = Sql(app)
+    sql.execute(f"DELETE FROM {sql.table(TABLE)} WHERE case_id = ?", [other])
+    sql.execute(f"UPDATE {sql.table(TABLE)} SET entry = '{{}}' WHERE case_id = ?", [CASE])
+    assert await rebuild_from_topics(app.timelines, broker.bootstrap) == 5
+    assert rows_of(app) == live
+
+
+async def test_no_broker_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rebuild, "STALL_S", 2.0)
+    app = ReportingApplication(PlatformSettings(casework_data_dir=tmp_path))
+    with pytest.raises(BrokerUnavailable):
+        await rebuild_from_topics(app.timelines, f"127.0.0.1:{free_port()}")
