@@ -11,7 +11,7 @@ order (different topics): a stop seen first waits on the clock until its start a
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -205,4 +205,6 @@ class SlaCase(CaseAggregate):
 
 
 def _plain(value: Start | Stop) -> dict[str, Any]:
-    return asdict(value)
+    # Fields are str, bool, datetime or None: a shallow copy is the same as dataclasses.asdict,
+    # at a fraction of its cost (it deep-copies; a tenth of a rebuild's SLA time, profiled).
+    return dict(value.__dict__)
