@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from caseplatform.calendar import LONDON, WorkingDayCalendar
-from caseplatform.clock import ControlledClock
+from caseplatform.clock import ControlledClock, OffsetClock
 
 cal = WorkingDayCalendar()
 
@@ -78,3 +78,16 @@ def test_controlled_clock_moves_only_when_told() -> None:
     clock.advance(timedelta(hours=1))
     assert clock.now() - first == timedelta(hours=1)
     assert clock.now().tzinfo is UTC
+
+
+def test_shifted_clocks_with_one_anchor_agree_whenever_each_started() -> None:
+    # Two services of a training stack, started (or restarted) 90 s apart, read the same time.
+    real = ControlledClock(datetime(2026, 11, 29, 9, 0, tzinfo=UTC))
+    start = datetime(2027, 3, 26, 17, 40, tzinfo=LONDON)
+    anchor = real.now()
+    first = OffsetClock(start, base=real, anchor=anchor)
+    real.advance(timedelta(seconds=90))
+    second = OffsetClock(start, base=real, anchor=anchor)
+    unanchored = OffsetClock(start, base=real)
+    assert first.now() == second.now() == start + timedelta(seconds=90)
+    assert unanchored.now() == start, "without an anchor a process's clock starts when it does"

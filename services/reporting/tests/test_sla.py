@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 from prometheus_client import REGISTRY
 
 from caseplatform.calendar import LONDON
@@ -284,3 +286,62 @@ def _cancelled(case: str, work_order_id: str) -> Any:
     from casework.repairs.v1 import events_pb2
 
     return events_pb2.WorkOrderCancelled(case_id=case, work_order_id=work_order_id)
+
+
+def test_clocks_due_at_one_instant_are_breached_together_and_published_with_their_area(
+    app: ReportingApplication, clock: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    feed = Feed(app)
+    cases = [case_id_for(f"midnight-{i}") for i in range(250)]
+    for case in cases:
+        feed.send("intake", case, disclosure(case, GOOD_FRIDAY_EVENING, area="Caerphilly"), GOOD_FRIDAY_EVENING)
+    watch = watch_for(app)
+    watch.tick()
+    commits: list[int] = []
+    save = app.save
+    monkeypatch.setattr(app, "save", lambda *aggregates: commits.append(len(aggregates)) or save(*aggregates))
+
+    clock.set(TUESDAY_END + seconds(0.3))
+    watch.tick()
+    # 250 safe-contact clocks (CASE_RECORDED was met by the disclosure): two commits, not 250.
+    assert sorted(commits) == [50, 200]
+    assert len(app.sla.breaches(BreachFilter(kind="SAFE_CONTACT", area="Caerphilly"))) == 250
+    # Publishing needs no read of each case: the area is on the event the watch recorded.
+    topics = [get_topic(SlaClock.Breached)]
+    breach = app.mapper.to_domain_event(app.recorder.select_notifications(start=1, limit=1, topics=topics)[0])
+    assert breach.clock["area"] == "Caerphilly"
+
+    def no_lookup(case_id: str) -> str:
+        raise AssertionError("area looked up")
+
+    published = to_contract(breach, area_of=no_lookup)
+    assert published is not None and published.payload.area == "Caerphilly"
+    # The same for a clock met by an event (CASE_RECORDED, met by the disclosure itself).
+    met = app.recorder.select_notifications(start=1, limit=1, topics=[get_topic(SlaClock.Met)])[0]
+    published = to_contract(app.mapper.to_domain_event(met), area_of=no_lookup)
+    assert published is not None and published.payload.area == "Caerphilly"
+
+
+def test_a_breach_a_concurrent_writer_got_in_first_is_tried_again(
+    app: ReportingApplication, clock: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    case = case_id_for("conflict")
+    Feed(app).send("intake", case, disclosure(case, GOOD_FRIDAY_EVENING), GOOD_FRIDAY_EVENING)
+    watch = watch_for(app)
+    watch.tick()
+    save = app.save
+    conflicts = [IntegrityError("another replica recorded first")]
+
+    def save_once_conflicting(*aggregates: Any) -> Any:
+        if conflicts:
+            raise conflicts.pop()
+        return save(*aggregates)
+
+    monkeypatch.setattr(app, "save", save_once_conflicting)
+    clock.set(TUESDAY_END + seconds(0.3))
+    watch.tick()
+    assert _clock(app, case, "SAFE_CONTACT").state == OPEN and not conflicts
+    clock.set(TUESDAY_END + seconds(0.5))
+    watch.tick()
+    assert (_clock(app, case, "SAFE_CONTACT").state, _clock(app, case, "SAFE_CONTACT").breached_at) == (BREACHED, TUESDAY_END)
+    assert stored_events(app, f"{case}:SAFE_CONTACT").count("Breached") == 1

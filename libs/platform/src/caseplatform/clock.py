@@ -48,9 +48,11 @@ class OffsetClock:
     """Real time, shifted to start at a chosen instant: a test or training environment can live
     on a chosen date (e.g. the Friday before a bank holiday) while time still passes."""
 
-    def __init__(self, start: datetime, base: Clock | None = None) -> None:
+    def __init__(self, start: datetime, base: Clock | None = None, anchor: datetime | None = None) -> None:
+        """`anchor`: the real instant at which this clock reads `start` (default: now). Processes
+        given the same start and anchor agree on the time whenever each of them started."""
         self._base = base or SystemClock()
-        self._offset = start.astimezone(UTC) - self._base.now()
+        self._offset = start.astimezone(UTC) - (anchor.astimezone(UTC) if anchor else self._base.now())
 
     def now(self) -> datetime:
         return self._base.now() + self._offset

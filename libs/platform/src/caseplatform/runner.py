@@ -115,7 +115,7 @@ def run_service(service: str, build: Callable[[PlatformSettings], ServiceParts])
 async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]) -> None:
     settings, grpc_port, metrics_port = service_settings(service)
     if settings.casework_clock_start is not None:
-        set_process_clock(OffsetClock(settings.casework_clock_start))
+        set_process_clock(OffsetClock(settings.casework_clock_start, anchor=settings.casework_clock_anchor))
     provider = setup_tracing(service, settings)
     parts = await asyncio.to_thread(build, settings)
     access = KernelAccess.wire(service, parts, settings)

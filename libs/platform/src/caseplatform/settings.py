@@ -45,6 +45,10 @@ class PlatformSettings(BaseSettings):
     # Start the process clock at this instant (then real time passes): for test and training
     # environments only. Unset in production.
     casework_clock_start: datetime | None = None
+    # The real instant at which that clock reads CASEWORK_CLOCK_START. Set it (to the same value
+    # for every service) so that all processes share one "now", also after a restart; unset, each
+    # process's clock starts at CASEWORK_CLOCK_START when that process starts.
+    casework_clock_anchor: datetime | None = None
     # The relay reads the notification log again at once while there is work, and is woken at
     # once when this process commits events. Otherwise, idle, it re-reads after a pause that
     # doubles from RELAY_POLL_INTERVAL_S to RELAY_IDLE_POLL_MAX_S (the latency for events

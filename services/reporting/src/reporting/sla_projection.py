@@ -4,6 +4,7 @@ reporting itself, and the queries behind ListSlaBreaches and GetSlaStatus."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -55,12 +56,12 @@ class SlaProjection:
         case.set_area(found.area)
         for start in found.starts:
             clock = self._clock(unit, start.clock_id, start.case_id, start.kind)
-            clock.begin(start)
+            clock.begin(start, case.area)
             case.add_clock(start.clock_id)
             unit.collect(clock)
         for stop in found.stops:
             clock = self._clock(unit, stop.clock_id, stop.case_id, stop.kind)
-            clock.end(stop)
+            clock.end(stop, case.area)
             case.add_clock(stop.clock_id)
             unit.collect(clock)
         unit.collect(case)
@@ -85,6 +86,31 @@ class SlaProjection:
         except IntegrityError:
             return False
         return True
+
+    def breach_all_due(
+        self, aggregate_ids: list[UUID], now: datetime, grace: timedelta, area_of: Callable[[str], str | None],
+        batch: int = 200,
+    ) -> tuple[list[UUID], list[UUID]]:
+        """Record the breach of each clock still due, many per commit. Returns (recorded, to
+        retry): a batch a concurrent writer touched is recorded by no one here and retried."""
+        recorded: list[UUID] = []
+        retry: list[UUID] = []
+        for start in range(0, len(aggregate_ids), batch):
+            clocks = []
+            for aggregate_id in aggregate_ids[start:start + batch]:
+                clock = self.clock(aggregate_id)
+                # The area travels on the event, so publishing it needs no read of the case.
+                if clock is not None and clock.breach_if_due(now, grace, area=area_of(clock.case_id) or ""):
+                    clocks.append(clock)
+            if not clocks:
+                continue
+            try:
+                self._app.save(*clocks)
+            except IntegrityError:
+                retry += [c.id for c in clocks]
+                continue
+            recorded += [c.id for c in clocks]
+        return recorded, retry
 
     # ----- queries ------------------------------------------------------------------------------
 

@@ -33,7 +33,8 @@ def _common(clock: dict[str, Any], area_of: Callable[[str], str]) -> dict[str, A
         "case_id": clock["case_id"],
         "kind": clock["kind"],
         "service": clock["service"],
-        "area": area_of(clock["case_id"]),
+        # Outcomes carry the case's area as known when recorded; older ones have it looked up.
+        "area": clock.get("area") or area_of(clock["case_id"]),
         "started_at": to_timestamp(clock["started_at"]),
         "due_at": to_timestamp(clock["due_at"]),
     }

@@ -13,6 +13,7 @@ re-reads a clock, the rare one whose due instant has passed, to record its breac
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ class SlaWatch:
         grace: timedelta = timedelta(milliseconds=200),
         tick_s: float = 0.1,
         startup_hold_s: float = 3.0,
+        export_every_s: float = 1.0,
     ) -> None:
         self._projection = projection
         self._recorder = app_recorder
@@ -70,6 +72,13 @@ class SlaWatch:
         self._areas: dict[str, str] = {}  # case_id -> area
         self._case_ids: dict[UUID, str] = {}  # SlaCase id -> case_id
         self._gauge_keys: set[tuple[str, ...]] = set()
+        # Open clocks by due instant (entries of clocks since met, withdrawn or breached are
+        # dropped when they reach the top): a tick looks only at what is due, not at every
+        # open clock — a landlord's thousands of open clocks cost nothing until they fall due.
+        self._due: list[tuple[datetime, UUID]] = []
+        self._export_every_s = export_every_s
+        self._exported_at: datetime | None = None  # on the process clock, which tests control
+        self._changed = True  # clocks or areas changed since the gauges were last set
 
     async def run(self) -> None:
         await asyncio.to_thread(self.follow, False)  # memory from the store; history is not re-counted
@@ -81,7 +90,11 @@ class SlaWatch:
         self.follow()
         if self.ready() and self.sweep(process_clock().now()):
             self.follow()
-        self.export(process_clock().now())
+        # The gauges follow every change at once, and the passing of time (on track → due soon →
+        # overdue) at least every `export_every_s`: not an O(open clocks) pass on every idle tick.
+        now = process_clock().now()
+        if self._changed or self._exported_at is None or (now - self._exported_at).total_seconds() >= self._export_every_s:
+            self.export(now)
 
     def ready(self) -> bool:
         """Breaches are recorded only when we are current with the topics (not catching up)."""
@@ -98,6 +111,7 @@ class SlaWatch:
             for n in page:
                 self._apply(self._mapper.to_domain_event(n), count)
                 self._position = n.id
+                self._changed = True
             if len(page) < 1000:
                 return
 
@@ -108,6 +122,7 @@ class SlaWatch:
             self._open[aggregate_id] = OpenClock(
                 start["kind"], start["service"], start["case_id"], start["due_at"], False
             )
+            heapq.heappush(self._due, (start["due_at"], aggregate_id))
         elif isinstance(event, SlaClock.Breached):
             clock = self._open.get(aggregate_id)
             if clock is not None:
@@ -137,32 +152,48 @@ class SlaWatch:
     # ----- breaches ---------------------------------------------------------------------------------
 
     def sweep(self, now: datetime) -> int:
-        """Record the breach of every open clock whose due instant (plus grace) has passed."""
-        recorded = 0
-        for aggregate_id, clock in list(self._open.items()):
-            due = not clock.breached and now >= clock.due_at + self._grace
-            if due and self._projection.breach_if_due(aggregate_id, now, self._grace):
-                recorded += 1
-                log.info("SLA breached: %s (%s)", clock.kind, clock.service)
-        return recorded
+        """Record the breach of every open clock whose due instant (plus grace) has passed, in
+        batches (one commit for many clocks due at the same midnight)."""
+        due: list[UUID] = []
+        while self._due and self._due[0][0] + self._grace <= now:
+            _, aggregate_id = heapq.heappop(self._due)
+            clock = self._open.get(aggregate_id)
+            if clock is not None and not clock.breached and now >= clock.due_at + self._grace:
+                due.append(aggregate_id)
+        if not due:
+            return 0
+        recorded, retry = self._projection.breach_all_due(due, now, self._grace, self._areas.get)
+        for aggregate_id in retry:  # a concurrent writer got there first: look again next tick
+            clock = self._open.get(aggregate_id)
+            if clock is not None:
+                heapq.heappush(self._due, (clock.due_at, aggregate_id))
+        for aggregate_id in recorded:
+            clock = self._open[aggregate_id]
+            log.info("SLA breached: %s (%s)", clock.kind, clock.service)
+        return len(recorded)
 
     def _sleep_s(self) -> float:
-        now = process_clock().now()
-        upcoming = [c.due_at + self._grace for c in self._open.values() if not c.breached]
-        if not upcoming:
-            return self._tick_s
-        return min(self._tick_s, max((min(upcoming) - now).total_seconds(), 0.005))
+        while self._due:
+            due_at, aggregate_id = self._due[0]
+            clock = self._open.get(aggregate_id)
+            if clock is not None and not clock.breached and clock.due_at == due_at:
+                wait = (due_at + self._grace - process_clock().now()).total_seconds()
+                return min(self._tick_s, max(wait, 0.005))
+            heapq.heappop(self._due)  # met, withdrawn or breached since: nothing to wait for
+        return self._tick_s
 
     # ----- metrics ----------------------------------------------------------------------------------
 
     def export(self, now: datetime) -> None:
+        self._exported_at, self._changed = now, False
         counts: dict[tuple[str, ...], int] = {}
         for clock in self._open.values():
             area = m.area_label(self._areas.get(clock.case_id, ""))
             base = (clock.kind, clock.service, area)
-            m.BREACHES.labels(*base)  # the series exists at 0 before the first breach (rate/increase)
-            for state in m.STATES:
-                counts.setdefault((*base, state), 0)
+            if (*base, m.STATES[0]) not in counts:
+                m.BREACHES.labels(*base)  # the series exists at 0 before the first breach (rate/increase)
+                for state in m.STATES:
+                    counts.setdefault((*base, state), 0)
             counts[(*base, _state(clock, now))] += 1
         for key in self._gauge_keys - counts.keys():
             counts[key] = 0  # a label set that emptied reads 0, not a stale value

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple, Self
@@ -95,6 +96,10 @@ class DevStack:
         self.stop_timeout = stop_timeout
         self.broker = TansuBroker(broker_port, self.log_dir / "broker.log", host=host)
         self._extra_env = dict(env or {})
+        if "CASEWORK_CLOCK_START" in self._extra_env:
+            # One shifted clock for the whole stack, restarts included: anchored now, not at each
+            # process's own start (which would put every service at a different "now").
+            self._extra_env.setdefault("CASEWORK_CLOCK_ANCHOR", datetime.now(UTC).isoformat())
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._replicas: dict[str, str] = {}  # instance name -> service
         self._started = False

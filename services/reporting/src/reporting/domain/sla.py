@@ -108,37 +108,39 @@ class SlaClock(CaseAggregate):
 
     # ----- changes ----------------------------------------------------------------------------
 
-    def begin(self, start: Start) -> None:
+    def begin(self, start: Start, area: str = "") -> None:
+        """`area` (here and below): the case's area as known now, carried on the outcome events
+        (Breached, Met) so that publishing them needs no read of the case."""
         if self.started:
             return  # a deadline repeated on a later event (e.g. the one that met it) changes nothing
         self._started(start=_plain(start))
         if self.pending_stop is not None:
-            self._settle(self.pending_stop)
+            self._settle(self.pending_stop, area)
 
-    def end(self, stop: Stop) -> None:
+    def end(self, stop: Stop, area: str = "") -> None:
         if self.stopped or self.pending_stop is not None:
             return  # the first stop wins; later ones are history on the timeline
         plain = _plain(stop)
         if not self.started:
             self._stop_noted(stop=plain)
         else:
-            self._settle(plain)
+            self._settle(plain, area)
 
-    def breach_if_due(self, now: datetime, grace: timedelta = timedelta(0)) -> bool:
+    def breach_if_due(self, now: datetime, grace: timedelta = timedelta(0), area: str = "") -> bool:
         if not self.is_due(now, grace):
             return False
-        self._breached(breached_at=self.due_at, clock=self.summary())
+        self._breached(breached_at=self.due_at, clock=self.summary(area))
         return True
 
-    def _settle(self, stop: dict[str, Any]) -> None:
+    def _settle(self, stop: dict[str, Any], area: str = "") -> None:
         due = self.due_at
         assert due is not None
         if self.breached_at is None and stop["recorded_at"] > due:
-            self._breached(breached_at=due, clock=self.summary())  # nobody knew by the due instant it was met
+            self._breached(breached_at=due, clock=self.summary(area))  # nobody knew by the due instant it was met
         if stop["met"]:
             met_at = stop["met_at"] or stop["recorded_at"]
             on_time = stop["on_time"] if stop["on_time"] is not None else met_at <= due
-            self._met(met_at=met_at, on_time=on_time, met_by=stop["service"], clock=self.summary())
+            self._met(met_at=met_at, on_time=on_time, met_by=stop["service"], clock=self.summary(area))
         else:
             self._withdrawn(reason_code=stop["reason_code"] or "WITHDRAWN")
 
@@ -151,10 +153,10 @@ class SlaClock(CaseAggregate):
     def _stop_noted(self, stop: dict[str, Any]) -> None:
         self.pending_stop = stop
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, area: str = "") -> dict[str, Any]:
         """What the published outcome says about the clock (the relay sees only the event)."""
         assert self.start is not None
-        return {"clock_id": self.clock_id, "case_id": self.case_id, **self.start}
+        return {"clock_id": self.clock_id, "case_id": self.case_id, **self.start, **({"area": area} if area else {})}
 
     # `clock` on Breached and Met: the clock's summary, so the event can be published alone.
     @event("Breached")
