@@ -8,13 +8,14 @@ counts) on whichever datastore is configured.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import Application, ProcessingEvent, Repository
 from eventsourcing.persistence import ProcessRecorder, Recording
 
 from caseplatform.crypto import cipher_env
@@ -81,6 +82,13 @@ class ServiceApplication(Application[UUID]):
         # Every stored event is encrypted at rest (caseplatform.crypto).
         super().__init__({**persistence_env(service, settings), **cipher_env(service, settings), **(env or {})})
 
+    def construct_repository(self) -> Repository[UUID]:
+        repository = super().construct_repository()
+        # Replay with `mutate_all` unless a caller passes its own projector (call-time keywords
+        # override a partial's).
+        repository.get = partial(repository.get, projector_func=mutate_all)  # type: ignore[method-assign]
+        return repository
+
     def construct_recorder(self) -> ProcessRecorder:  # type: ignore[override]
         return self.factory.process_recorder()
 
@@ -116,6 +124,15 @@ class ServiceApplication(Application[UUID]):
         alike), in the thread that committed. The relay uses it to wake at once instead of
         polling the store; listeners must be quick and must not raise."""
         self._recorded_listeners.append(listener)
+
+
+def mutate_all(aggregate: Any, domain_events: Iterable[Any]) -> Any:
+    """The library's `project_aggregate` without its per-event runtime-protocol assertion
+    (`isinstance` against a typing.Protocol): half the cost of replaying a small aggregate,
+    profiled. Our events are the library's own classes, which have `mutate`."""
+    for domain_event in domain_events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
 
 
 class Sql:

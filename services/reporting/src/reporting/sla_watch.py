@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,7 +77,8 @@ class SlaWatch:
         # Open clocks by due instant (entries of clocks since met, withdrawn or breached are
         # dropped when they reach the top): a tick looks only at what is due, not at every
         # open clock — a landlord's thousands of open clocks cost nothing until they fall due.
-        self._due: list[tuple[datetime, UUID]] = []
+        self._due: list[tuple[datetime, int, UUID]] = []
+        self._pushed = itertools.count()  # ties on the due instant break on an int, not a UUID
         self._export_every_s = export_every_s
         self._exported_at: datetime | None = None  # on the process clock, which tests control
         self._changed = True  # clocks or areas changed since the gauges were last set
@@ -122,7 +125,7 @@ class SlaWatch:
             self._open[aggregate_id] = OpenClock(
                 start["kind"], start["service"], start["case_id"], start["due_at"], False
             )
-            heapq.heappush(self._due, (start["due_at"], aggregate_id))
+            heapq.heappush(self._due, (start["due_at"], next(self._pushed), aggregate_id))
         elif isinstance(event, SlaClock.Breached):
             clock = self._open.get(aggregate_id)
             if clock is not None:
@@ -156,7 +159,7 @@ class SlaWatch:
         batches (one commit for many clocks due at the same midnight)."""
         due: list[UUID] = []
         while self._due and self._due[0][0] + self._grace <= now:
-            _, aggregate_id = heapq.heappop(self._due)
+            _, _, aggregate_id = heapq.heappop(self._due)
             clock = self._open.get(aggregate_id)
             if clock is not None and not clock.breached and now >= clock.due_at + self._grace:
                 due.append(aggregate_id)
@@ -166,15 +169,15 @@ class SlaWatch:
         for aggregate_id in retry:  # a concurrent writer got there first: look again next tick
             clock = self._open.get(aggregate_id)
             if clock is not None:
-                heapq.heappush(self._due, (clock.due_at, aggregate_id))
-        for aggregate_id in recorded:
-            clock = self._open[aggregate_id]
-            log.info("SLA breached: %s (%s)", clock.kind, clock.service)
+                heapq.heappush(self._due, (clock.due_at, next(self._pushed), aggregate_id))
+        if recorded:
+            kinds = Counter(f"{self._open[a].kind} ({self._open[a].service})" for a in recorded)
+            log.info("SLA breached: %s", ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())))
         return len(recorded)
 
     def _sleep_s(self) -> float:
         while self._due:
-            due_at, aggregate_id = self._due[0]
+            due_at, _, aggregate_id = self._due[0]
             clock = self._open.get(aggregate_id)
             if clock is not None and not clock.breached and clock.due_at == due_at:
                 wait = (due_at + self._grace - process_clock().now()).total_seconds()
