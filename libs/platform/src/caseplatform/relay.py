@@ -20,10 +20,11 @@ Replicas of a service each run this loop, but only the holder of the relay lease
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
@@ -42,6 +43,7 @@ from caseplatform.telemetry import context_from, current_carrier, tracer
 from caseplatform.topology import topic_for
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Translator = Callable[[Any], OutgoingEvent | None]
 BROKER_CALL_TIMEOUT_S = 30.0
@@ -120,6 +122,10 @@ class Relay:
         # sleeps on it when idle instead of polling the store every few milliseconds.
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The relay's reads and writes of its store run here (one at a time: the loop is
+        # sequential), tracked so that stopping can wait for them.
+        self._threads = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"relay-{self.service}")
+        self._store_work: set[concurrent.futures.Future[Any]] = set()
         app.on_recorded(self._recorded)
 
     def _recorded(self) -> None:
@@ -177,11 +183,28 @@ class Relay:
             await self._stop_clients()
             if self._lease is not None:
                 await asyncio.to_thread(self._lease.release)
+            await self._store_work_done()
 
     async def close(self) -> None:
         await self._stop_clients()
         if self._lease is not None:
             await asyncio.to_thread(self._lease.release)
+        await self._store_work_done()
+        self._threads.shutdown(wait=False)
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(*args)` on a worker thread, remembered until it returns. Cancelling the awaiting
+        task does not stop the thread: `close()` and a cancelled `run()` wait for such work, so
+        whoever closes the store after them never pulls it from under a running query (a
+        segfault in libsqlite3, seen in the bench)."""
+        future = self._threads.submit(fn, *args, **kwargs)
+        self._store_work.add(future)
+        future.add_done_callback(self._store_work.discard)
+        return await asyncio.wrap_future(future)
+
+    async def _store_work_done(self) -> None:
+        if self._store_work:
+            await asyncio.to_thread(concurrent.futures.wait, list(self._store_work))
 
     async def _start_clients(self) -> None:
         if self._producer is None:
@@ -219,7 +242,7 @@ class Relay:
             raise BrokerLost(
                 f"{self.topic} has {available} partitions, fewer than the {self._partitions} configured"
             )
-        self._stored = await asyncio.to_thread(self._state_store.load)
+        self._stored = await self._in_thread(self._state_store.load)
         tails = await self._tails()
         self._last_offsets = {p: t.last_offset for p, t in tails.items() if t.first_previous_id is not None}
         if broker_holds(self._stored.heads, tails):
@@ -308,7 +331,7 @@ class Relay:
         idle_since = loop.time()
         while True:
             self._wake.clear()  # before reading: a commit after this point wakes the next wait
-            notifications = await asyncio.to_thread(
+            notifications = await self._in_thread(
                 self.app.recorder.select_notifications,
                 start=self._cursor.position,
                 limit=self._section_size,
@@ -366,8 +389,8 @@ class Relay:
             metrics.EVENTS_PUBLISHED.labels(self.service, event_type).inc()
         if cursor.position > self._stored.position:
             self._stored = RelayPosition(cursor.position, dict(cursor.heads))
-            await asyncio.to_thread(self._state_store.save, self._stored)
-        latest = await asyncio.to_thread(self.app.recorder.max_notification_id) or 0
+            await self._in_thread(self._state_store.save, self._stored)
+        latest = await self._in_thread(self.app.recorder.max_notification_id) or 0
         metrics.RELAY_LAG.labels(self.service).set(max(latest - cursor.position, 0))
 
     async def _send(
