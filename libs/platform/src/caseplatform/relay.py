@@ -32,6 +32,7 @@ from eventsourcing.persistence import Notification
 from opentelemetry import trace
 
 from caseplatform import metrics
+from caseplatform.aio import bounded
 from caseplatform.envelope import CONTENT_TYPE, OutgoingEvent, SourcePosition, build_envelope
 from caseplatform.identity import Actor, system_actor
 from caseplatform.kafka.admin import ensure_topics
@@ -159,8 +160,8 @@ class Relay:
                         await acquire(self._lease, self.service)
                     # Every broker conversation is bounded: a half-dead connection to a broker
                     # that went away must not hang the relay (it was seen to, without these).
-                    await asyncio.wait_for(self._start_clients(), BROKER_CALL_TIMEOUT_S)
-                    await asyncio.wait_for(self._reconcile(), 2 * BROKER_CALL_TIMEOUT_S)
+                    await bounded(self._start_clients(), BROKER_CALL_TIMEOUT_S)
+                    await bounded(self._reconcile(), 2 * BROKER_CALL_TIMEOUT_S)
                     backoff = 0.2
                     await self._publish_forever()
                 except asyncio.CancelledError:
@@ -224,7 +225,7 @@ class Relay:
         for client in (self._producer, self._probe):
             if client is not None:
                 try:
-                    await asyncio.wait_for(client.stop(), 5)
+                    await bounded(client.stop(), 5)
                 except Exception:
                     log.debug("relay client stop failed", exc_info=True)
         self._producer = self._probe = None
@@ -343,7 +344,7 @@ class Relay:
                 if loop.time() - idle_since >= self._idle_check_interval_s:
                     idle_since = loop.time()
                     await self._check_lease()
-                    await asyncio.wait_for(self._check_broker_still_holds_chain(), BROKER_CALL_TIMEOUT_S)
+                    await bounded(self._check_broker_still_holds_chain(), BROKER_CALL_TIMEOUT_S)
                 if await _woken(self._wake, pause):
                     pause = self._poll_interval_s
                 else:
@@ -382,7 +383,7 @@ class Relay:
                 cursor.heads[partition] = notification.id
             cursor.position = notification.id
         for partition, event_type, future in pending:
-            metadata = await asyncio.wait_for(future, BROKER_CALL_TIMEOUT_S)
+            metadata = await bounded(future, BROKER_CALL_TIMEOUT_S)
             if metadata.offset <= self._last_offsets.get(partition, -1):
                 raise BrokerLost(f"offset went back on partition {partition}")
             self._last_offsets[partition] = metadata.offset

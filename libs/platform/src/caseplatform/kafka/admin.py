@@ -22,6 +22,7 @@ from aiokafka.errors import (
 )
 from tenacity import AsyncRetrying, retry_if_exception, stop_before_delay, wait_exponential
 
+from caseplatform.aio import bounded
 from caseplatform.kafka.security import kafka_client_options
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ async def _with_admin(
             async for try_ in retrying:
                 with try_:
                     remaining = max(0.1, deadline - loop.time())
-                    return await asyncio.wait_for(attempt(), remaining)
+                    return await bounded(attempt(), remaining)
     except Exception as exc:
         if _is_transient(exc):
             raise BrokerUnavailable(

@@ -7,12 +7,13 @@ as in the relay, ADR 0009), and a reader that hangs turns a test of something el
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+
+from caseplatform.aio import bounded
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ async def read_topics(
     arrives for `settle_s`. Raises TimeoutError if every attempt hung."""
     for attempt in range(1, attempts + 1):
         try:
-            return await asyncio.wait_for(_read_once(bootstrap, list(topics), settle_s), attempt_timeout_s)
+            return await bounded(_read_once(bootstrap, list(topics), settle_s), attempt_timeout_s)
         except TimeoutError:
             log.warning("reading %s took over %.0fs (attempt %d of %d)", topics, attempt_timeout_s, attempt, attempts)
     raise TimeoutError(f"could not read {list(topics)} in {attempts} attempts of {attempt_timeout_s:.0f}s")
@@ -49,6 +50,6 @@ async def _read_once(bootstrap: str, topics: list[str], settle_s: float) -> list
                 records.extend(rs)
     finally:
         try:
-            await asyncio.wait_for(consumer.stop(), 5)
+            await bounded(consumer.stop(), 5)
         except Exception:  # a reader that cannot say goodbye has still read
             log.debug("reader stop failed", exc_info=True)
