@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from caseplatform.devstack.broker import TansuBroker
-from caseplatform.devstack.ports import free_port
 from caseplatform.envelope import OutgoingEvent, parse_envelope
 from caseplatform.inbox import Inbox
 from caseplatform.kafka.admin import ensure_topics
 from caseplatform.kafka.reading import read_topics
 from caseplatform.relay import Relay, partition_for
 from caseplatform.settings import PlatformSettings
+from caseplatform.testing import running_broker
 from casework.intake.v1 import events_pb2
 
 from .fakes import ACTOR, Counter, CounterApp
@@ -29,11 +29,8 @@ PARTITIONS = 3
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[TansuBroker]:
-    tansu = TansuBroker(free_port(), tmp_path / "broker.log")
-    tansu.start()
-    tansu.wait_ready()
-    yield tansu
-    tansu.stop()
+    with running_broker(tmp_path) as tansu:
+        yield tansu
 
 
 def to_contract(domain_event: Any) -> OutgoingEvent | None:

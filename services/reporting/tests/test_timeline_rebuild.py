@@ -18,6 +18,7 @@ from caseplatform.ids import stable_id
 from caseplatform.kafka.admin import ensure_topics
 from caseplatform.settings import PlatformSettings
 from caseplatform.store import Sql
+from caseplatform.testing import running_broker
 from caseplatform.topology import topic_for
 from casework.common.v1 import access_pb2
 from casework.intake.v1 import events_pb2 as intake_events
@@ -34,11 +35,8 @@ pytestmark = pytest.mark.system
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[TansuBroker]:
-    tansu = TansuBroker(free_port(), tmp_path / "broker.log")
-    tansu.start()
-    tansu.wait_ready()
-    yield tansu
-    tansu.stop()
+    with running_broker(tmp_path) as tansu:
+        yield tansu
 
 
 class PublishingFeed(Feed):

@@ -84,3 +84,18 @@ def pem(key: Any, cert: Any) -> tuple[bytes, bytes]:
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
         cert.public_bytes(serialization.Encoding.PEM),
     )
+
+
+@contextmanager
+def running_broker(folder: Path) -> Iterator[Any]:
+    """A real Tansu broker on a free port for one test, its log in `folder`."""
+    from caseplatform.devstack.broker import TansuBroker
+    from caseplatform.devstack.ports import free_port
+
+    tansu = TansuBroker(free_port(), folder / "broker.log")
+    tansu.start()
+    try:
+        tansu.wait_ready()
+        yield tansu
+    finally:
+        tansu.stop()
