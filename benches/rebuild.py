@@ -1,21 +1,29 @@
-"""Section 4: rebuild reporting's projection from the services' stores, as a ratio of reading
-those stores sequentially.
+"""Section 4: rebuild reporting's projection, as a ratio of reading the same events raw.
 
-The stores come from the end-to-end run (real events of every service). To reach the scale
-asked for, each store's published events are replicated under fresh case and aggregate ids
-(string substitution in the stored state: the same bytes a real case would have).
-The rebuild reads each store in sections, translates and wraps each event exactly as the relay
-does, parses the envelope as the consumer does, and applies it through reporting's inbox in
-batches per partition — the live path without the network.
+The events are the end-to-end run's own: every service's published events, wrapped from its
+store exactly as its relay wraps them. To reach the scale asked for they are replicated under
+fresh case and event ids (same-length ids substituted in the serialised envelope: the bytes a
+real case would have).
 
-Run in its own process (`python -m benches.rebuild`) so its peak memory is its own.
+- **Rebuild** (the figure of the issue): `RebuildTimelines`' own code, `rebuild_from_topics`,
+  on a fresh Tansu holding the replicated events: read every topic reporting follows, derive
+  every timeline row, stage and swap in (ADR 0025). Ratio: the same topics read to their end
+  with plain aiokafka, nothing parsed — where the events are kept, read as fast as Python can.
+- **Replay through the live path** (smaller): the stores replicated the same way and applied
+  through reporting's inbox in batches per partition (timeline rows, SLA clocks, tracking), as
+  a consumer catching up from the start would; its ratio is to a sequential read of the stores.
+
+Run in its own process (`python -m benches.rebuild`) so its peak memory is its own; the
+rebuild's workers are its children (their peak is reported apart).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
+import resource
 import sqlite3
 import sys
 import time
@@ -23,11 +31,17 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid5
 
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
 from caseplatform import topology
 from caseplatform.envelope import SourcePosition, build_envelope, parse_envelope
 from caseplatform.identity import Actor, system_actor
 from caseplatform.inbox import Inbox
+from caseplatform.kafka.admin import ensure_topics
+from caseplatform.kafka.reading import PartitionEnds
 from caseplatform.relay import partition_for
+from caseplatform.settings import PlatformSettings
+from caseplatform.testing import running_broker
 
 from .ceilings import build_parts
 from .memory import own_peak_rss_mib
@@ -102,45 +116,133 @@ def raw_read(stores: Path) -> tuple[int, float]:
     return total, elapsed
 
 
-def rebuild(stores: Path, target: Path) -> tuple[int, float]:
-    """Replay every store into a fresh reporting projection. Returns (events applied, seconds)."""
+def replay(stores: Path, target: Path) -> tuple[int, float]:
+    """Every store's published events, wrapped and parsed as on the live path, applied through a
+    fresh reporting's inbox in runs of up to 1,000 per partition. Returns (events applied, seconds)."""
     reporting = build_parts("reporting", target)
     inbox = Inbox(reporting.app, reporting.policy)
     applied, elapsed = 0, 0.0
     for service in SOURCES:
         parts = build_parts(service, stores)
-        app = parts.app
-        heads: dict[int, int] = {}
-        start = 0
         t0 = time.perf_counter()
-        while True:
-            section = app.recorder.select_notifications(start=start, limit=1000, inclusive_of_start=False)
-            if not section:
-                break
-            start = section[-1].id
-            runs: dict[int, list[Any]] = {}
-            for n in section:
-                event = app.mapper.to_domain_event(n)
-                outgoing = parts.translate(event)
-                if outgoing is None:
-                    continue
-                partition = partition_for(outgoing.case_id, PARTITIONS)
-                meta = getattr(event, "meta", None) or {}
-                actor = Actor.from_dict(meta["actor"]) if "actor" in meta else system_actor(service)
-                envelope = build_envelope(
-                    outgoing, aggregate_id=event.originator_id, aggregate_version=event.originator_version,
-                    recorded_at=event.timestamp, actor=actor,
-                    source=SourcePosition(service, n.id, partition, heads.get(partition, 0)),
-                )
-                heads[partition] = n.id
-                runs.setdefault(partition, []).append(parse_envelope(envelope.SerializeToString()))
-            for partition, events in runs.items():
-                outcome = inbox.apply(service, partition, events)
-                applied += outcome.processed
+        runs: dict[int, list[Any]] = {}
+        for _, _, value in envelopes(parts, service):
+            event = parse_envelope(value)
+            partition = event.envelope.source.partition
+            run = runs.setdefault(partition, [])
+            run.append(event)
+            if len(run) == 1000:
+                applied += inbox.apply(service, partition, run).processed
+                runs[partition] = []
+        for partition, run in runs.items():
+            if run:
+                applied += inbox.apply(service, partition, run).processed
         elapsed += time.perf_counter() - t0
-        app.close()
+        parts.app.close()
     reporting.app.close()
     return applied, elapsed
+
+
+def envelopes(parts: Any, service: str) -> list[tuple[str, str, bytes]]:
+    """(case id, event id, serialised envelope) of every event the service publishes, wrapped as
+    its relay wraps them (partition chains included)."""
+    app, heads, out, start = parts.app, {}, [], 0
+    while True:
+        section = app.recorder.select_notifications(start=start, limit=1000, inclusive_of_start=False)
+        if not section:
+            return out
+        start = section[-1].id
+        for n in section:
+            event = app.mapper.to_domain_event(n)
+            outgoing = parts.translate(event)
+            if outgoing is None or not outgoing.case_id:
+                continue
+            partition = partition_for(outgoing.case_id, PARTITIONS)
+            meta = getattr(event, "meta", None) or {}
+            actor = Actor.from_dict(meta["actor"]) if "actor" in meta else system_actor(service)
+            envelope = build_envelope(
+                outgoing, aggregate_id=event.originator_id, aggregate_version=event.originator_version,
+                recorded_at=event.timestamp, actor=actor,
+                source=SourcePosition(service, n.id, partition, heads.get(partition, 0)),
+            )
+            heads[partition] = n.id
+            out.append((outgoing.case_id, envelope.event_id, envelope.SerializeToString()))
+
+
+async def fill_topics(bootstrap: str, base: dict[str, list[tuple[str, str, bytes]]], wanted: int) -> int:
+    """Put `wanted` messages (at least) on the services' topics: the base events, then copies
+    under fresh case and event ids. Returns messages put."""
+    await ensure_topics(bootstrap, [topology.topic_for(s) for s in base], PARTITIONS)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1 << 20)
+    await producer.start()
+    have = sum(len(v) for v in base.values())
+    put, pending = 0, []
+    try:
+        for k in range(math.ceil(wanted / have)):
+            for service, events in base.items():
+                topic = topology.topic_for(service)
+                for case_id, event_id, value in events:
+                    if k:
+                        new_case = str(uuid5(UUID(case_id), f"bench-{k}"))
+                        value = value.replace(case_id.encode(), new_case.encode()).replace(
+                            event_id.encode(), str(uuid5(UUID(event_id), f"bench-{k}")).encode())
+                        case_id = new_case
+                    pending.append(await producer.send(topic, value, key=case_id.encode(),
+                                                       partition=partition_for(case_id, PARTITIONS)))
+                    put += 1
+                    if len(pending) >= 10_000:
+                        await asyncio.gather(*pending)
+                        pending = []
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return put
+
+
+async def raw_topic_read(bootstrap: str, services: list[str]) -> tuple[int, float]:
+    """Every message of the topics read to its end with plain aiokafka, nothing parsed."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [TopicPartition(topology.topic_for(s), p) for s in services for p in range(PARTITIONS)]
+        consumer.assign(partitions)
+        t0 = time.perf_counter()
+        ends = PartitionEnds(consumer, await consumer.end_offsets(partitions))
+        remaining, read = set(partitions), 0
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=10_000)
+            ends.learn()
+            read += sum(1 for tp, records in batch.items() for r in records if r.offset < ends.end(tp))
+            remaining = {tp for tp in remaining if not ends.reached(tp, await consumer.position(tp))}
+        return read, time.perf_counter() - t0
+    finally:
+        await consumer.stop()
+
+
+async def topic_rebuild(base: dict[str, list[tuple[str, str, bytes]]], work: Path, wanted: int) -> dict[str, Any]:
+    from reporting.application import ReportingApplication
+    from reporting.timelines.rebuild import rebuild_from_topics
+
+    work.mkdir(parents=True, exist_ok=True)
+    with running_broker(work) as broker:
+        put = await fill_topics(broker.bootstrap, base, wanted)
+        raw_events, raw_s = await raw_topic_read(broker.bootstrap, list(base))
+        app = ReportingApplication(PlatformSettings(casework_data_dir=work / "reporting"))
+        try:
+            t0 = time.perf_counter()
+            rows = await rebuild_from_topics(app.timelines, broker.bootstrap)
+            elapsed = time.perf_counter() - t0
+            in_table = app.timelines.count()
+        finally:
+            app.close()
+        # The rebuild's workers (if it started any) were this process's children, waited for;
+        # the broker, also a child, is not counted until it stops.
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 or None
+    return {"messages": put, "raw_read": raw_events, "raw_read_per_second": raw_events / raw_s,
+            "rows": rows, "rows_in_table": in_table, "seconds": elapsed, "per_second": raw_events / elapsed,
+            "peak_rss_children_mib": children}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -149,39 +251,41 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target", type=Path, required=True, help="where the new projection goes")
     parser.add_argument("--events", type=int, required=True, help="published events to replay")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument profile of the rebuild here")
+    parser.add_argument("--replay-events", type=int, default=0, help="events for the live-path replay")
     args = parser.parse_args(argv)
     base: dict[str, list[tuple[int, str]]] = {}
+    wrapped: dict[str, list[tuple[str, str, bytes]]] = {}
     mappers: dict[str, Any] = {}
     for service in SOURCES:
         parts = build_parts(service, args.stores)
         base[service] = published(parts)
+        wrapped[service] = envelopes(parts, service)
         mappers[service] = parts.app.mapper
         parts.app.close()
     have = sum(len(v) for v in base.values())
     if not have:
         raise SystemExit("no published events in the stores")
-    copies = max(0, math.ceil(args.events / have) - 1)
-    for service, rows in base.items():
-        scale_store(args.stores / service / "events.sqlite", rows, copies, mappers[service])
-    raw_events, raw_s = raw_read(args.stores)
     profiler = None
     if args.profile:
         from pyinstrument import Profiler
 
         profiler = Profiler()
         profiler.start()
-    applied, rebuild_s = rebuild(args.stores, args.target)
+    rebuild_figures = asyncio.run(topic_rebuild({s: v for s, v in wrapped.items() if v}, args.target / "topics", args.events))
     if profiler is not None:
         profiler.stop()
         args.profile.write_text(profiler.output_text(unicode=True, show_all=False))
-    json.dump({
-        "events": applied,
-        "stored_events_read": raw_events,
-        "raw_read_per_second": raw_events / raw_s,
-        "rebuild_per_second": applied / rebuild_s,
-        "rebuild_seconds": rebuild_s,
-        "peak_rss_mib": own_peak_rss_mib(),
-    }, sys.stdout)
+    peak_after_rebuild = own_peak_rss_mib()
+    replayed: dict[str, Any] = {}
+    if args.replay_events:
+        copies = max(0, math.ceil(args.replay_events / have) - 1)
+        for service, rows in base.items():
+            scale_store(args.stores / service / "events.sqlite", rows, copies, mappers[service])
+        raw_events, raw_s = raw_read(args.stores)
+        applied, replay_s = replay(args.stores, args.target / "replay")
+        replayed = {"events": applied, "per_second": applied / replay_s, "stored_events_read": raw_events,
+                  "raw_read_per_second": raw_events / raw_s}
+    json.dump({"rebuild": rebuild_figures, "replay": replayed, "peak_rss_mib": peak_after_rebuild}, sys.stdout)
 
 
 if __name__ == "__main__":

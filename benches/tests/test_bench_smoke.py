@@ -30,4 +30,7 @@ def test_quick_bench_runs_every_section_and_writes_its_report(tmp_path: Path) ->
     # Nothing lost, whatever the speed.
     assert by_name["incomplete after run"]["value"] == 0
     assert by_name["lost at 50/s"]["value"] == 0
+    # The rebuild read every message put on the topics (to their true ends) and kept every row.
+    rebuilt = report["details"]["rebuild"]["rebuild"]
+    assert rebuilt["raw_read"] == rebuilt["messages"] and 0 < rebuilt["rows"] == rebuilt["rows_in_table"]
     assert all(f["value"] is not None for f in report["figures"] if f["section"] != "5 memory")

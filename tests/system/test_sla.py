@@ -30,6 +30,7 @@ from caseplatform.devstack.ports import free_ports
 from caseplatform.devstack.stack import DevStack
 from caseplatform.envelope import UnreadableMessage, from_timestamp, parse_envelope
 from caseplatform.inbox import Inbox
+from caseplatform.kafka.reading import PartitionEnds
 from caseplatform.settings import PlatformSettings
 from caseplatform.testing import controlled_clock
 from casework.common.v1.envelope_pb2 import EventEnvelope
@@ -203,15 +204,18 @@ async def _read_every_topic(bootstrap: str) -> dict[tuple[str, int], list[Any]]:
         ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
+        ends = PartitionEnds(consumer, await consumer.end_offsets(partitions))  # ListOffsets under-reports (ADR 0003)
         runs: dict[tuple[str, int], list[Any]] = defaultdict(list)
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            batch = await consumer.getmany(timeout_ms=500)
+        remaining = set(partitions)
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=500)
+            ends.learn()
             for tp, records in batch.items():
                 service = tp.topic.split(".")[0]
                 runs[(service, tp.partition)].extend(
-                    e for e in (_readable(r.value) for r in records if r.offset < ends[tp]) if e is not None
+                    e for e in (_readable(r.value) for r in records if r.offset < ends.end(tp)) if e is not None
                 )
+            remaining = {tp for tp in remaining if not ends.reached(tp, await consumer.position(tp))}
         return runs
     finally:
         await consumer.stop()

@@ -3,6 +3,8 @@ which deadlines each started, met or breached, as at any instant, corrections sh
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +25,8 @@ from casework.risk.v1 import events_pb2 as risk_events
 from casework.risk.v1 import risk_pb2
 from reporting.application import ReportingApplication
 from reporting.domain.timeline_entry import TimelineEntry
-from reporting.timelines.entries import entry_from
+from reporting.timelines.entries import entry_dict, timeline_row
+from reporting.timelines.table import PREVIOUS
 
 from .helpers import Feed
 
@@ -150,13 +153,52 @@ def test_the_api_answer_from_stored_messages_is_the_projection_entry_for_entry(a
         app.timeline_response(stable_id("test", "nobody"))
 
 
+def dict_view(event) -> dict:
+    """An entry's plain-dict view, as earlier versions stored it."""
+    row = timeline_row(event)
+    return entry_dict(row.case_id, row.notification_id, row.message, row.payload_type, row.payload)
+
+
 def test_entries_recorded_before_adr_0024_are_copied_into_the_table(tmp_path: Path) -> None:
     settings = PlatformSettings(casework_data_dir=tmp_path)
     feed = Feed(ReportingApplication(settings))
     event = feed.envelope(CASE, intake_events.LegalAdviceRequested(case_id=CASE), RECEIVED)
     older = ReportingApplication(settings)
     # What an earlier version recorded instead of a row: the entry as an event of its own.
-    older.save(TimelineEntry(case_id=CASE, event_id=event.envelope.event_id, entry=entry_from(event)))
+    older.save(TimelineEntry(case_id=CASE, event_id=event.envelope.event_id, entry=dict_view(event)))
     assert not older.timelines.has_case(CASE)
     reopened = ReportingApplication(settings)
     assert [e["event_id"] for e in reopened.timeline(stable_id("test", "case-1"))] == [event.envelope.event_id]
+
+
+def test_rows_of_the_previous_table_are_copied_once_with_their_details(tmp_path: Path) -> None:
+    """ADR 0025: `timeline_entries_v2` kept the dict view as JSON; opening the store copies each
+    row into the new table, its payload recovered from the details, and the timeline reads the same."""
+    settings = PlatformSettings(casework_data_dir=tmp_path)
+    feed = Feed(ReportingApplication(settings))
+    events = [
+        feed.envelope(CASE, intake_events.DisclosureReceived(
+            case_id=CASE, channel=intake_pb2.POLICE_DACC, postcode_district="NP4", children_ages=[4, 9],
+            deadlines=[deadline("SAFE_CONTACT")]), RECEIVED),
+        feed.envelope(CASE, risk_events.RiskAssessed(
+            case_id=CASE, assessment_id="a-1", grade=risk_pb2.HIGH, triggers=[risk_pb2.VISIBLE_HIGH_RISK], yes_count=15,
+            source=risk_pb2.POLICE, checklist=risk_pb2.POLICE_DASH, satisfies_deadline=True, on_time=True,
+            deadline=deadline("RISK_ASSESSMENT")), RECEIVED + timedelta(hours=3), actor=POLICE),
+    ]
+    expected = [dict_view(e) for e in events]
+    db = sqlite3.connect(tmp_path / "reporting" / "events.sqlite")
+    with db:
+        db.execute(f"CREATE TABLE {PREVIOUS} (event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, occurred_at TEXT NOT NULL, "
+                   "recorded_at TEXT NOT NULL, service TEXT NOT NULL, notification_id BIGINT NOT NULL, "
+                   "event_type TEXT NOT NULL, entry TEXT NOT NULL, message BLOB NOT NULL)")
+        db.executemany(f"INSERT INTO {PREVIOUS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+            (e["event_id"], e["case_id"], e["occurred_at"], e["recorded_at"], e["service"], e["notification_id"],
+             e["event_type"], json.dumps(e, sort_keys=True), timeline_row(event).message)
+            for e, event in zip(expected, events, strict=True)
+        ])
+    db.close()
+    reopened = ReportingApplication(settings)
+    assert reopened.timeline(stable_id("test", "case-1")) == expected
+    assert expected[0]["details"]["children_ages"] == [4, 9]
+    assert reopened.timelines.copy_previous_rows() == 0  # once only
+    assert reopened.timelines.count() == 2

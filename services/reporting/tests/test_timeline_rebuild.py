@@ -4,6 +4,7 @@ is not there is an error, not a silent empty table."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from caseplatform.devstack import postgres
 from caseplatform.devstack.broker import TansuBroker
 from caseplatform.devstack.ports import free_port
 from caseplatform.envelope import OutgoingEvent, SourcePosition, build_envelope, parse_envelope
@@ -81,7 +83,7 @@ def audit_from_intake(feed: Feed, case_id: str) -> Any:
 
 def rows_of(app: ReportingApplication) -> list[tuple[Any, ...]]:
     sql = Sql(app)
-    return sorted(sql.query(f"SELECT event_id, case_id, occurred_at, recorded_at, service, event_type, entry FROM {sql.table(TABLE)}"))
+    return sorted(sql.query(f"SELECT event_id, case_id, occurred_at, recorded_at, service, event_type, message, payload_type, payload FROM {sql.table(TABLE)}"))
 
 
 async def test_rebuilt_rows_equal_the_live_ones(tmp_path: Path, broker: TansuBroker) -> None:
@@ -105,7 +107,7 @@ async def test_rebuilt_rows_equal_the_live_ones(tmp_path: Path, broker: TansuBro
 
     sql = Sql(app)
     sql.execute(f"DELETE FROM {sql.table(TABLE)} WHERE case_id = ?", [other])
-    sql.execute(f"UPDATE {sql.table(TABLE)} SET entry = '{{}}' WHERE case_id = ?", [CASE])
+    sql.execute(f"UPDATE {sql.table(TABLE)} SET message = ?, payload = ? WHERE case_id = ?", [b"", b"", CASE])
     assert await rebuild_from_topics(app.timelines, broker.bootstrap) == 5
     assert rows_of(app) == live
 
@@ -115,3 +117,90 @@ async def test_no_broker_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyP
     app = ReportingApplication(PlatformSettings(casework_data_dir=tmp_path))
     with pytest.raises(BrokerUnavailable):
         await rebuild_from_topics(app.timelines, f"127.0.0.1:{free_port()}")
+
+
+def many_cases(feed: PublishingFeed, count: int) -> None:
+    for i in range(count):
+        case = str(stable_id("test", f"many-{i}"))
+        feed.publish(case, intake_events.LegalAdviceRequested(case_id=case), RECEIVED)
+
+
+async def put_batched(broker: TansuBroker, events: list[Any], twice: int = 0) -> None:
+    """As the relay publishes under load: many records per batch (Tansu's ListOffsets then
+    under-reports the end); the first `twice` events are published a second time (a replay)."""
+    topics = sorted({topic_for(e.source_service) for e in events})
+    await ensure_topics(broker.bootstrap, topics, 3)
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", linger_ms=50)
+    await producer.start()
+    try:
+        sent = [await producer.send(topic_for(e.source_service), e.envelope.SerializeToString(), key=e.case_id.encode())
+                for e in [*events, *events[:twice]]]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+def staging_tables(app: ReportingApplication) -> list[str]:
+    sql = Sql(app)
+    if sql.is_sqlite:
+        return [row[0] for row in sql.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?", ["%rebuild%"])]
+    return [row[0] for row in sql.query("SELECT table_name FROM information_schema.tables WHERE table_name LIKE ?", ["%rebuild%"])]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PlatformSettings]:
+    """Reporting's store on SQLite, or in a fresh PostgreSQL database (the swap is SQL of each dialect)."""
+    if request.param == "sqlite":
+        yield PlatformSettings(casework_data_dir=tmp_path / "live")
+        return
+    try:
+        server = postgres.shared_server()
+    except postgres.PostgresUnavailable as exc:
+        if postgres.required():
+            pytest.fail(f"PostgreSQL pass did not run: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL pass did not run: {exc}")
+    dsn = server.create_database("casework_reporting")
+    try:
+        yield PlatformSettings(casework_data_dir=tmp_path / "live", casework_persistence="postgres", casework_postgres_dsn=dsn)
+    finally:
+        server.drop_database(dsn)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_every_event_of_busy_partitions_once_in_one_or_more_processes(
+    store: PlatformSettings, broker: TansuBroker, workers: int
+) -> None:
+    """Multi-record batches (the relay under load) and an event published twice: every event is
+    read to the partition's true end and has exactly one row, whether one process derives the rows
+    or several share the partitions; the live rows the topics do not hold are kept."""
+    app = ReportingApplication(store)
+    feed = PublishingFeed(app)
+    many_cases(feed, 300)
+    await put_batched(broker, feed.sent, twice=5)
+    live = rows_of(app)
+    written_later = feed.envelope(CASE, intake_events.LegalAdviceRequested(case_id=CASE), RECEIVED)  # not on the topics yet
+    assert feed.inbox.apply("intake", 0, [written_later]).processed == 1
+
+    seen: list[tuple[int, int, int]] = []
+    written = await rebuild_from_topics(app.timelines, broker.bootstrap, lambda *p: seen.append(p), workers=workers)
+    assert written == 305 and seen[-1] == (305, 305, 305)
+    assert app.timelines.count() == 301 and set(live) < set(rows_of(app))
+    assert app.timelines.has_case(CASE) and staging_tables(app) == []
+    app.close()
+
+
+async def test_a_rebuild_cut_short_leaves_the_table_as_it_was(store: PlatformSettings, broker: TansuBroker) -> None:
+    app = ReportingApplication(store)
+    feed = PublishingFeed(app)
+    many_cases(feed, 50)
+    await put_batched(broker, feed.sent)
+    before = rows_of(app)
+    Sql(app).execute(f"DELETE FROM {Sql(app).table(TABLE)} WHERE case_id = ?", [feed.sent[0].case_id])
+
+    def interrupted(*_: int) -> None:
+        raise RuntimeError("operator pressed ^C")
+
+    with pytest.raises(RuntimeError, match="operator"):
+        await rebuild_from_topics(app.timelines, broker.bootstrap, interrupted)
+    assert len(rows_of(app)) == len(before) - 1 and staging_tables(app) == []
+    app.close()

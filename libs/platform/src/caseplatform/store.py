@@ -78,6 +78,7 @@ class ServiceApplication(Application[UUID]):
     def __init__(self, service: str, settings: PlatformSettings, env: dict[str, str] | None = None):
         self.service = service
         self.settings = settings
+        self.env_overrides = dict(env or {})  # what another process needs to open the same store
         self._recorded_listeners: list[Callable[[], None]] = []
         # Every stored event is encrypted at rest (caseplatform.crypto).
         super().__init__({**persistence_env(service, settings), **cipher_env(service, settings), **(env or {})})
@@ -171,6 +172,11 @@ class Sql:
 
     def table(self, name: str) -> str:
         return f"{self.prefix}{name}"
+
+    def has_table(self, name: str) -> bool:
+        if self.is_sqlite:
+            return bool(self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]))
+        return bool(self.query("SELECT to_regclass(?) IS NOT NULL", [self.table(name)])[0][0])
 
     def event_counts(self) -> dict[str, int]:
         """Stored events by topic — for operations; no case content."""

@@ -53,3 +53,31 @@ async def _read_once(bootstrap: str, topics: list[str], settle_s: float) -> list
             await bounded(consumer.stop(), 5)
         except Exception:  # a reader that cannot say goodbye has still read
             log.debug("reader stop failed", exc_info=True)
+
+
+class PartitionEnds:
+    """Where each partition ended when a reader began, for readers that stop there (a rebuild).
+
+    Tansu's ListOffsets reply under-reports the end of a partition written with multi-record
+    batches (ADR 0003), which the relay writes under load: a reader trusting `end_offsets` stops
+    short and silently misses the tail. The high watermark in a fetch response is right, so a
+    partition's end is the larger of the two, taken from the first fetch that answers for it;
+    until then the listed end is only a lower bound and the partition is not finished.
+    """
+
+    def __init__(self, consumer: AIOKafkaConsumer, listed: dict[Any, int]) -> None:
+        self._consumer = consumer
+        self._listed = dict(listed)
+        self._known: dict[Any, int] = {}
+
+    def learn(self) -> None:
+        """Take the high watermark of every partition a fetch has answered for since."""
+        for tp, listed in self._listed.items():
+            if tp not in self._known and (high := self._consumer.highwater(tp)) is not None:
+                self._known[tp] = max(high, listed)
+
+    def end(self, tp: Any) -> int:
+        return self._known.get(tp, self._listed[tp])
+
+    def reached(self, tp: Any, position: int) -> bool:
+        return tp in self._known and position >= self._known[tp]

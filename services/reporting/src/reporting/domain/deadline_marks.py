@@ -1,21 +1,31 @@
 """Which deadlines (SLA clocks) an event started, met, breached or withdrew — read from the
 event's own `common.v1.Deadline`, `DeadlineMet` and `DeadlineWithdrawn` fields, so the timeline
-needs nothing from the SLA engine. Pure: protobuf messages in, plain dicts out."""
+needs nothing from the SLA engine. Pure: protobuf messages in, `Effect`s out."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
-from caseplatform.envelope import from_timestamp
+import functools
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 DEADLINE = "common.v1.Deadline"
 DEADLINE_MET = "common.v1.DeadlineMet"
 DEADLINE_WITHDRAWN = "common.v1.DeadlineWithdrawn"
 
 
-def deadline_effects(event_type: str, payload: Any) -> list[dict[str, Any]]:
-    effects: list[dict[str, Any]] = []
+class Effect(NamedTuple):
+    kind: str
+    clock_id: str
+    mark: str  # a reporting.v1.DeadlineMark name
+    due_at: Any = None  # the event's own google.protobuf.Timestamp, when it says
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "clock_id": self.clock_id, "mark": self.mark,
+                "due_at": iso_of(self.due_at) if self.due_at is not None else ""}
+
+
+def deadline_effects(event_type: str, payload: Any) -> list[Effect]:
+    effects: list[Effect] = []
     for field, value in _message_fields(payload):
         name = field.message_type.full_name
         if name == DEADLINE and value.kind:
@@ -28,17 +38,17 @@ def deadline_effects(event_type: str, payload: Any) -> list[dict[str, Any]]:
     return _unique(effects)
 
 
-def _from_deadline(payload: Any, deadline: Any) -> dict[str, Any]:
+def _from_deadline(payload: Any, deadline: Any) -> Effect:
     """A Deadline field starts a clock — except on events that carry the deadline they met
     together with an `on_time` flag (risk.v1.RiskAssessed, repairs.v1.WorkCompleted)."""
-    due_at = _iso(deadline.due_at) if deadline.HasField("due_at") else ""
+    due_at = deadline.due_at if deadline.HasField("due_at") else None
     fields = payload.DESCRIPTOR.fields_by_name
     if "on_time" in fields and getattr(payload, "satisfies_deadline", True):
         return _effect(deadline.kind, deadline.clock_id, "MET" if payload.on_time else "MET_LATE", due_at)
     return _effect(deadline.kind, deadline.clock_id, "STARTED", due_at)
 
 
-def _legacy_marks(event_type: str, payload: Any, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _legacy_marks(event_type: str, payload: Any, found: list[Effect]) -> list[Effect]:
     """Marks for events that say so in their own words rather than with DeadlineMet."""
     short = event_type.rsplit(".", 1)[-1]
     if short == "SafeContactRecorded" and not found and _enum(payload, "outcome") == "MADE":
@@ -51,27 +61,32 @@ def _legacy_marks(event_type: str, payload: Any, found: list[dict[str, Any]]) ->
 
 
 def _message_fields(payload: Any):
-    for field in payload.DESCRIPTOR.fields:
-        if field.message_type is None:
-            continue
-        if field.is_repeated:
-            if field.message_type.GetOptions().map_entry:
-                continue
+    for field, repeated in _message_typed_fields(payload.DESCRIPTOR):
+        if repeated:
             for item in getattr(payload, field.name):
                 yield field, item
         elif payload.HasField(field.name):
             yield field, getattr(payload, field.name)
 
 
-def _effect(kind: str, clock_id: str, mark: str, due_at: str = "") -> dict[str, Any]:
-    return {"kind": kind, "clock_id": clock_id, "mark": mark, "due_at": due_at}
+@functools.cache
+def _message_typed_fields(descriptor: Any) -> tuple[tuple[Any, bool], ...]:
+    """The fields of a message type that hold messages (maps left out), once per type."""
+    return tuple(
+        (field, field.is_repeated) for field in descriptor.fields
+        if field.message_type is not None and not (field.is_repeated and field.message_type.GetOptions().map_entry)
+    )
 
 
-def _unique(effects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _effect(kind: str, clock_id: str, mark: str, due_at: Any = None) -> Effect:
+    return Effect(kind, clock_id, mark, due_at)
+
+
+def _unique(effects: list[Effect]) -> list[Effect]:
     seen: set[tuple[str, str, str]] = set()
     out = []
     for e in effects:
-        key = (e["kind"], e["clock_id"], e["mark"])
+        key = (e.kind, e.clock_id, e.mark)
         if key not in seen:
             seen.add(key)
             out.append(e)
@@ -86,10 +101,16 @@ def _enum(message: Any, field: str) -> str:
     return value.name if value else ""
 
 
-def _iso(ts: Any) -> str:
-    return iso(from_timestamp(ts))
-
-
 def iso(instant: datetime) -> str:
     """UTC, fixed width: sorts as text in SQL the same way it sorts as time."""
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def iso_of(ts: Any) -> str:
+    """`iso` of a google.protobuf.Timestamp, without a timezone-aware datetime on the way
+    (a rebuild formats two per event)."""
+    instant = _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
+    return instant.isoformat(timespec="microseconds") + "Z"

@@ -1,34 +1,104 @@
 """An incoming event as a timeline entry: who, what, when (happened and recorded), a plain
-summary, the deadlines it touched, and its published details (for exports and the dataset)."""
+summary, the deadlines it touched, and what it published.
+
+An entry is stored as the contract's `reporting.v1.TimelineEntry`, built straight from the
+envelope (its actor and timestamps copied, not converted), beside the event's own payload,
+serialised. The plain-dict view that exports and the partnership dataset read (`entry_dict`)
+is derived from those two when read: deriving it on every write cost three times the rest of
+the row, and a rebuild writes a million rows (ADR 0025).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from google.protobuf.json_format import MessageToDict
+from google.protobuf import message_factory
+from google.protobuf.descriptor_pool import Default as default_pool
+from google.protobuf.json_format import MessageToDict, ParseDict
 
-from caseplatform.envelope import IncomingEvent
-from reporting.domain.deadline_marks import deadline_effects, iso
+from caseplatform.envelope import IncomingEvent, load_contracts
+from casework.reporting.v1 import reporting_pb2
+from reporting.domain.deadline_marks import deadline_effects, iso_of
 from reporting.domain.summaries import summarise
 
+MARK = reporting_pb2.DeadlineMark
 
-def entry_from(event: IncomingEvent) -> dict[str, Any]:
-    payload = event.payload
+
+class Row(NamedTuple):
+    """One row of the timeline table (see `table.TimelineTable`)."""
+
+    event_id: str
+    case_id: str
+    occurred_at: str  # iso_of: sorts as text as it sorts as time
+    recorded_at: str
+    service: str
+    notification_id: int
+    event_type: str
+    message: bytes  # reporting.v1.TimelineEntry, serialised deterministically
+    payload_type: str  # the payload's full name; "" when the type was unknown
+    payload: bytes  # the payload as published (after upcasting), serialised
+
+
+def timeline_row(event: IncomingEvent) -> Row:
+    envelope, payload = event.envelope, event.payload
+    entry = reporting_pb2.TimelineEntry(
+        event_id=envelope.event_id, service=envelope.source.service, event_type=envelope.event_type,
+        summary=summarise(envelope.event_type, payload), correction=is_correction(envelope.event_type),
+    )
+    entry.actor.CopyFrom(envelope.actor)
+    entry.occurred_at.CopyFrom(envelope.occurred_at)
+    entry.recorded_at.CopyFrom(envelope.recorded_at)
+    if payload is not None:
+        for effect in deadline_effects(envelope.event_type, payload):
+            added = entry.deadlines.add(kind=effect.kind, clock_id=effect.clock_id, mark=MARK.Value(effect.mark))
+            if effect.due_at is not None:
+                added.due_at.CopyFrom(effect.due_at)
+    return Row(
+        envelope.event_id, envelope.case_id, iso_of(envelope.occurred_at), iso_of(envelope.recorded_at),
+        envelope.source.service, envelope.source.notification_id, envelope.event_type,
+        entry.SerializeToString(deterministic=True),
+        payload.DESCRIPTOR.full_name if payload is not None else "",
+        payload.SerializeToString(deterministic=True) if payload is not None else b"",
+    )
+
+
+def entry_dict(case_id: str, notification_id: int, message: bytes, payload_type: str, payload: bytes) -> dict[str, Any]:
+    """The entry as the plain dict exports and the dataset read."""
+    entry = reporting_pb2.TimelineEntry.FromString(message)
     return {
-        "event_id": event.envelope.event_id,
-        "case_id": event.case_id,
-        "service": event.source_service,
-        "event_type": event.event_type,
-        "actor": event.actor.as_dict(),
-        "occurred_at": iso(event.occurred_at),
-        "recorded_at": iso(event.recorded_at),
-        "notification_id": event.notification_id,
-        "summary": summarise(event.event_type, payload),
-        "deadlines": deadline_effects(event.event_type, payload) if payload is not None else [],
-        "correction": is_correction(event.event_type),
+        "event_id": entry.event_id,
+        "case_id": case_id,
+        "service": entry.service,
+        "event_type": entry.event_type,
+        "actor": {"agency": entry.actor.agency, "role": entry.actor.role, "user": entry.actor.user},
+        "occurred_at": iso_of(entry.occurred_at),
+        "recorded_at": iso_of(entry.recorded_at),
+        "notification_id": int(notification_id),
+        "summary": entry.summary,
+        "deadlines": [
+            {"kind": d.kind, "clock_id": d.clock_id, "mark": MARK.Name(d.mark),
+             "due_at": iso_of(d.due_at) if d.HasField("due_at") else ""}
+            for d in entry.deadlines
+        ],
+        "correction": entry.correction,
         # What the event published (already free of personal details on Kafka; exports redact again).
-        "details": _details(payload),
+        "details": details(payload_type, payload),
     }
+
+
+def details(payload_type: str, payload: bytes) -> dict[str, Any]:
+    message = _message_class(payload_type)
+    if message is None:
+        return {}
+    return MessageToDict(message.FromString(payload), preserving_proto_field_name=True)
+
+
+def payload_from_details(event_type: str, found: dict[str, Any]) -> tuple[str, bytes]:
+    """(payload_type, payload) again from an entry's `details` (rows written before ADR 0025)."""
+    message = _message_class(event_type)
+    if message is None or not found:
+        return "", b""
+    return event_type, ParseDict(found, message(), ignore_unknown_fields=True).SerializeToString(deterministic=True)
 
 
 def is_correction(event_type: str) -> bool:
@@ -36,7 +106,11 @@ def is_correction(event_type: str) -> bool:
     return event_type.rsplit(".", 1)[-1].endswith("Corrected")
 
 
-def _details(payload: Any) -> dict[str, Any]:
-    if payload is None:
-        return {}
-    return MessageToDict(payload, preserving_proto_field_name=True)
+def _message_class(full_name: str) -> Any:
+    if not full_name:
+        return None
+    load_contracts()
+    try:
+        return message_factory.GetMessageClass(default_pool().FindMessageTypeByName(full_name))
+    except KeyError:
+        return None

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from caseplatform.envelope import IncomingEvent
 from caseplatform.inbox import Unit
-from reporting.timelines.entries import entry_from
+from reporting.timelines.entries import timeline_row
 from reporting.timelines.table import TimelineTable
 
 
 def record_on_timeline(event: IncomingEvent, unit: Unit, table: TimelineTable) -> None:
     if event.case_id:
-        unit.add_row(table, TimelineTable.row(entry_from(event)))
+        unit.add_row(table, timeline_row(event))

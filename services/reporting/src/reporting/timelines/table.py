@@ -3,14 +3,20 @@ timeline (as at any instant) is one indexed query however long the case (ADR 001
 
 Rows are a view of the upstream topics, written by reporting's policy in the inbox's own
 transaction (ADR 0024): a row commits exactly when its event is marked applied, so reads never
-catch up on anything. `rederive` writes rows for events read back from the topics (a rebuild).
-Stores written before ADR 0024 recorded each entry as a `TimelineEntry.Recorded` event first;
-those are copied into the table once, when the table is opened.
+catch up on anything. A rebuild (`rebuild.py`) stages rows derived again from the topics in a
+table of their own and swaps it in whole (`swap_in`), so readers see the old rows or the new
+ones, never a table half-way, and a rebuild cut short leaves the live rows as they were. A row keeps the entry as the contract's serialised message and the event's payload (ADR 0025);
+the plain-dict view is derived when read.
+
+Earlier shapes are copied in once, when the table is opened: rows of `timeline_entries_v2`
+(ADR 0024: the dict view stored as JSON) and, from stores written before ADR 0024,
+`TimelineEntry.Recorded` events. The old table is left for an operator to drop.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -19,13 +25,16 @@ from eventsourcing.utils import get_topic
 
 from caseplatform.store import ServiceApplication, Sql
 from reporting.domain.timeline_entry import TimelineEntry
+from reporting.timelines.entries import Row, entry_dict, payload_from_details
 from reporting.timelines.messages import entry_message
 
-# The projection's version: a change of its shape gets a new table and position, filled from
-# the store on first use (the old table is left for an operator to drop).
-TABLE = "timeline_entries_v2"  # v2: each entry also kept as the contract's serialised message
-POSITION = TABLE
+TABLE = "timeline_entries_v3"  # v3: the payload kept instead of the dict view (ADR 0025)
+PREVIOUS = "timeline_entries_v2"
+POSITION = TABLE  # how far the TimelineEntry.Recorded events have been copied
+FROM_PREVIOUS = f"{TABLE}<-{PREVIOUS}"  # 1 once the previous table's rows are copied
 SECTION = 500
+COLUMNS = ("event_id", "case_id", "occurred_at", "recorded_at", "service", "notification_id", "event_type",
+           "message", "payload_type", "payload")
 
 
 class TimelineTable:
@@ -36,50 +45,64 @@ class TimelineTable:
         self._positions = self._sql.table("read_model_positions")
         self._topics = [get_topic(TimelineEntry.Recorded)]
         self._lock = threading.Lock()
-        columns = "event_id, case_id, occurred_at, recorded_at, service, notification_id, event_type, entry, message"
-        insert = f"INSERT INTO {self._entries} ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) "
-        self._insert = self._dialect(insert + "DO NOTHING")
-        self._upsert = self._dialect(
-            insert + "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in columns.split(", ")[1:])
+        columns = ", ".join(COLUMNS)
+        values = ", ".join("?" for _ in COLUMNS)
+        self._insert = self._dialect(
+            f"INSERT INTO {self._entries} ({columns}) VALUES ({values}) ON CONFLICT (event_id) DO NOTHING"
         )
         self._create()
+        self.copy_previous_rows()
         self.copy_recorded_entries()
 
     def _create(self) -> None:
-        self._sql.execute(
-            f"CREATE TABLE IF NOT EXISTS {self._entries} (event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, "
-            "occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, service TEXT NOT NULL, "
-            "notification_id BIGINT NOT NULL, event_type TEXT NOT NULL, entry TEXT NOT NULL, "
-            f"message {'BLOB' if self._sql.is_sqlite else 'BYTEA'} NOT NULL)"
-        )
-        self._sql.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_by_case ON {self._entries} (case_id, occurred_at)")
-        self._sql.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_by_time ON {self._entries} (occurred_at)")
+        self._sql.execute(f"CREATE TABLE IF NOT EXISTS {self._entries} {self._definition()}")
+        for statement in self._indexes(self._entries, if_not_exists=True):
+            self._sql.execute(statement)
         self._sql.execute(
             f"CREATE TABLE IF NOT EXISTS {self._positions} (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
         )
+
+    def _definition(self) -> str:
+        # Unique by event through an index, not a PRIMARY KEY: a staged table (a rebuild) is
+        # filled with none and given the same index at the end, which a key cannot be.
+        blob = "BLOB" if self._sql.is_sqlite else "BYTEA"
+        return (
+            "(event_id TEXT NOT NULL, case_id TEXT NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, "
+            "service TEXT NOT NULL, notification_id BIGINT NOT NULL, event_type TEXT NOT NULL, "
+            f"message {blob} NOT NULL, payload_type TEXT NOT NULL, payload {blob} NOT NULL)"
+        )
+
+    @staticmethod
+    def _indexes(table: str, if_not_exists: bool = False) -> list[str]:
+        exists = "IF NOT EXISTS " if if_not_exists else ""
+        return [
+            f"CREATE UNIQUE INDEX {exists}{TABLE}_by_event ON {table} (event_id)",
+            f"CREATE INDEX {exists}{TABLE}_by_case ON {table} (case_id, occurred_at)",
+            f"CREATE INDEX {exists}{TABLE}_by_time ON {table} (occurred_at)",
+        ]
 
     # -- reads ---------------------------------------------------------------------------------
 
     def for_case(self, case_id: str, as_at: str | None = None) -> list[dict[str, Any]]:
         """The case's entries in order: by when it happened, then when recorded, source, position.
         With `as_at`, only entries recorded by then (what was known at that moment)."""
-        return [json.loads(value) for value in self._case_column("entry", case_id, as_at)]
+        return [entry_dict(case_id, *row) for row in self._case_columns(
+            "notification_id, message, payload_type, payload", case_id, as_at)]
 
     def messages_for_case(self, case_id: str, as_at: str | None = None) -> list[bytes]:
         """The same entries, in the same order, as serialised `reporting.v1.TimelineEntry`s."""
-        return [bytes(value) for value in self._case_column("message", case_id, as_at)]
+        return [bytes(row[0]) for row in self._case_columns("message", case_id, as_at)]
 
-    def _case_column(self, column: str, case_id: str, as_at: str | None) -> list[Any]:
+    def _case_columns(self, columns: str, case_id: str, as_at: str | None) -> list[tuple[Any, ...]]:
         where, params = "case_id = ?", [case_id]
         if as_at is not None:
             where += " AND recorded_at <= ?"
             params.append(as_at)
-        rows = self._sql.query(
-            f"SELECT {column} FROM {self._entries} WHERE {where} "
+        return self._sql.query(
+            f"SELECT {columns} FROM {self._entries} WHERE {where} "
             "ORDER BY occurred_at, recorded_at, service, notification_id",
             params,
         )
-        return [row[0] for row in rows]
 
     def has_case(self, case_id: str) -> bool:
         return bool(self._sql.query(f"SELECT 1 FROM {self._entries} WHERE case_id = ? LIMIT 1", [case_id]))
@@ -87,11 +110,11 @@ class TimelineTable:
     def until(self, occurred_before: str) -> list[dict[str, Any]]:
         """Every entry that happened before an instant (for the partnership dataset)."""
         rows = self._sql.query(
-            f"SELECT entry FROM {self._entries} WHERE occurred_at < ? "
-            "ORDER BY occurred_at, recorded_at, service, notification_id",
+            f"SELECT case_id, notification_id, message, payload_type, payload FROM {self._entries} "
+            "WHERE occurred_at < ? ORDER BY occurred_at, recorded_at, service, notification_id",
             [occurred_before],
         )
-        return [json.loads(row[0]) for row in rows]
+        return [entry_dict(case_id, n, bytes(m), t, bytes(p)) for case_id, n, m, t, p in rows]
 
     def count(self) -> int:
         """Rows in the table (for operations: counts, never content)."""
@@ -99,54 +122,134 @@ class TimelineTable:
 
     # -- the projection --------------------------------------------------------------------------
 
-    @staticmethod
-    def row(e: dict[str, Any]) -> tuple[Any, ...]:
-        """An entry (see `entries.entry_from`) as the table's row."""
-        return (
-            e["event_id"], e["case_id"], e["occurred_at"], e["recorded_at"], e["service"],
-            int(e["notification_id"]), e["event_type"], json.dumps(e, sort_keys=True),
-            entry_message(e).SerializeToString(deterministic=True),
-        )
-
-    def write_rows(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    def write_rows(self, cursor: Any, rows: Sequence[Row]) -> None:
         """Called in the inbox's transaction (`Unit.add_row`): a redelivered event changes nothing."""
         cursor.executemany(self._insert, list(rows))
 
-    def rederive(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Rows derived again from events read back from the topics (a rebuild): each replaces
-        what the table holds for its event, so a change in how entries are derived reaches every row."""
+    # -- a rebuild: rows staged in a table of their own, swapped in whole --------------------------
+
+    def open_staging(self) -> str:
+        """A new, empty table for a rebuild's rows (a name of its own: two rebuilds never share one)."""
+        staging = f"{TABLE}_rebuild_{secrets.token_hex(4)}"
+        self._sql.execute(f"CREATE TABLE {self._sql.table(staging)} {self._definition()}")
+        return staging
+
+    def stage(self, staging: str, rows: Sequence[Row]) -> None:
+        stage_rows(self._sql, staging, rows)
+
+    @property
+    def app(self) -> ServiceApplication:
+        return self._app
+
+    def swap_in(self, staging: str) -> int:
+        """Make the staged rows the table, in one transaction; returns the rows it then holds.
+
+        Duplicates (an event published twice) keep one row; rows the live table has and the
+        rebuild did not derive (events published after it began, written by the live consumer
+        meanwhile) are kept; then the staged table takes the live one's name and indexes."""
+        staged, live, columns = self._sql.table(staging), self._entries, ", ".join(COLUMNS)
         with self._sql.cursor(commit=True) as c:
-            c.executemany(self._upsert, list(rows))
+            if not self._sql.is_sqlite:  # the live consumer waits for the swap, not writing into a table being replaced
+                c.execute(f"LOCK TABLE {live} IN ACCESS EXCLUSIVE MODE")
+            unique = f"CREATE UNIQUE INDEX {staging}_by_event ON {staged} (event_id)"
+            c.execute("SAVEPOINT unique_by_event")
+            try:
+                c.execute(unique)
+            except Exception:  # noqa: BLE001 - an event published twice (a relay replay): keep one row
+                c.execute("ROLLBACK TO SAVEPOINT unique_by_event")
+                if self._sql.is_sqlite:
+                    c.execute(f"DELETE FROM {staged} WHERE rowid NOT IN (SELECT MAX(rowid) FROM {staged} GROUP BY event_id)")
+                else:
+                    c.execute(f"DELETE FROM {staged} a USING {staged} b WHERE a.event_id = b.event_id AND a.ctid < b.ctid")
+                c.execute(unique)
+            c.execute("RELEASE SAVEPOINT unique_by_event")
+            c.execute(f"INSERT INTO {staged} ({columns}) SELECT {columns} FROM {live} WHERE true ON CONFLICT (event_id) DO NOTHING")
+            c.execute(f"DROP TABLE {live}")
+            c.execute(f"ALTER TABLE {staged} RENAME TO {TABLE}")
+            for statement in self._indexes(live):
+                c.execute(statement)
+            c.execute(f"DROP INDEX {self._sql.table(staging)}_by_event")
+            c.execute(f"SELECT COUNT(*) AS n FROM {live}")
+            row = c.fetchone()
+            return int(row[0] if self._sql.is_sqlite else row["n"])
+
+    def drop_staging(self, staging: str) -> None:
+        """A rebuild that did not finish leaves the live table as it was."""
+        self._sql.execute(f"DROP TABLE IF EXISTS {self._sql.table(staging)}")
+
+    # -- earlier shapes, copied in once ------------------------------------------------------------
+
+    def copy_previous_rows(self) -> int:
+        """Copy `timeline_entries_v2` (the dict view as JSON) into this table once; returns rows copied."""
+        with self._lock:
+            if self._position(FROM_PREVIOUS) or not self._sql.has_table(PREVIOUS):
+                return 0
+            previous, after, copied = self._sql.table(PREVIOUS), "", 0
+            while True:
+                section = self._sql.query(
+                    f"SELECT event_id, entry, message FROM {previous} WHERE event_id > ? ORDER BY event_id LIMIT {SECTION}",
+                    [after],
+                )
+                if not section:
+                    break
+                rows = [self._row_from_previous(json.loads(entry), bytes(message)) for _, entry, message in section]
+                with self._sql.cursor(commit=True) as c:
+                    c.executemany(self._insert, rows)
+                copied += len(rows)
+                after = section[-1][0]
+            with self._sql.cursor(commit=True) as c:
+                self._save_position(c, FROM_PREVIOUS, 1)
+            return copied
 
     def copy_recorded_entries(self) -> int:
         """Copy `TimelineEntry.Recorded` events (stores written before ADR 0024) into the table,
         from the saved position on; returns entries copied. Nothing records them any more."""
         with self._lock:
-            position = self._position()
+            position = self._position(POSITION)
             total = self._app.recorder.max_notification_id() or 0
             copied = 0
             while position < total:
                 section = self._app.recorder.select_notifications(
                     start=position + 1, limit=SECTION, stop=total, topics=self._topics
                 )
-                rows = [self.row(self._app.mapper.to_domain_event(n).entry) for n in section]
+                rows = [self._row_from_previous(self._app.mapper.to_domain_event(n).entry) for n in section]
                 position = section[-1].id if section else total
                 with self._sql.cursor(commit=True) as c:
                     if rows:
                         c.executemany(self._insert, rows)
-                    c.execute(
-                        self._dialect(
-                            f"INSERT INTO {self._positions} (name, position) VALUES (?, ?) "
-                            "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
-                        ),
-                        [POSITION, position],
-                    )
+                    self._save_position(c, POSITION, position)
                 copied += len(rows)
             return copied
 
-    def _position(self) -> int:
-        rows = self._sql.query(f"SELECT position FROM {self._positions} WHERE name = ?", [POSITION])
+    @staticmethod
+    def _row_from_previous(e: dict[str, Any], message: bytes | None = None) -> Row:
+        """A row from an entry's dict view, as earlier shapes kept it."""
+        payload_type, payload = payload_from_details(e["event_type"], e.get("details", {}))
+        return Row(
+            e["event_id"], e["case_id"], e["occurred_at"], e["recorded_at"], e["service"], int(e["notification_id"]),
+            e["event_type"], message or entry_message(e).SerializeToString(deterministic=True), payload_type, payload,
+        )
+
+    def _position(self, name: str) -> int:
+        rows = self._sql.query(f"SELECT position FROM {self._positions} WHERE name = ?", [name])
         return int(rows[0][0]) if rows else 0
+
+    def _save_position(self, cursor: Any, name: str, position: int) -> None:
+        cursor.execute(
+            self._dialect(
+                f"INSERT INTO {self._positions} (name, position) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
+            ),
+            [name, position],
+        )
 
     def _dialect(self, statement: str) -> str:
         return statement if self._sql.is_sqlite else statement.replace("?", "%s")
+
+
+def stage_rows(sql: Sql, staging: str, rows: Sequence[Row]) -> None:
+    """Rows derived again from the topics into a rebuild's table (`TimelineTable.open_staging`),
+    from any process. No index yet: appending is what a rebuild does most."""
+    statement = f"INSERT INTO {sql.table(staging)} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+    with sql.cursor(commit=True) as c:
+        c.executemany(statement if sql.is_sqlite else statement.replace("?", "%s"), list(rows))
