@@ -202,3 +202,14 @@ def test_rows_of_the_previous_table_are_copied_once_with_their_details(tmp_path:
     assert expected[0]["details"]["children_ages"] == [4, 9]
     assert reopened.timelines.copy_previous_rows() == 0  # once only
     assert reopened.timelines.count() == 2
+
+
+@pytest.mark.parametrize("instant", [
+    datetime(2026, 11, 20, 18, 30, tzinfo=UTC), datetime(2028, 2, 29, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(2026, 12, 31, 23, 59, 59, 1, tzinfo=UTC), datetime(1969, 12, 31, 23, 0, 0, 5, tzinfo=UTC),
+    datetime(2027, 3, 28, 1, 0, tzinfo=UTC),  # the hour British Summer Time begins: UTC is unaffected
+])
+def test_timestamps_format_as_the_sortable_utc_text_of_the_table(instant: datetime) -> None:
+    from reporting.domain.deadline_marks import iso, iso_of
+
+    assert iso_of(to_timestamp(instant)) == iso(instant)

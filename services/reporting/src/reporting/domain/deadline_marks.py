@@ -5,7 +5,7 @@ needs nothing from the SLA engine. Pure: protobuf messages in, `Effect`s out."""
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 DEADLINE = "common.v1.Deadline"
@@ -106,11 +106,18 @@ def iso(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-_EPOCH = datetime(1970, 1, 1)
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
 
 
 def iso_of(ts: Any) -> str:
-    """`iso` of a google.protobuf.Timestamp, without a timezone-aware datetime on the way
-    (a rebuild formats two per event)."""
-    instant = _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
-    return instant.isoformat(timespec="microseconds") + "Z"
+    """`iso` of a google.protobuf.Timestamp, formatted from its fields: a rebuild formats two per
+    event, and a datetime on the way cost twice as much."""
+    day, rest = divmod(ts.seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{_day(day)}T{hours:02d}:{minutes:02d}:{seconds:02d}.{ts.nanos // 1000:06d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _day(days_since_epoch: int) -> str:
+    return date.fromordinal(_EPOCH_DAY + days_since_epoch).isoformat()

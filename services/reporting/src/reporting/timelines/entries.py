@@ -10,6 +10,7 @@ the row, and a rebuild writes a million rows (ADR 0025).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 from google.protobuf import message_factory
@@ -22,6 +23,7 @@ from reporting.domain.deadline_marks import deadline_effects, iso_of
 from reporting.domain.summaries import summarise
 
 MARK = reporting_pb2.DeadlineMark
+MARK_NUMBER = {name: MARK.Value(name) for name in MARK.keys()}  # a dict: MARK.Value is Python per call
 
 
 class Row(NamedTuple):
@@ -50,7 +52,7 @@ def timeline_row(event: IncomingEvent) -> Row:
     entry.recorded_at.CopyFrom(envelope.recorded_at)
     if payload is not None:
         for effect in deadline_effects(envelope.event_type, payload):
-            added = entry.deadlines.add(kind=effect.kind, clock_id=effect.clock_id, mark=MARK.Value(effect.mark))
+            added = entry.deadlines.add(kind=effect.kind, clock_id=effect.clock_id, mark=MARK_NUMBER[effect.mark])
             if effect.due_at is not None:
                 added.due_at.CopyFrom(effect.due_at)
     return Row(
@@ -101,6 +103,7 @@ def payload_from_details(event_type: str, found: dict[str, Any]) -> tuple[str, b
     return event_type, ParseDict(found, message(), ignore_unknown_fields=True).SerializeToString(deterministic=True)
 
 
+@functools.lru_cache(maxsize=1024)
 def is_correction(event_type: str) -> bool:
     """intake.v1.DetailsCorrected and any later `…Corrected` event: a correction, shown as such."""
     return event_type.rsplit(".", 1)[-1].endswith("Corrected")

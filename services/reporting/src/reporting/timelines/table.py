@@ -151,7 +151,10 @@ class TimelineTable:
         with self._sql.cursor(commit=True) as c:
             if not self._sql.is_sqlite:  # the live consumer waits for the swap, not writing into a table being replaced
                 c.execute(f"LOCK TABLE {live} IN ACCESS EXCLUSIVE MODE")
-            unique = f"CREATE UNIQUE INDEX {staging}_by_event ON {staged} (event_id)"
+            # The live table's unique index goes first, so the staged table can be given it by
+            # name (SQLite cannot rename an index): built once, used for the carry-over below.
+            unique, *others = self._indexes(staged)
+            c.execute(f"DROP INDEX {self._sql.table(TABLE)}_by_event")
             c.execute("SAVEPOINT unique_by_event")
             try:
                 c.execute(unique)
@@ -166,9 +169,8 @@ class TimelineTable:
             c.execute(f"INSERT INTO {staged} ({columns}) SELECT {columns} FROM {live} WHERE true ON CONFLICT (event_id) DO NOTHING")
             c.execute(f"DROP TABLE {live}")
             c.execute(f"ALTER TABLE {staged} RENAME TO {TABLE}")
-            for statement in self._indexes(live):
-                c.execute(statement)
-            c.execute(f"DROP INDEX {self._sql.table(staging)}_by_event")
+            for statement in others:
+                c.execute(statement.replace(f" ON {staged} ", f" ON {live} "))
             c.execute(f"SELECT COUNT(*) AS n FROM {live}")
             row = c.fetchone()
             return int(row[0] if self._sql.is_sqlite else row["n"])
