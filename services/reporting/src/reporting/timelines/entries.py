@@ -23,7 +23,7 @@ from reporting.domain.deadline_marks import deadline_effects, iso_of
 from reporting.domain.summaries import summarise
 
 MARK = reporting_pb2.DeadlineMark
-MARK_NUMBER = {name: MARK.Value(name) for name in MARK.keys()}  # a dict: MARK.Value is Python per call
+MARK_NUMBER = dict(MARK.items())  # a dict: MARK.Value is Python per call
 
 
 class Row(NamedTuple):
