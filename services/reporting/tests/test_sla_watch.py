@@ -203,6 +203,71 @@ class _CountingMapper:
         return self._mapper.to_domain_event(stored)
 
 
+def _safe_contact_due_soon(app: ReportingApplication, prefix: str, count: int = 3) -> tuple[Feed, list[str], datetime]:
+    feed = Feed(app)
+    cases = [case_id_for(f"{prefix}-{i}") for i in range(count)]
+    due = START + timedelta(minutes=30)
+    for case in cases:
+        feed.send("intake", case, disclosure(case, START, area=AREA, preferred_contact_at=due), START)
+    return feed, cases, due
+
+
+def _safe_contact_clock(case: str) -> UUID:
+    return SlaClock.create_id(f"{case}:SAFE_CONTACT")
+
+
+def test_clocks_about_to_fall_due_are_read_ahead_so_the_sweep_only_records(
+    app: ReportingApplication, clock: Any, gets: list[UUID]
+) -> None:
+    """Thousands of clocks due at one midnight: reading each at the due instant was most of the
+    lag. The watch reads them up to a minute before (`arm`), and at the due instant only records."""
+    _, cases, due = _safe_contact_due_soon(app, "watch-armed")
+    watch = watch_for(app)
+    watch.follow()
+    gets.clear()
+    clock.set(due - seconds(90))
+    watch.tick()
+    assert gets == []  # not due within the minute yet: nothing read
+    clock.set(due - seconds(30))
+    watch.tick()
+    assert sorted(gets) == sorted(_safe_contact_clock(c) for c in cases)
+    gets.clear()
+    clock.set(due + seconds(0.5))
+    watch.tick()
+    assert gets == [] and _breached_clocks(app, cases) == {_safe_contact_clock(c) for c in cases}
+
+
+def test_an_armed_clock_met_before_its_due_instant_is_not_breached(app: ReportingApplication, clock: Any) -> None:
+    feed, cases, due = _safe_contact_due_soon(app, "watch-armed-met")
+    watch = watch_for(app)
+    watch.follow()
+    clock.set(due - seconds(30))
+    watch.tick()
+    feed.send("intake", cases[0], safe_contact(cases[0], due - seconds(20), met=True), due - seconds(20))
+    clock.set(due + seconds(0.5))
+    watch.tick()
+    assert _breached_clocks(app, cases) == {_safe_contact_clock(c) for c in cases[1:]}
+    assert app.sla.clock(_safe_contact_clock(cases[0])).state == "MET"
+
+
+def test_an_armed_clock_changed_behind_the_watch_is_read_again_not_saved_over(
+    app: ReportingApplication, clock: Any
+) -> None:
+    """The store refuses a version already taken: a clock met after it was armed, and swept before
+    the watch followed that, fails its batch's save; the batch is tried again from the store."""
+    feed, cases, due = _safe_contact_due_soon(app, "watch-armed-stale")
+    watch = watch_for(app)
+    watch.follow()
+    clock.set(due - seconds(30))
+    watch.tick()
+    feed.send("intake", cases[0], safe_contact(cases[0], due - seconds(20), met=True), due - seconds(20))
+    clock.set(due + seconds(0.5))
+    assert watch.sweep(clock.now()) == 0  # not followed yet: the armed clock is stale
+    watch.tick()
+    assert _breached_clocks(app, cases) == {_safe_contact_clock(c) for c in cases[1:]}
+    assert app.sla.clock(_safe_contact_clock(cases[0])).state == "MET"
+
+
 def _clocks(app: ReportingApplication, cases: list[str]) -> list[SlaClock]:
     """The started clocks of those of these cases that have any yet."""
     return [c for case in cases if app.sla.case(case) is not None for c in app.sla.status(case)[1]]

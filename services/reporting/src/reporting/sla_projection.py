@@ -89,16 +89,19 @@ class SlaProjection:
 
     def breach_all_due(
         self, aggregate_ids: list[UUID], now: datetime, grace: timedelta, area_of: Callable[[str], str | None],
-        batch: int = 200,
+        armed: dict[UUID, SlaClock] | None = None, batch: int = 200,
     ) -> tuple[list[UUID], list[UUID]]:
         """Record the breach of each clock still due, many per commit. Returns (recorded, to
-        retry): a batch a concurrent writer touched is recorded by no one here and retried."""
+        retry): a batch a concurrent writer touched is recorded by no one here and retried.
+        `armed`: clocks loaded before they fell due (`SlaWatch.arm`), taken from it as used; a
+        stale one fails its batch's save like any concurrent change, and is read again then."""
+        armed = armed if armed is not None else {}
         recorded: list[UUID] = []
         retry: list[UUID] = []
         for start in range(0, len(aggregate_ids), batch):
             clocks = []
             for aggregate_id in aggregate_ids[start:start + batch]:
-                clock = self.clock(aggregate_id)
+                clock = armed.pop(aggregate_id, None) or self.clock(aggregate_id)
                 # The area travels on the event, so publishing it needs no read of the case.
                 if clock is not None and clock.breach_if_due(now, grace, area=area_of(clock.case_id) or ""):
                     clocks.append(clock)
