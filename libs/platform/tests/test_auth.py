@@ -56,6 +56,30 @@ def test_an_expired_token_is_refused(issuer: DevIssuer, verifier: TokenVerifier)
         verifier.actor(bearer(token))
 
 
+def test_a_verified_token_is_remembered_only_until_it_expires(issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signature is checked once per token, not once per call; the expiry is still the token's."""
+    verifier = TokenVerifier(AuthConfig.from_env(Path("unused"), {
+        "CASEWORK_JWT_PUBLIC_KEYS": str(issuer.public_keys), "CASEWORK_JWT_LEEWAY_S": "0"}))
+    decoded: list[str] = []
+    real_decode = verifier._decode
+    monkeypatch.setattr(verifier, "_decode", lambda token: decoded.append(token) or real_decode(token))
+    token = issuer.mint("landlord", "CHO", "cho-7", ttl_s=1)
+    for _ in range(3):
+        assert verifier.actor(bearer(token)).user == "cho-7"
+    assert decoded == [token]
+    time.sleep(1.1)  # past `exp`: the remembered token is checked again, and refused
+    with pytest.raises(Unauthenticated, match="expired"):
+        verifier.actor(bearer(token))
+    assert decoded == [token, token]
+
+
+def test_a_refused_token_is_not_remembered(tmp_path: Path, verifier: TokenVerifier) -> None:
+    impostor = DevIssuer(tmp_path / "impostor").mint("landlord", "CHO", "cho-7")
+    for _ in range(2):
+        with pytest.raises(Unauthenticated, match="bad token signature"):
+            verifier.actor(bearer(impostor))
+
+
 def test_a_token_for_another_audience_is_refused(issuer: DevIssuer, verifier: TokenVerifier) -> None:
     with pytest.raises(Unauthenticated, match="audience"):
         verifier.actor(bearer(issuer.mint("landlord", "CHO", "cho-7", audience="payroll")))

@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,11 +76,22 @@ def _load_keys(source: Path) -> list[Any]:
 
 
 class TokenVerifier:
+    """Checks a bearer token's signature, issuer, audience and expiry, and names its actor.
+
+    A token once verified is remembered until it expires (at most `CACHE_SIZE` of them): callers
+    send the same token with call after call, and an ES256 signature check costs ~0.2-0.7 ms of
+    CPU per call, a tenth of a disclosure's whole path (profiled). Nothing a token says can change
+    before it expires, and the keys it was checked against are the process's for its lifetime."""
+
+    CACHE_SIZE = 4096
+
     def __init__(self, config: AuthConfig) -> None:
         self.config = config
         self._keys = _load_keys(config.keys_source)
         if not self._keys:
             raise ValueError(f"no public keys in {config.keys_source}")
+        self._verified: OrderedDict[str, tuple[Actor, float]] = OrderedDict()  # token -> (actor, valid until)
+        self._lock = threading.Lock()  # sync servers call from many threads
 
     def actor(self, metadata: Sequence[tuple[str, Any]] | None) -> Actor:
         """The authenticated caller of a gRPC call, from its `authorization: Bearer …` metadata."""
@@ -91,11 +104,25 @@ class TokenVerifier:
         return self.verify(token.strip())
 
     def verify(self, token: str) -> Actor:
+        now = time.time()  # the library's clock for `exp`
+        with self._lock:
+            known = self._verified.get(token)
+            if known is not None:
+                if now < known[1]:
+                    self._verified.move_to_end(token)
+                    return known[0]
+                del self._verified[token]
         claims = self._decode(token)
         missing = [c for c in IDENTITY_CLAIMS if not str(claims.get(c, "")).strip()]
         if missing:
             raise Unauthenticated(f"token lacks identity claims: {', '.join(missing)}")
-        return Actor(agency=str(claims["agency"]), role=str(claims["role"]), user=str(claims["sub"]))
+        actor = Actor(agency=str(claims["agency"]), role=str(claims["role"]), user=str(claims["sub"]))
+        with self._lock:
+            # Accepted until `exp` plus the leeway, as `jwt.decode` itself would accept it.
+            self._verified[token] = (actor, float(claims["exp"]) + self.config.leeway_s)
+            if len(self._verified) > self.CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return actor
 
     def _decode(self, token: str) -> dict[str, Any]:
         last: Exception | None = None
