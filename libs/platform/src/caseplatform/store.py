@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent, Repository
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ProcessRecorder, Recording
 
 from caseplatform.crypto import cipher_env
@@ -104,6 +105,23 @@ class ServiceApplication(Application[UUID]):
         """What every domain event carries besides its data: who, and the trace it belongs to
         (saved with the event, so the relay continues this trace when it publishes later)."""
         return {"actor": actor.as_dict(), "trace": current_carrier(), **extra}
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's `save`, collecting aggregates' events without its runtime-protocol
+        `isinstance` checks (a typing.Protocol per object; what `Unit.collect` does for the inbox).
+        Anything else — domain events, keyword arguments — goes the library's way."""
+        if kwargs or not all(o is None or isinstance(o, Aggregate) for o in objs):
+            return super().save(*objs, **kwargs)
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in objs:
+            if aggregate is not None:
+                processing.events.extend(aggregate.collect_events())
+                processing.aggregates[aggregate.id] = aggregate
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # the library's deprecated hook, called as its `save` does
+        return recordings
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         with tracer().start_as_current_span(
