@@ -33,6 +33,7 @@ def sizes(scale: float) -> dict[str, int | float]:
     return {
         "saturate": max(20, int(2000 * scale)),
         "paced_rate": 50.0,
+        "light_rate": 10.0,
         "paced_seconds": max(1.0, 20 * scale),
         "timeline_events": max(20, int(1000 * scale)),
         "timeline_reads": max(20, int(200 * scale)),
@@ -121,13 +122,19 @@ async def end_to_end(
     report.add("1 e2e", f"p50 latency at {size['paced_rate']:g}/s", percentile(latencies, 50), "ms")
     report.add("1 e2e", f"p99 latency at {size['paced_rate']:g}/s", percentile(latencies, 99), "ms", at_most=150)
     report.add("1 e2e", "lost at 50/s", pace["lost"], "cases", at_most=0)
+    # The same at a fifth of the rate: the path's own latency, without queueing for the CPU.
+    light = await load.paced(driver, float(size["light_rate"]), float(size["paced_seconds"]))
+    light_latencies = light.pop("latencies_ms")
+    report.details["paced_light"] = {**light, "p50_ms": percentile(light_latencies, 50), "p99_ms": percentile(light_latencies, 99)}
+    report.add("1 e2e", f"p50 latency at {size['light_rate']:g}/s", percentile(light_latencies, 50), "ms")
+    report.add("1 e2e", f"p99 latency at {size['light_rate']:g}/s", percentile(light_latencies, 99), "ms")
     for service in stack.services:
         pid = stack.pid(service)
         report.add("5 memory", f"peak RSS {service} after (1)", peak_rss_mib(pid) if pid else None, "MiB")
     # Ceilings, in the same run, on the same broker.
     captured = await ceilings.capture(stack.broker.bootstrap)
     messages = sum(len(v) for v in captured.values())
-    total_disclosures = sat["disclosures"] + pace["disclosures"] + 4
+    total_disclosures = sat["disclosures"] + pace["disclosures"] + light["disclosures"] + 4
     per_disclosure = messages / total_disclosures
     avg_size = int(sum(len(r.value) for v in captured.values() for r in v) / max(messages, 1))
     e2e_messages = sat["per_second"] * per_disclosure

@@ -75,10 +75,15 @@ class CaseRun:
     done: float | None = None
 
 
+PROBE_SLOTS = 2  # latency probes reading timelines at once, across every case in flight
+PROBE_SLOT_S = 0.02  # each holds its slot at least this long: at most ~100 probe reads a second
+
+
 class Driver:
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
         self.expected: dict[Shape, Counter[str]] = {}
+        self._probes = asyncio.Semaphore(PROBE_SLOTS)
 
     async def start_case(self, shape: Shape) -> CaseRun:
         now = datetime.now(UTC)
@@ -133,16 +138,21 @@ class Driver:
         self, run: CaseRun, interval_s: float = 0.01, fine_for_s: float = 0.3, timeout_s: float = 60.0
     ) -> CaseRun:
         """Poll the case's timeline until it is complete: every `interval_s` (the resolution) for
-        the first `fine_for_s`, then backing off to 0.25 s. A fixed 10 ms poll of every case in
-        flight is itself a load: once cases queue, the probe's reads (each verified, audited and
-        answered by reporting) crowd out the work being measured, and latency feeds on itself."""
+        the first `fine_for_s`, then backing off to 0.25 s — and all cases' probes together at
+        most ~100 reads a second (`PROBE_SLOTS`). A probe per case in flight is itself a load:
+        once cases queue, its reads (each verified, audited and answered by reporting) crowd out
+        the work being measured and latency feeds on itself. Capped, the probe's resolution
+        coarsens when many cases are in flight instead of its load growing with them."""
         started = time.perf_counter()
         deadline = started + timeout_s
         pause = interval_s
         while time.perf_counter() < deadline:
-            if self.complete(run, await self.entries(run.case_id)):
-                run.done = time.perf_counter()
-                return run
+            async with self._probes:
+                read_at = time.perf_counter()
+                if self.complete(run, await self.entries(run.case_id)):
+                    run.done = time.perf_counter()
+                    return run
+                await asyncio.sleep(max(0.0, PROBE_SLOT_S - (time.perf_counter() - read_at)))
             await asyncio.sleep(pause)
             if time.perf_counter() - started > fine_for_s:
                 pause = min(pause * 1.5, 0.25)
