@@ -6,8 +6,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from caseplatform.devstack import postgres
 from caseplatform.settings import PlatformSettings
+from caseplatform.testing import postgres_or_skip
 
 TEST_SCHEMAS = ("counter", "downstream", "source")
 _database: list[str] = []
@@ -16,12 +16,7 @@ _database: list[str] = []
 def _fresh_postgres() -> str:
     """An empty database of this run's own (`casework_kernel_<random>`, so parallel runs never
     meet) on the server the test run uses; the test schemas are dropped before each test."""
-    try:
-        server = postgres.shared_server()
-    except postgres.PostgresUnavailable as exc:
-        if postgres.required():
-            pytest.fail(f"PostgreSQL pass did not run: {exc}", pytrace=False)
-        pytest.skip(f"PostgreSQL pass did not run: {exc}")
+    server = postgres_or_skip()
     if not _database:
         _database.append(server.create_database("casework_kernel"))
     with psycopg.connect(_database[0], autocommit=True) as connection:

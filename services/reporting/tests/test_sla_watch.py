@@ -237,14 +237,20 @@ def test_clocks_about_to_fall_due_are_read_ahead_so_the_sweep_only_records(
     assert gets == [] and _breached_clocks(app, cases) == {_safe_contact_clock(c) for c in cases}
 
 
-def test_an_armed_clock_met_before_its_due_instant_is_not_breached(app: ReportingApplication, clock: Any) -> None:
-    feed, cases, due = _safe_contact_due_soon(app, "watch-armed-met")
+def _armed_then_first_met(app: ReportingApplication, clock: Any, prefix: str) -> tuple[SlaWatch, list[str]]:
+    """Three clocks armed 30 s before they fall due; then the first is met (the watch not told yet)."""
+    feed, cases, due = _safe_contact_due_soon(app, prefix)
     watch = watch_for(app)
     watch.follow()
     clock.set(due - seconds(30))
     watch.tick()
     feed.send("intake", cases[0], safe_contact(cases[0], due - seconds(20), met=True), due - seconds(20))
     clock.set(due + seconds(0.5))
+    return watch, cases
+
+
+def test_an_armed_clock_met_before_its_due_instant_is_not_breached(app: ReportingApplication, clock: Any) -> None:
+    watch, cases = _armed_then_first_met(app, clock, "watch-armed-met")
     watch.tick()
     assert _breached_clocks(app, cases) == {_safe_contact_clock(c) for c in cases[1:]}
     assert app.sla.clock(_safe_contact_clock(cases[0])).state == "MET"
@@ -255,13 +261,7 @@ def test_an_armed_clock_changed_behind_the_watch_is_read_again_not_saved_over(
 ) -> None:
     """The store refuses a version already taken: a clock met after it was armed, and swept before
     the watch followed that, fails its batch's save; the batch is tried again from the store."""
-    feed, cases, due = _safe_contact_due_soon(app, "watch-armed-stale")
-    watch = watch_for(app)
-    watch.follow()
-    clock.set(due - seconds(30))
-    watch.tick()
-    feed.send("intake", cases[0], safe_contact(cases[0], due - seconds(20), met=True), due - seconds(20))
-    clock.set(due + seconds(0.5))
+    watch, cases = _armed_then_first_met(app, clock, "watch-armed-stale")
     assert watch.sweep(clock.now()) == 0  # not followed yet: the armed clock is stale
     watch.tick()
     assert _breached_clocks(app, cases) == {_safe_contact_clock(c) for c in cases[1:]}

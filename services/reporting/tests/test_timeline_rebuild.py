@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from caseplatform.devstack import postgres
 from caseplatform.devstack.broker import TansuBroker
 from caseplatform.devstack.ports import free_port
 from caseplatform.envelope import OutgoingEvent, SourcePosition, build_envelope, parse_envelope
@@ -20,7 +19,7 @@ from caseplatform.ids import stable_id
 from caseplatform.kafka.admin import ensure_topics
 from caseplatform.settings import PlatformSettings
 from caseplatform.store import Sql
-from caseplatform.testing import running_broker
+from caseplatform.testing import postgres_or_skip, running_broker
 from caseplatform.topology import topic_for
 from casework.common.v1 import access_pb2
 from casework.intake.v1 import events_pb2 as intake_events
@@ -153,12 +152,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PlatformSe
     if request.param == "sqlite":
         yield PlatformSettings(casework_data_dir=tmp_path / "live")
         return
-    try:
-        server = postgres.shared_server()
-    except postgres.PostgresUnavailable as exc:
-        if postgres.required():
-            pytest.fail(f"PostgreSQL pass did not run: {exc}", pytrace=False)
-        pytest.skip(f"PostgreSQL pass did not run: {exc}")
+    server = postgres_or_skip()
     dsn = server.create_database("casework_reporting")
     try:
         yield PlatformSettings(casework_data_dir=tmp_path / "live", casework_persistence="postgres", casework_postgres_dsn=dsn)

@@ -86,6 +86,21 @@ def pem(key: Any, cert: Any) -> tuple[bytes, bytes]:
     )
 
 
+def postgres_or_skip() -> Any:
+    """The PostgreSQL server the test run uses; without one the test is skipped and says why,
+    or fails if PostgreSQL is required (CI=true or CASEWORK_REQUIRE_POSTGRES=1)."""
+    import pytest
+
+    from caseplatform.devstack import postgres
+
+    try:
+        return postgres.shared_server()
+    except postgres.PostgresUnavailable as exc:
+        if postgres.required():
+            pytest.fail(f"PostgreSQL pass did not run: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL pass did not run: {exc}")
+
+
 @contextmanager
 def running_broker(folder: Path) -> Iterator[Any]:
     """A real Tansu broker on a free port for one test, its log in `folder`."""
