@@ -186,13 +186,22 @@ def parse_envelope(value: bytes | None, headers: dict[str, str] | None = None) -
     return IncomingEvent(envelope, payload, dict(headers or {}))
 
 
-def _decode_payload(envelope: envelope_pb2.EventEnvelope) -> Message | None:
+def contract_class(full_name: str) -> type[Message] | None:
+    """The generated class of a contract message by its full name, or None if unknown here."""
+    if not full_name:
+        return None
     load_contracts()
     try:
-        descriptor = default_pool().FindMessageTypeByName(envelope.event_type)
+        return message_factory.GetMessageClass(default_pool().FindMessageTypeByName(full_name))
     except KeyError:
+        return None
+
+
+def _decode_payload(envelope: envelope_pb2.EventEnvelope) -> Message | None:
+    message_class = contract_class(envelope.event_type)
+    if message_class is None:
         return None  # a newer publisher's event type: tolerant reader, nothing to do with it
-    message = message_factory.GetMessageClass(descriptor)()
+    message = message_class()
     if not envelope.payload.Unpack(message):
         raise UnreadableMessage(f"payload is not a {envelope.event_type}")
     version = envelope.schema_version or 1

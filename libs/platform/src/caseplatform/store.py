@@ -173,7 +173,7 @@ class Sql:
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.cursor(commit=False) as c:
-            c.execute(self._dialect(statement), params)
+            c.execute(self.dialect(statement), params)
             return [tuple(row) if self.is_sqlite else tuple(row.values()) for row in c.fetchall()]
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
@@ -183,9 +183,10 @@ class Sql:
                 # against a concurrent identical CREATE (a unique violation in the catalog), so
                 # the creators take turns, holding a lock named by the statement until commit.
                 c.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (statement,))
-            c.execute(self._dialect(statement), params)
+            c.execute(self.dialect(statement), params)
 
-    def _dialect(self, statement: str) -> str:
+    def dialect(self, statement: str) -> str:
+        """`?` placeholders as the store's driver wants them."""
         return statement if self.is_sqlite else statement.replace("?", "%s")
 
     def table(self, name: str) -> str:

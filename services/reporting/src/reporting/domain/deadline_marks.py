@@ -19,10 +19,6 @@ class Effect(NamedTuple):
     mark: str  # a reporting.v1.DeadlineMark name
     due_at: Any = None  # the event's own google.protobuf.Timestamp, when it says
 
-    def as_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "clock_id": self.clock_id, "mark": self.mark,
-                "due_at": iso_of(self.due_at) if self.due_at is not None else ""}
-
 
 def deadline_effects(event_type: str, payload: Any) -> list[Effect]:
     effects: list[Effect] = []
@@ -31,9 +27,9 @@ def deadline_effects(event_type: str, payload: Any) -> list[Effect]:
         if name == DEADLINE and value.kind:
             effects.append(_from_deadline(payload, value))
         elif name == DEADLINE_MET and value.kind:
-            effects.append(_effect(value.kind, value.clock_id, "MET" if value.on_time else "MET_LATE"))
+            effects.append(Effect(value.kind, value.clock_id, "MET" if value.on_time else "MET_LATE"))
         elif name == DEADLINE_WITHDRAWN and value.kind:
-            effects.append(_effect(value.kind, value.clock_id, "WITHDRAWN"))
+            effects.append(Effect(value.kind, value.clock_id, "WITHDRAWN"))
     effects += _legacy_marks(event_type, payload, effects)
     return _unique(effects)
 
@@ -44,19 +40,19 @@ def _from_deadline(payload: Any, deadline: Any) -> Effect:
     due_at = deadline.due_at if deadline.HasField("due_at") else None
     fields = payload.DESCRIPTOR.fields_by_name
     if "on_time" in fields and getattr(payload, "satisfies_deadline", True):
-        return _effect(deadline.kind, deadline.clock_id, "MET" if payload.on_time else "MET_LATE", due_at)
-    return _effect(deadline.kind, deadline.clock_id, "STARTED", due_at)
+        return Effect(deadline.kind, deadline.clock_id, "MET" if payload.on_time else "MET_LATE", due_at)
+    return Effect(deadline.kind, deadline.clock_id, "STARTED", due_at)
 
 
 def _legacy_marks(event_type: str, payload: Any, found: list[Effect]) -> list[Effect]:
     """Marks for events that say so in their own words rather than with DeadlineMet."""
     short = event_type.rsplit(".", 1)[-1]
     if short == "SafeContactRecorded" and not found and _enum(payload, "outcome") == "MADE":
-        return [_effect("SAFE_CONTACT", "", "MET" if payload.deadline_met else "MET_LATE")]
+        return [Effect("SAFE_CONTACT", "", "MET" if payload.deadline_met else "MET_LATE")]
     if short == "SlaBreached":  # the SLA engine's own event, read by field name
         kind = getattr(payload, "kind", "") or getattr(payload, "sla_kind", "")
         if kind:
-            return [_effect(str(kind), str(getattr(payload, "clock_id", "")), "BREACHED")]
+            return [Effect(str(kind), str(getattr(payload, "clock_id", "")), "BREACHED")]
     return []
 
 
@@ -76,10 +72,6 @@ def _message_typed_fields(descriptor: Any) -> tuple[tuple[Any, bool], ...]:
         (field, field.is_repeated) for field in descriptor.fields
         if field.message_type is not None and not (field.is_repeated and field.message_type.GetOptions().map_entry)
     )
-
-
-def _effect(kind: str, clock_id: str, mark: str, due_at: Any = None) -> Effect:
-    return Effect(kind, clock_id, mark, due_at)
 
 
 def _unique(effects: list[Effect]) -> list[Effect]:

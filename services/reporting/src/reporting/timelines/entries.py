@@ -13,11 +13,9 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
-from google.protobuf import message_factory
-from google.protobuf.descriptor_pool import Default as default_pool
 from google.protobuf.json_format import MessageToDict, ParseDict
 
-from caseplatform.envelope import IncomingEvent, load_contracts
+from caseplatform.envelope import IncomingEvent, contract_class
 from casework.reporting.v1 import reporting_pb2
 from reporting.domain.deadline_marks import deadline_effects, iso_of
 from reporting.domain.summaries import summarise
@@ -89,7 +87,7 @@ def entry_dict(case_id: str, notification_id: int, message: bytes, payload_type:
 
 
 def details(payload_type: str, payload: bytes) -> dict[str, Any]:
-    message = _message_class(payload_type)
+    message = contract_class(payload_type)
     if message is None:
         return {}
     return MessageToDict(message.FromString(payload), preserving_proto_field_name=True)
@@ -97,7 +95,7 @@ def details(payload_type: str, payload: bytes) -> dict[str, Any]:
 
 def payload_from_details(event_type: str, found: dict[str, Any]) -> tuple[str, bytes]:
     """(payload_type, payload) again from an entry's `details` (rows written before ADR 0025)."""
-    message = _message_class(event_type)
+    message = contract_class(event_type)
     if message is None or not found:
         return "", b""
     return event_type, ParseDict(found, message(), ignore_unknown_fields=True).SerializeToString(deterministic=True)
@@ -107,13 +105,3 @@ def payload_from_details(event_type: str, found: dict[str, Any]) -> tuple[str, b
 def is_correction(event_type: str) -> bool:
     """intake.v1.DetailsCorrected and any later `…Corrected` event: a correction, shown as such."""
     return event_type.rsplit(".", 1)[-1].endswith("Corrected")
-
-
-def _message_class(full_name: str) -> Any:
-    if not full_name:
-        return None
-    load_contracts()
-    try:
-        return message_factory.GetMessageClass(default_pool().FindMessageTypeByName(full_name))
-    except KeyError:
-        return None

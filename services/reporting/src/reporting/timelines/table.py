@@ -47,7 +47,7 @@ class TimelineTable:
         self._lock = threading.Lock()
         columns = ", ".join(COLUMNS)
         values = ", ".join("?" for _ in COLUMNS)
-        self._insert = self._dialect(
+        self._insert = self._sql.dialect(
             f"INSERT INTO {self._entries} ({columns}) VALUES ({values}) ON CONFLICT (event_id) DO NOTHING"
         )
         self._create()
@@ -238,15 +238,13 @@ class TimelineTable:
 
     def _save_position(self, cursor: Any, name: str, position: int) -> None:
         cursor.execute(
-            self._dialect(
+            self._sql.dialect(
                 f"INSERT INTO {self._positions} (name, position) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
             ),
             [name, position],
         )
 
-    def _dialect(self, statement: str) -> str:
-        return statement if self._sql.is_sqlite else statement.replace("?", "%s")
 
 
 def stage_rows(sql: Sql, staging: str, rows: Sequence[Row]) -> None:
@@ -254,4 +252,4 @@ def stage_rows(sql: Sql, staging: str, rows: Sequence[Row]) -> None:
     from any process. No index yet: appending is what a rebuild does most."""
     statement = f"INSERT INTO {sql.table(staging)} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
     with sql.cursor(commit=True) as c:
-        c.executemany(statement if sql.is_sqlite else statement.replace("?", "%s"), list(rows))
+        c.executemany(sql.dialect(statement), list(rows))
