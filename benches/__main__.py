@@ -200,12 +200,17 @@ async def breach_lag(report: Report, work: Path, size: dict) -> None:
         return
     figures = await sla.run(work, int(size["sla_clocks"]))
     report.details["breach_lag"] = figures
-    report.add("2 breach lag", f"SlaBreached seen of {figures['clocks']}", figures["breaches_seen"], "clocks", at_least=figures["clocks"])
-    settled = figures["settled_before_due_s"]
-    report.add("2 breach lag", "p99 due -> SlaBreached on Kafka", figures["p99_s"], "s", at_most=1,
-               note=f"load applied {settled:.0f}s before the due instant" if settled > 0
-               else f"the stack was still applying the load {-settled:.0f}s after the due instant: lag includes that")
-
+    clocks, settled = figures["clocks"], figures["settled_before_first_due_s"]
+    applied = (f"load applied {settled:.0f}s before the first due instant" if settled > 0
+               else f"the stack was still applying the load {-settled:.0f}s after the first due instant: lag includes that")
+    report.add("2 breach lag", f"SlaBreached seen, {clocks:,} due within one minute", figures["minute_seen"], "clocks",
+               at_least=clocks)
+    report.add("2 breach lag", "p99 due -> SlaBreached, within one minute", figures["minute_p99_s"], "s", at_most=1,
+               note=applied)
+    report.add("2 breach lag", f"SlaBreached seen, {clocks:,} due at one instant", figures["instant_seen"], "clocks",
+               at_least=clocks)
+    report.add("2 breach lag", "p99 due -> SlaBreached, one instant", figures["instant_p99_s"], "s", at_most=1,
+               note="harsher than the issue's minute: every clock at one midnight")
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,10 +1,17 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, timestamp_pb2
 
 from caseplatform import envelope as env
-from caseplatform.envelope import UnreadableMessage, parse_envelope, register_upcaster
+from caseplatform.envelope import (
+    UnreadableMessage,
+    from_timestamp,
+    parse_envelope,
+    register_upcaster,
+    to_timestamp,
+)
 from casework.common.v1 import envelope_pb2
 from casework.intake.v1 import events_pb2
 
@@ -66,3 +73,22 @@ def test_old_schema_versions_are_upcast_on_read(monkeypatch: pytest.MonkeyPatch)
     assert env.current_schema_version("intake.v1.DisclosureReceived") == 2
     parsed = parse_envelope(incoming("c", 1, 0).envelope.SerializeToString())
     assert parsed.payload.postcode_district == "UNKNOWN"
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        datetime(2027, 3, 28, 0, 59, 59, 999_999, tzinfo=ZoneInfo("Europe/London")),  # just before BST
+        datetime(2027, 3, 28, 2, 0, 0, 1, tzinfo=ZoneInfo("Europe/London")),
+        datetime(2026, 10, 25, 1, 30, tzinfo=ZoneInfo("Europe/London"), fold=1),  # the repeated hour, GMT
+        datetime(2026, 10, 25, 1, 30, tzinfo=ZoneInfo("Europe/London"), fold=0),  # ... and BST
+        datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC),  # before the epoch: nanos stay positive
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2027, 6, 10, 12, 0, 0, 123_456, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+    ],
+)
+def test_timestamps_are_exact_to_the_microsecond_in_any_zone(instant: datetime) -> None:
+    expected = timestamp_pb2.Timestamp()
+    expected.FromDatetime(instant.astimezone(UTC))
+    assert to_timestamp(instant) == expected
+    assert from_timestamp(to_timestamp(instant)) == instant.astimezone(UTC)  # (PEP 495: a fold never equals across zones)

@@ -19,6 +19,7 @@ from casework.intake.v1 import events_pb2 as intake_events
 from casework.referral.v1 import events_pb2 as referral_events
 from casework.repairs.v1 import events_pb2 as repairs_events
 from reporting import sla_metrics as m
+from reporting import sla_watch
 from reporting.application import ReportingApplication
 from reporting.domain.sla import SlaClock
 from reporting.sla_watch import CASE_TOPICS, CLOCK_TOPICS, SlaWatch
@@ -235,6 +236,22 @@ def test_clocks_about_to_fall_due_are_read_ahead_so_the_sweep_only_records(
     clock.set(due + seconds(0.5))
     watch.tick()
     assert gets == [] and _breached_clocks(app, cases) == {_safe_contact_clock(c) for c in cases}
+
+
+def test_arming_takes_turns_with_the_breaches_falling_due_meanwhile(
+    app: ReportingApplication, clock: Any, gets: list[UUID], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tick arms for a bounded time (then the rest next tick), so loading the next midnight's
+    thousands never holds up the breaches of clocks falling due in the minute before it."""
+    _, cases, due = _safe_contact_due_soon(app, "watch-arm-turns")
+    watch = watch_for(app)
+    watch.follow()
+    gets.clear()
+    monkeypatch.setattr(sla_watch, "ARM_BUDGET_S", 0.0)  # the budget spent by the first load
+    clock.set(due - seconds(30))
+    loaded = [watch.arm(clock.now()) for _ in cases]
+    assert loaded == [1] * len(cases) and watch.arm(clock.now()) == 0  # one a call, none left over
+    assert sorted(gets) == sorted(_safe_contact_clock(c) for c in cases)
 
 
 def _armed_then_first_met(app: ReportingApplication, clock: Any, prefix: str) -> tuple[SlaWatch, list[str]]:
