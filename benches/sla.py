@@ -31,18 +31,18 @@ from .stack import STAFF, AsyncClient, new_stack
 
 RPC = "reporting.v1.ReportingService/ListSlaBreaches"
 BREACHED = "reporting.v1.SlaBreached"
-MINUTE_S = 60.0  # the spread clocks fall due over this long
-GAP_S = 30.0  # from the end of that minute to the midnight (the two bursts do not overlap)
+MINUTE_S = 60.0  # the spread clocks fall due over this long (a smoke run passes less)
 SPREAD, INSTANT = "SAFE_CONTACT", "CHILDRENS_REFERRAL"  # the clock kinds of the two shapes
 
 
-async def run(data_dir: Path, clocks: int, applied_rate_guess: float = 25.0) -> dict[str, float]:
+async def run(data_dir: Path, clocks: int, minute_s: float = MINUTE_S, applied_rate_guess: float = 25.0) -> dict[str, float]:
     # Long enough for the whole stack to have applied the load before the first clock falls due:
     # the lag measured is the watch's, not that of a backlog (while catching up, reporting rightly
     # holds breaches back: the event that met a clock may still be on its way).
-    lead_s = max(60.0, clocks / applied_rate_guess * 1.5) + MINUTE_S + GAP_S
+    gap_s = minute_s / 2  # from the end of that minute to the midnight: the two bursts do not overlap
+    lead_s = max(60.0, clocks / applied_rate_guess * 1.5) + minute_s + gap_s
     midnight = datetime(2027, 6, 10, tzinfo=LONDON)  # a Thursday; no bank holiday either side
-    minute = midnight - timedelta(seconds=MINUTE_S + GAP_S)
+    minute = midnight - timedelta(seconds=minute_s + gap_s)
     start = midnight - timedelta(seconds=lead_s)
     # One anchor for every service: the stack's clock is exactly `start` at `anchor`, so the
     # stack time of any real instant is known here too (no offset to estimate).
@@ -59,7 +59,7 @@ async def run(data_dir: Path, clocks: int, applied_rate_guess: float = 25.0) -> 
                 received = datetime.now(UTC) + timedelta(seconds=offset) - timedelta(minutes=1)
                 request = disclosure((True, False), received)
                 request.safe_contact.preferred_contact_at.CopyFrom(
-                    to_timestamp(minute + timedelta(seconds=MINUTE_S * i / clocks)))
+                    to_timestamp(minute + timedelta(seconds=minute_s * i / clocks)))
                 await client.intake.SubmitDisclosure(request, metadata=STAFF, timeout=30)
 
         await asyncio.gather(*(one(i) for i in range(clocks)))
@@ -70,7 +70,7 @@ async def run(data_dir: Path, clocks: int, applied_rate_guess: float = 25.0) -> 
         await client.close()
         await asyncio.to_thread(stack.stop)
     spread, instant = lags[SPREAD], lags[INSTANT]
-    return {"clocks": clocks, "settled_before_first_due_s": settled_before_s,
+    return {"clocks": clocks, "minute_s": minute_s, "settled_before_first_due_s": settled_before_s,
             "minute_seen": len(spread), "minute_p50_s": percentile(spread, 50), "minute_p99_s": percentile(spread, 99),
             "instant_seen": len(instant), "instant_p50_s": percentile(instant, 50),
             "instant_p99_s": percentile(instant, 99)}

@@ -182,14 +182,20 @@ class SlaWatch:
                 due.append(aggregate_id)
         if not due:
             return 0
+        armed = sum(1 for a in due if a in self._armed)
+        started = time.perf_counter()
         recorded, retry = self._projection.breach_all_due(due, now, self._grace, self._areas.get, self._armed)
+        took = time.perf_counter() - started
         for aggregate_id in retry:  # a concurrent writer got there first: look again next tick
             clock = self._open.get(aggregate_id)
             if clock is not None:
                 heapq.heappush(self._due, (clock.due_at, next(self._pushed), aggregate_id))
         if recorded:
             kinds = Counter(f"{self._open[a].kind} ({self._open[a].service})" for a in recorded)
-            log.info("SLA breached: %s", ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())))
+            # How late and how long: operations see at once a midnight the watch fell behind on.
+            log.info("SLA breached: %s (up to %.2f s after due, recorded in %.2f s, %d of %d read ahead)",
+                     ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())),
+                     (now - min(self._open[a].due_at for a in recorded)).total_seconds(), took, armed, len(due))
         return len(recorded)
 
     def arm(self, now: datetime) -> int:
