@@ -185,3 +185,25 @@ async def test_a_topic_with_too_few_partitions_gets_nothing(app: CounterApp, bro
         await asyncio.sleep(2)
         assert relay.position == 0  # it waits, loudly, rather than scatter cases over other chains
     assert await read_topic(broker) == []
+
+
+async def test_a_consumer_waits_for_the_relay_backlog_to_fall_but_never_for_long(
+    app: CounterApp, broker: TansuBroker
+) -> None:
+    """`backlog_below`: what the service's consumer awaits before each batch, so that decisions
+    already committed reach the broker before more work is taken in."""
+    open_cases(app, "backlog", 300)
+    async with RunningRelay(app, broker) as relay:  # sections of 50
+        while relay.backlog == 0:  # the first section read: the rest is the backlog
+            await asyncio.sleep(0.001)
+        assert relay.backlog > 100
+        await asyncio.wait_for(relay.backlog_below(100, max_wait_s=30), 20)
+        assert relay.backlog <= 100 and relay.broker_position >= 200
+        await until_published(relay, app)
+        assert relay.backlog == 0
+    # A relay that cannot publish (the broker gone, a relay stopped) holds nobody up for long.
+    stalled = RunningRelay(app, broker).relay
+    stalled.backlog = 10_000
+    started = asyncio.get_running_loop().time()
+    await stalled.backlog_below(100, max_wait_s=0.2)
+    assert 0.2 <= asyncio.get_running_loop().time() - started < 2

@@ -4,6 +4,8 @@ it keeps is what the clocks themselves say."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -252,6 +254,52 @@ def test_arming_takes_turns_with_the_breaches_falling_due_meanwhile(
     loaded = [watch.arm(clock.now()) for _ in cases]
     assert loaded == [1] * len(cases) and watch.arm(clock.now()) == 0  # one a call, none left over
     assert sorted(gets) == sorted(_safe_contact_clock(c) for c in cases)
+
+
+def test_the_running_watch_records_a_midnight_in_batches_that_take_turns_with_the_relay(
+    app: ReportingApplication, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run` records the breaches on the event loop's thread (a worker thread waited for the
+    interpreter lock after every insert), a batch at a time, and lets other tasks (the relay
+    publishing each committed batch) run between batches; it arms ahead as `tick` does."""
+    monkeypatch.setattr(sla_watch, "BATCH", 2)
+    _, cases, due = _safe_contact_due_soon(app, "watch-run-turns", count=7)
+    watch = SlaWatch(app.sla, app.recorder, startup_hold_s=0, tick_s=0.01)
+    recording_threads: set[int] = set()
+    breach_all_due = app.sla.breach_all_due
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        recording_threads.add(threading.get_ident())
+        return breach_all_due(*args, **kwargs)
+
+    monkeypatch.setattr(app.sla, "breach_all_due", spied)
+    clock.set(due - seconds(30))
+    seen: list[int] = []  # notifications in the store each time another task gets a turn
+
+    async def relay_like() -> None:
+        while True:
+            seen.append(app.recorder.max_notification_id() or 0)
+            await asyncio.sleep(0)
+
+    async def scenario() -> None:
+        running = asyncio.create_task(watch.run())
+        try:
+            async with asyncio.timeout(10):
+                while len(watch._armed) < len(cases):  # read ahead while not yet due
+                    await asyncio.sleep(0.01)
+                before = app.recorder.max_notification_id() or 0
+                other = asyncio.create_task(relay_like())
+                clock.set(due + seconds(0.5))
+                while len(_breached_clocks(app, cases)) < len(cases):
+                    await asyncio.sleep(0.01)
+                other.cancel()
+        finally:
+            running.cancel()
+        assert {before + 2, before + 4, before + 6} <= set(seen)  # a turn after each batch of two
+
+    asyncio.run(scenario())
+    assert _breached_clocks(app, cases) == {_safe_contact_clock(c) for c in cases}
+    assert recording_threads == {threading.get_ident()}  # the loop's thread: this one
 
 
 def _armed_then_first_met(app: ReportingApplication, clock: Any, prefix: str) -> tuple[SlaWatch, list[str]]:

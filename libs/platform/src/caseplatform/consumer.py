@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
@@ -47,9 +48,12 @@ class TrackedConsumer:
         sources: tuple[str, ...],
         settings: PlatformSettings,
         inbox: Inbox | None,
+        before_batch: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         # inbox None: wired for documentation (AsyncAPI) only, never started.
+        # before_batch: awaited before each batch is applied (the relay's back-pressure).
         self.service = service
+        self._before_batch = before_batch
         self._broker = broker
         self._inbox = inbox
         self._by_topic = {topic_for(source): source for source in sources}
@@ -90,6 +94,8 @@ class TrackedConsumer:
                 continue
             runs[(record.topic, record.partition)].append(event)
         assert self._inbox is not None
+        if self._before_batch is not None:
+            await self._before_batch()
         for (topic, partition), events in runs.items():
             source = self._by_topic[topic]
             outcome = await asyncio.to_thread(self._inbox.apply, source, partition, events)

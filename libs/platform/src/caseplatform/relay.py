@@ -123,6 +123,11 @@ class Relay:
         self._lease = lease  # None: this is the only relay of the store (tests, tools)
         self._lease_checked_at = 0.0
         self.caught_up = asyncio.Event()
+        # Committed events not yet published, as of the last read: the process's consumer waits
+        # while it is high (`backlog_below`), so decisions already taken reach the broker before
+        # more work is taken in (a midnight of breaches, then their timeline rows).
+        self.backlog = 0
+        self._backlog_changed = asyncio.Event()
         # Set (from whichever thread committed) when this process records events: the relay
         # sleeps on it when idle instead of polling the store every few milliseconds.
         self._wake = asyncio.Event()
@@ -344,6 +349,7 @@ class Relay:
             )
             if not notifications:
                 self.caught_up.set()
+                self._set_backlog(0)
                 metrics.RELAY_LAG.labels(self.service).set(0)
                 if loop.time() - idle_since >= self._idle_check_interval_s:
                     idle_since = loop.time()
@@ -401,7 +407,23 @@ class Relay:
             self._stored = RelayPosition(cursor.position, dict(cursor.heads))
             await self._in_thread(self._state_store.save, self._stored)
         latest = await self._in_thread(self.app.recorder.max_notification_id) or 0
-        metrics.RELAY_LAG.labels(self.service).set(max(latest - cursor.position, 0))
+        self._set_backlog(max(latest - cursor.position, 0))
+        metrics.RELAY_LAG.labels(self.service).set(self.backlog)
+
+    def _set_backlog(self, backlog: int) -> None:
+        self.backlog = backlog
+        self._backlog_changed.set()
+        self._backlog_changed = asyncio.Event()
+
+    async def backlog_below(self, limit: int, max_wait_s: float) -> None:
+        """Return once the backlog is at most `limit`, or after `max_wait_s` whatever it is (a
+        relay that cannot publish — the broker gone — must not stop the consumer for long)."""
+        try:
+            async with asyncio.timeout(max_wait_s):
+                while self.backlog > limit:
+                    await self._backlog_changed.wait()
+        except TimeoutError:
+            pass
 
     async def _send(
         self, notification: Notification, domain_event: Any, outgoing: OutgoingEvent,

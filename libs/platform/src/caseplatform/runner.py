@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import grpc
@@ -70,7 +71,10 @@ class ServiceParts:
         return cls(app, translate, policy, [grpc_api.register(app)], grpc_api.SERVICE_NAMES, dict(background or {}))
 
 
-def wire_broker(service: str, settings: PlatformSettings, inbox: Inbox | None) -> KafkaBroker:
+def wire_broker(
+    service: str, settings: PlatformSettings, inbox: Inbox | None,
+    before_batch: Callable[[], Awaitable[None]] | None = None,
+) -> KafkaBroker:
     """The service's FastStream broker: its subscriber (the tracked consumer) and, for the
     AsyncAPI document, its own topic. No I/O here: connecting happens in `broker.start()`."""
     security = kafka_security()
@@ -97,7 +101,7 @@ def wire_broker(service: str, settings: PlatformSettings, inbox: Inbox | None) -
     )
     sources = SUBSCRIPTIONS.get(service, ())
     if sources:
-        TrackedConsumer(broker, service, sources, settings, inbox)
+        TrackedConsumer(broker, service, sources, settings, inbox, before_batch)
     return broker
 
 
@@ -130,7 +134,8 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
         lease=lease_for(service, settings),
     )
     inbox = Inbox(parts.app, access.policy) if access.policy else None
-    broker = wire_broker(service, settings, inbox)
+    broker = wire_broker(service, settings, inbox, partial(
+        relay.backlog_below, settings.relay_backlog_pause, settings.relay_backlog_pause_max_s))
     server, health_servicer = _build_grpc(service, parts, relay, grpc_port, settings, access.guard)
     start_http_server(metrics_port, addr=settings.casework_bind_host)
     await server.start()

@@ -56,6 +56,11 @@ class PlatformSettings(BaseSettings):
     relay_poll_interval_s: float = Field(default=0.005, gt=0)
     relay_idle_poll_max_s: float = Field(default=0.25, gt=0)
     relay_section_size: int = Field(default=1000, ge=1)
+    # The service's consumer waits before its next batch while its own relay has more than this
+    # many committed events still to publish (for at most the second figure): decisions already
+    # taken reach the broker before more work is taken in (ADR 0016, a midnight of breaches).
+    relay_backlog_pause: int = Field(default=1000, ge=1)
+    relay_backlog_pause_max_s: float = Field(default=5.0, ge=0)
     # The consumer's long poll: the broker holds an empty fetch this long (new messages end it
     # early), and a batch is waited for this long before the subscriber loop goes round again.
     consumer_fetch_wait_ms: int = Field(default=100, ge=0)
