@@ -23,6 +23,7 @@ from caseplatform.crypto import cipher_env
 from caseplatform.identity import Actor
 from caseplatform.projection import RECORDER_TOPICS
 from caseplatform.settings import PlatformSettings
+from caseplatform.sqlite_health import heal_read_only_connections
 from caseplatform.telemetry import current_carrier, tracer
 
 
@@ -83,6 +84,8 @@ class ServiceApplication(Application[UUID]):
         self._recorded_listeners: list[Callable[[], None]] = []
         # Every stored event is encrypted at rest (caseplatform.crypto).
         super().__init__({**persistence_env(service, settings), **cipher_env(service, settings), **(env or {})})
+        if settings.casework_persistence == "sqlite":
+            heal_read_only_connections(self.recorder.datastore)  # type: ignore[attr-defined]
 
     def construct_repository(self) -> Repository[UUID]:
         repository = super().construct_repository()
