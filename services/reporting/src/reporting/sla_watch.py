@@ -21,6 +21,7 @@ import itertools
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -92,7 +93,6 @@ class SlaWatch:
         self._export_every_s = export_every_s
         self._exported_at: datetime | None = None  # on the process clock, which tests control
         self._changed = True  # clocks or areas changed since the gauges were last set
-        self._read_ahead = 0  # of the clocks recorded in this sweep, how many were armed
 
     async def run(self) -> None:
         """`tick`, with the breaches recorded on the event loop's own thread, a batch at a time,
@@ -105,14 +105,11 @@ class SlaWatch:
         while True:
             await asyncio.to_thread(self.follow)
             if self.ready():
-                now = process_clock().now()
-                due = self._take_due(now)
-                if due:
-                    recorded, started = [], time.perf_counter()
-                    for first in range(0, len(due), BATCH):
-                        recorded += self._record(due[first:first + BATCH], now)
-                        await asyncio.sleep(0)  # the relay publishes what was just committed
-                    self._log_sweep(recorded, now, time.perf_counter() - started, len(due))
+                swept = 0
+                for batch in self._sweeping(process_clock().now()):
+                    swept += len(batch)
+                    await asyncio.sleep(0)  # the relay publishes what was just committed
+                if swept:
                     await asyncio.to_thread(self.follow)
                 await asyncio.to_thread(self.arm, process_clock().now())
             await asyncio.to_thread(self._export_if_due)  # a pass over every open clock, at times
@@ -198,42 +195,35 @@ class SlaWatch:
     def sweep(self, now: datetime) -> int:
         """Record the breach of every open clock whose due instant (plus grace) has passed, in
         batches (one commit for many clocks due at the same midnight)."""
-        due = self._take_due(now)
-        if not due:
-            return 0
-        started = time.perf_counter()
-        recorded = self._record(due, now)
-        self._log_sweep(recorded, now, time.perf_counter() - started, len(due))
-        return len(recorded)
+        return sum(len(batch) for batch in self._sweeping(now))
 
-    def _take_due(self, now: datetime) -> list[UUID]:
-        """The open, unbreached clocks due (plus grace) by `now`, taken off the heap."""
+    def _sweeping(self, now: datetime) -> Iterator[list[UUID]]:
+        """The sweep a batch at a time: yields the clocks each commit recorded, so that `run` can
+        let the relay publish between batches."""
         due: list[UUID] = []
         while self._due and self._due[0][0] + self._grace <= now:
             _, _, aggregate_id = heapq.heappop(self._due)
             clock = self._open.get(aggregate_id)
             if clock is not None and not clock.breached and now >= clock.due_at + self._grace:
                 due.append(aggregate_id)
-        return due
-
-    def _record(self, due: list[UUID], now: datetime) -> list[UUID]:
-        self._read_ahead += sum(1 for a in due if a in self._armed)
-        recorded, retry = self._projection.breach_all_due(due, now, self._grace, self._areas.get, self._armed, BATCH)
-        for aggregate_id in retry:  # a concurrent writer got there first: look again next tick
-            clock = self._open.get(aggregate_id)
-            if clock is not None:
-                heapq.heappush(self._due, (clock.due_at, next(self._pushed), aggregate_id))
-        return recorded
-
-    def _log_sweep(self, recorded: list[UUID], now: datetime, took_s: float, due: int) -> None:
-        read_ahead, self._read_ahead = self._read_ahead, 0
-        if not recorded:
-            return
-        kinds = Counter(f"{self._open[a].kind} ({self._open[a].service})" for a in recorded)
-        # How late and how long: operations see at once a midnight the watch fell behind on.
-        log.info("SLA breached: %s (up to %.2f s after due, recorded in %.2f s, %d of %d read ahead)",
-                 ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())),
-                 (now - min(self._open[a].due_at for a in recorded)).total_seconds(), took_s, read_ahead, due)
+        recorded: list[UUID] = []
+        read_ahead, started = sum(1 for a in due if a in self._armed), time.perf_counter()
+        for first in range(0, len(due), BATCH):
+            batch, retry = self._projection.breach_all_due(
+                due[first:first + BATCH], now, self._grace, self._areas.get, self._armed, BATCH)
+            for aggregate_id in retry:  # a concurrent writer got there first: look again next tick
+                clock = self._open.get(aggregate_id)
+                if clock is not None:
+                    heapq.heappush(self._due, (clock.due_at, next(self._pushed), aggregate_id))
+            recorded += batch
+            yield batch
+        if recorded:
+            kinds = Counter(f"{self._open[a].kind} ({self._open[a].service})" for a in recorded)
+            # How late and how long: operations see at once a midnight the watch fell behind on.
+            log.info("SLA breached: %s (up to %.2f s after due, recorded in %.2f s, %d of %d read ahead)",
+                     ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())),
+                     (now - min(self._open[a].due_at for a in recorded)).total_seconds(),
+                     time.perf_counter() - started, read_ahead, len(due))
 
     def arm(self, now: datetime) -> int:
         """Load the open clocks falling due within ARM_AHEAD_S (for at most ARM_BUDGET_S)."""
