@@ -117,6 +117,7 @@ async def end_to_end(
     report.add("1 e2e", "disclosures/s sustained", sat["per_second"], "/s", at_least=500,
                note=f"{sat['disclosures']} disclosures, {sat['incomplete']} incomplete")
     report.add("1 e2e", "incomplete after run", sat["incomplete"], "cases", at_most=0)
+    report.details["dash_retries_saturated"] = driver.dash_retries  # NOT_FOUND after risk's wait (ADR 0026)
     pace = await load.paced(driver, float(size["paced_rate"]), float(size["paced_seconds"]))
     latencies = pace.pop("latencies_ms")
     report.details["paced"] = {**pace, "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99)}

@@ -75,24 +75,40 @@ class CaseRun:
     done: float | None = None
 
 
-PROBE_SLOTS = 2  # latency probes reading timelines at once, across every case in flight
-PROBE_SLOT_S = 0.02  # each holds its slot at least this long: at most ~100 probe reads a second
+PROBE_READS_PER_S = 100.0  # latency probes' timeline reads, across every case in flight
+
+
+class Pacer:
+    """At most `rate` starts a second, shared by every caller: a read that waits in the server
+    (a case not in reporting yet, ADR 0026) holds up no other probe, unlike a semaphore's slot."""
+
+    def __init__(self, rate: float) -> None:
+        self._gap = 1.0 / rate
+        self._next = 0.0
+
+    async def turn(self) -> None:
+        now = time.perf_counter()
+        start = max(now, self._next)
+        self._next = start + self._gap
+        if start > now:
+            await asyncio.sleep(start - now)
 
 
 class Driver:
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
         self.expected: dict[Shape, Counter[str]] = {}
-        self._probes = asyncio.Semaphore(PROBE_SLOTS)
+        self.dash_retries = 0  # RecordDashAssessment answered NOT_FOUND after risk's wait
+        self._probes = Pacer(PROBE_READS_PER_S)
 
     async def start_case(self, shape: Shape) -> CaseRun:
         now = datetime.now(UTC)
         t0 = time.perf_counter()
         reply = await self.client.intake.SubmitDisclosure(disclosure(shape, now - timedelta(minutes=5)), metadata=STAFF, timeout=30)
         run = CaseRun(reply.case_id, shape, t0)
-        # DASH completed: the risk record exists once risk has consumed the disclosure.
+        # DASH completed at once: risk holds the call until it has heard of the case (ADR 0026);
+        # NOT_FOUND only if that took longer than its wait (a saturated stack), then try again.
         request = dash(reply.case_id, shape, now - timedelta(minutes=1))
-        pause = 0.005
         while True:
             try:
                 await self.client.risk.RecordDashAssessment(request, metadata=STAFF, timeout=30)
@@ -100,10 +116,7 @@ class Driver:
             except grpc.aio.AioRpcError as exc:
                 if exc.code() != grpc.StatusCode.NOT_FOUND:
                     raise
-                # Back off as a real client would: a fixed 5 ms retry from 64 callers at once
-                # spends more of risk's CPU on refusals than on assessments.
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 0.1)
+                self.dash_retries += 1
 
     async def entries(self, case_id: str) -> Counter[str]:
         try:
@@ -139,7 +152,7 @@ class Driver:
     ) -> CaseRun:
         """Poll the case's timeline until it is complete: every `interval_s` (the resolution) for
         the first `fine_for_s`, then backing off to 0.25 s — and all cases' probes together at
-        most ~100 reads a second (`PROBE_SLOTS`). A probe per case in flight is itself a load:
+        most ~100 reads a second (`PROBE_READS_PER_S`). A probe per case in flight is itself a load:
         once cases queue, its reads (each verified, audited and answered by reporting) crowd out
         the work being measured and latency feeds on itself. Capped, the probe's resolution
         coarsens when many cases are in flight instead of its load growing with them."""
@@ -147,12 +160,10 @@ class Driver:
         deadline = started + timeout_s
         pause = interval_s
         while time.perf_counter() < deadline:
-            async with self._probes:
-                read_at = time.perf_counter()
-                if self.complete(run, await self.entries(run.case_id)):
-                    run.done = time.perf_counter()
-                    return run
-                await asyncio.sleep(max(0.0, PROBE_SLOT_S - (time.perf_counter() - read_at)))
+            await self._probes.turn()
+            if self.complete(run, await self.entries(run.case_id)):
+                run.done = time.perf_counter()
+                return run
             await asyncio.sleep(pause)
             if time.perf_counter() - started > fine_for_s:
                 pause = min(pause * 1.5, 0.25)

@@ -3,6 +3,7 @@ partner records a SafeLives RIC over gRPC, and the case's timeline shows it."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -24,7 +25,9 @@ def ric(yes: int) -> list[risk_pb2.DashAnswer]:
     return [risk_pb2.DashAnswer(question=q, answer=risk_pb2.YES if q <= yes else risk_pb2.NO) for q in range(1, 25)]
 
 
-def record_dash(client: Client, case_id: str, *, key: str, yes: int, completed_at: datetime) -> risk_pb2.RecordDashAssessmentResponse:
+def record_dash(
+    client: Client, case_id: str, *, key: str, yes: int, completed_at: datetime, timeout: float = 10
+) -> risk_pb2.RecordDashAssessmentResponse:
     request = risk_pb2.RecordDashAssessmentRequest(
         idempotency_key=key,
         case_id=case_id,
@@ -34,7 +37,7 @@ def record_dash(client: Client, case_id: str, *, key: str, yes: int, completed_a
         source=risk_pb2.LANDLORD,
         completed_at=timestamp(completed_at),
     )
-    return client.risk.RecordDashAssessment(request, metadata=STAFF, timeout=10)
+    return client.risk.RecordDashAssessment(request, metadata=STAFF, timeout=timeout)
 
 
 def open_risk_record(client: Client) -> str:
@@ -89,7 +92,25 @@ def test_a_rise_in_risk_is_escalated_on_the_timeline(client: Client) -> None:
     assert "MEDIUM to HIGH" in escalation.summary
 
 
-def test_an_assessment_of_an_unknown_case_is_not_found(client: Client) -> None:
+def test_a_dash_recorded_the_moment_the_disclosure_is_accepted_is_recorded_at_the_first_call(client: Client) -> None:
+    """Risk hears of the case only through the broker; the call waits for it (ADR 0026) rather
+    than answering NOT_FOUND and leaving every landlord system to write a retry loop."""
+    for _ in range(3):
+        case_id = client.submit(disclosure(received_at=GOOD_FRIDAY_1730)).case_id
+        reply = record_dash(client, case_id, key="at-once", yes=15, completed_at=GOOD_FRIDAY_1730 + timedelta(minutes=2))
+        assert (reply.grade, reply.created) == (risk_pb2.HIGH, True)
+        assert [a.assessment_id for a in client.risk_history(case_id).assessments] == [reply.assessment_id]
+
+
+def test_an_assessment_of_an_unknown_case_is_not_found_once_the_wait_is_over(client: Client) -> None:
+    unknown = "0b5f6a3e-1111-4e8e-9a1e-2f0f5d3c4b2a"
+    started = time.monotonic()
     with pytest.raises(grpc.RpcError) as raised:
-        record_dash(client, "0b5f6a3e-1111-4e8e-9a1e-2f0f5d3c4b2a", key="k", yes=3, completed_at=GOOD_FRIDAY_1730)
+        record_dash(client, unknown, key="k", yes=3, completed_at=GOOD_FRIDAY_1730)
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "risk record for case" in (raised.value.details() or "")
+    assert time.monotonic() - started >= 1.9  # CASEWORK_CASE_ARRIVAL_WAIT_S, 2 s by default
+    # A caller with less time than that is answered within its own deadline, not timed out.
+    with pytest.raises(grpc.RpcError) as raised:
+        record_dash(client, unknown, key="k", yes=3, completed_at=GOOD_FRIDAY_1730, timeout=0.8)
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND

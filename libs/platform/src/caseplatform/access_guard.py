@@ -69,7 +69,7 @@ class AccessGuard:
         """The admitted call, or PermissionDenied (recorded) / InvalidArgument (bad purpose)."""
         role = role_of(actor, self._landlord)
         purpose = _purpose(metadata)
-        case_id = _case_id(request)
+        case_id = case_named_by(request)
         rule = self._rules.get(method)
         scope = rule.scope_for(role) if rule is not None else None
         if rule is None:
@@ -154,7 +154,7 @@ def _purpose(metadata: Sequence[tuple[str, Any]] | None) -> str | None:
     return value
 
 
-def _case_id(request: Any) -> str:
+def case_named_by(request: Any) -> str:
     """The case a request names (a top-level `case_id` field), or ""."""
     descriptor = getattr(request, "DESCRIPTOR", None)
     if descriptor is None or "case_id" not in descriptor.fields_by_name:

@@ -15,6 +15,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import event
 
 from caseplatform.aggregate import CaseAggregate
+from caseplatform.arrivals import Arrivals
 from caseplatform.envelope import IncomingEvent
 from caseplatform.ids import stable_id
 from caseplatform.inbox import Policy, Unit
@@ -38,8 +39,21 @@ class CaseOwner(CaseAggregate):
 
 
 class OwnerIndex:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, recheck_s: float = 0.25) -> None:
         self._app = app
+        self.arrivals = Arrivals(self._knows, recheck_s)
+        app.on_recorded(self.arrivals.recorded)
+
+    def _knows(self, owner_id: UUID) -> bool:
+        try:
+            self._app.repository.get(owner_id)
+        except AggregateNotFoundError:
+            return False
+        return True
+
+    async def wait_for_case(self, case_id: str, timeout_s: float) -> bool:
+        """Wait until this service has learnt of the case (ADR 0026): True when it has."""
+        return await self.arrivals.wait(CaseOwner.create_id(case_id), timeout_s)
 
     def owner_of(self, case_id: str) -> str | None:
         try:

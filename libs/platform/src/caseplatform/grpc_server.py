@@ -28,7 +28,7 @@ from opentelemetry import trace
 
 from caseplatform import metrics
 from caseplatform.access import Access, current_access
-from caseplatform.access_guard import AccessGuard
+from caseplatform.access_guard import AccessGuard, case_named_by
 from caseplatform.audit import AuditUnavailable
 from caseplatform.auth import TokenVerifier, Unauthenticated
 from caseplatform.errors import (
@@ -74,11 +74,25 @@ def _status_details(exc: DomainError, code: grpc.StatusCode) -> tuple[tuple[str,
     return (("grpc-status-details-bin", status.SerializeToString()),)
 
 
+# Waits until this service has learnt of a case, at most the given seconds: True if it has.
+CaseArrival = Callable[[str, float], Awaitable[bool]]
+_ANSWER_MARGIN_S = 0.1  # of the caller's deadline, left for answering after a wait
+
+
 class EdgeInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, service: str, verifier: TokenVerifier, guard: AccessGuard | None = None) -> None:
+    def __init__(
+        self,
+        service: str,
+        verifier: TokenVerifier,
+        guard: AccessGuard | None = None,
+        wait_for_case: CaseArrival | None = None,
+        case_arrival_wait_s: float = 0.0,
+    ) -> None:
         self._service = service
         self._verifier = verifier
         self._guard = guard
+        self._wait_for_case = wait_for_case
+        self._case_arrival_wait_s = case_arrival_wait_s
 
     async def _admit(self, method: str, request: Any, context: grpc.aio.ServicerContext, actor: Actor) -> Access | None:
         if self._guard is None:
@@ -87,6 +101,31 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
 
     async def _guarded(self, method: str, behaviour: Callable[..., Awaitable[Any]], request: Any,
                        context: grpc.aio.ServicerContext, actor: Actor) -> Any:
+        """Admit, run, audit — and a call that found nothing because its case has not reached
+        this service yet runs again once the case has arrived (ADR 0026)."""
+        try:
+            return await self._admitted(method, behaviour, request, context, actor)
+        except NotFound:
+            if not await self._case_arrived(request, context):
+                raise
+        return await self._admitted(method, behaviour, request, context, actor)
+
+    async def _case_arrived(self, request: Any, context: grpc.aio.ServicerContext) -> bool:
+        case_id = case_named_by(request)
+        if not case_id or self._wait_for_case is None or self._case_arrival_wait_s <= 0:
+            return False
+        limit = self._case_arrival_wait_s
+        remaining = context.time_remaining()
+        if remaining is not None:
+            limit = min(limit, remaining - _ANSWER_MARGIN_S)
+        started = time.perf_counter()
+        arrived = await self._wait_for_case(case_id, limit)
+        outcome = "arrived" if arrived else "not_found"
+        metrics.CASE_ARRIVAL_WAITS.labels(self._service, outcome).observe(time.perf_counter() - started)
+        return arrived
+
+    async def _admitted(self, method: str, behaviour: Callable[..., Awaitable[Any]], request: Any,
+                        context: grpc.aio.ServicerContext, actor: Actor) -> Any:
         """Admit, run, audit: a refusal or a read of case data is recorded before anything is answered."""
         access = await self._admit(method, request, context, actor)
         token = current_access.set(access)
@@ -257,12 +296,16 @@ def build_server(
     tls: TlsConfig | None = None,
     allow_plaintext: bool = False,
     guard: AccessGuard | None = None,
+    wait_for_case: CaseArrival | None = None,
+    case_arrival_wait_s: float = 0.0,
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     """A server with the service's servicers, health and reflection, bound to host:port
     (mutual TLS when `tls` is given; plaintext only on loopback unless explicitly allowed).
     A service process always passes its `guard` (caseplatform.runner); a unit test of a
-    servicer's mapping may leave it out."""
-    server = grpc.aio.server(interceptors=[EdgeInterceptor(service, verifier, guard)])
+    servicer's mapping may leave it out. `wait_for_case` (the kernel's owner index) lets a call
+    naming a case not known here yet wait up to `case_arrival_wait_s` for it (ADR 0026)."""
+    edge = EdgeInterceptor(service, verifier, guard, wait_for_case, case_arrival_wait_s)
+    server = grpc.aio.server(interceptors=[edge])
     for add in register:
         add(server)
     health_servicer = health.aio.HealthServicer()

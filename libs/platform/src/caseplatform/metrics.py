@@ -43,3 +43,10 @@ ACCESS_DENIALS = Counter(
     "gRPC calls refused as PERMISSION_DENIED by the need-to-know rules (ADR 0021)",
     ["service", "rpc", "role"],
 )
+CASE_ARRIVAL_WAITS = Histogram(
+    "casework_case_arrival_wait_seconds",
+    "Calls held at the edge until the case they name reached this service (ADR 0026), by outcome"
+    " (arrived, or not_found once the wait was over)",
+    ["service", "outcome"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+)

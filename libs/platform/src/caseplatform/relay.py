@@ -138,7 +138,7 @@ class Relay:
         self._store_work: set[concurrent.futures.Future[Any]] = set()
         app.on_recorded(self._recorded)
 
-    def _recorded(self) -> None:
+    def _recorded(self, _recordings: object = None) -> None:
         """Called in the committing thread after every commit that recorded events."""
         loop = self._loop
         if loop is None or self._wake.is_set():

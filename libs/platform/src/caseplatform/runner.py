@@ -9,7 +9,7 @@ import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from faststream.kafka import KafkaBroker
@@ -34,6 +34,9 @@ from caseplatform.store import ServiceApplication
 from caseplatform.telemetry import setup_tracing
 from caseplatform.tls import allow_plaintext_from_env
 from caseplatform.topology import SUBSCRIPTIONS, dead_letter_topic_for, topic_for
+
+if TYPE_CHECKING:
+    from caseplatform.grpc_server import CaseArrival
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +139,7 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
     inbox = Inbox(parts.app, access.policy) if access.policy else None
     broker = wire_broker(service, settings, inbox, partial(
         relay.backlog_below, settings.relay_backlog_pause, settings.relay_backlog_pause_max_s))
-    server, health_servicer = _build_grpc(service, parts, relay, grpc_port, settings, access.guard)
+    server, health_servicer = _build_grpc(service, parts, relay, grpc_port, settings, access)
     start_http_server(metrics_port, addr=settings.casework_bind_host)
     await server.start()
     servers = [server]
@@ -177,13 +180,14 @@ class KernelAccess:
     guard: AccessGuard
     policy: Policy | None
     translate: Translator
+    wait_for_case: CaseArrival | None = None  # the owner index's wait for a case to arrive (ADR 0026)
 
     @classmethod
     def wire(cls, service: str, parts: ServiceParts, settings: PlatformSettings) -> KernelAccess:
-        owner_of, policy = parts.owner_of, parts.policy
+        owner_of, policy, wait_for_case = parts.owner_of, parts.policy, None
         if owner_of is None and "intake" in SUBSCRIPTIONS.get(service, ()):
             index = OwnerIndex(parts.app)
-            owner_of, policy = index.owner_of, index.around(parts.policy)
+            owner_of, policy, wait_for_case = index.owner_of, index.around(parts.policy), index.wait_for_case
         if policy is not None and not parts.reads_audit:
             policy = skip_audit(policy)
         guard = AccessGuard(service, RULES, ReadAudit(parts.app), owner_of, settings.casework_landlord_agency)
@@ -194,11 +198,11 @@ class KernelAccess:
                 return None
             return translate_access(domain_event) or service_translate(domain_event)
 
-        return cls(guard, policy, translate)
+        return cls(guard, policy, translate, wait_for_case)
 
 
 def _build_grpc(
-    service: str, parts: ServiceParts, relay: Relay, port: int, settings: PlatformSettings, guard: AccessGuard
+    service: str, parts: ServiceParts, relay: Relay, port: int, settings: PlatformSettings, access: KernelAccess
 ) -> tuple[grpc.aio.Server, object]:
     from caseplatform.auth import AuthConfig, TokenVerifier
     from caseplatform.grpc_server import build_server
@@ -214,7 +218,9 @@ def _build_grpc(
         host=settings.casework_bind_host,
         tls=TlsConfig.from_env(),
         allow_plaintext=allow_plaintext_from_env(),
-        guard=guard,
+        guard=access.guard,
+        wait_for_case=access.wait_for_case,
+        case_arrival_wait_s=settings.casework_case_arrival_wait_s,
     )
 
 

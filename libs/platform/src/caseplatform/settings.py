@@ -65,6 +65,9 @@ class PlatformSettings(BaseSettings):
     # early), and a batch is waited for this long before the subscriber loop goes round again.
     consumer_fetch_wait_ms: int = Field(default=100, ge=0)
     consumer_batch_wait_ms: int = Field(default=50, ge=1)
+    # A call naming a case this service has not heard of yet is held this long (at most the
+    # caller's own deadline) for intake's disclosure to arrive, then run; NOT_FOUND after (ADR 0026).
+    casework_case_arrival_wait_s: float = Field(default=2.0, ge=0)
     # The agency whose staff roles (CHO, CSO, ...) count as landlord staff (ADR 0021).
     casework_landlord_agency: str = "landlord"
 

@@ -81,7 +81,7 @@ class ServiceApplication(Application[UUID]):
         self.service = service
         self.settings = settings
         self.env_overrides = dict(env or {})  # what another process needs to open the same store
-        self._recorded_listeners: list[Callable[[], None]] = []
+        self._recorded_listeners: list[Callable[[Sequence[Recording[UUID]]], None]] = []
         # Every stored event is encrypted at rest (caseplatform.crypto).
         super().__init__({**persistence_env(service, settings), **cipher_env(service, settings), **(env or {})})
         if settings.casework_persistence == "sqlite":
@@ -134,17 +134,18 @@ class ServiceApplication(Application[UUID]):
             recordings = super()._record(processing_event)
         if recordings:
             for listener in self._recorded_listeners:
-                listener()
+                listener(recordings)
         return recordings
 
     def read_model_rows(self) -> dict[str, int]:
         """Rows of each read model kept beside the store (ADR 0024), for `GetStoreStats`."""
         return {}
 
-    def on_recorded(self, listener: Callable[[], None]) -> None:
-        """Call `listener()` after each commit that recorded events (requests and the inbox
-        alike), in the thread that committed. The relay uses it to wake at once instead of
-        polling the store; listeners must be quick and must not raise."""
+    def on_recorded(self, listener: Callable[[Sequence[Recording[UUID]]], None]) -> None:
+        """Call `listener(recordings)` after each commit that recorded events (requests and the
+        inbox alike), in the thread that committed. The relay uses it to wake at once instead of
+        polling the store, the edge to run calls waiting for a case to arrive (ADR 0026);
+        listeners must be quick and must not raise."""
         self._recorded_listeners.append(listener)
 
 
