@@ -9,10 +9,11 @@ MARAC work as it lands instead of being hard-coded here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,23 +76,29 @@ class CaseRun:
     done: float | None = None
 
 
-PROBE_READS_PER_S = 100.0  # latency probes' timeline reads, across every case in flight
+PROBE_READS_PER_S = 100.0  # latency probes' timeline reads, across every case in flight...
+PROBE_READS_AT_ONCE = 8  # ...and at most this many at a time: slower answers, fewer reads
 
 
 class Pacer:
-    """At most `rate` starts a second, shared by every caller: a read that waits in the server
-    (a case not in reporting yet, ADR 0026) holds up no other probe, unlike a semaphore's slot."""
+    """At most `rate` starts a second and `at_once` calls in flight, shared by every caller. The
+    rate alone would keep reading as fast when answers slow down under load; one slot alone would
+    be held up by a read that waits in the server (a case not in reporting yet, ADR 0026)."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, at_once: int) -> None:
         self._gap = 1.0 / rate
         self._next = 0.0
+        self._slots = asyncio.Semaphore(at_once)
 
-    async def turn(self) -> None:
-        now = time.perf_counter()
-        start = max(now, self._next)
-        self._next = start + self._gap
-        if start > now:
-            await asyncio.sleep(start - now)
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        async with self._slots:
+            now = time.perf_counter()
+            start = max(now, self._next)
+            self._next = start + self._gap
+            if start > now:
+                await asyncio.sleep(start - now)
+            yield
 
 
 class Driver:
@@ -99,7 +106,7 @@ class Driver:
         self.client = client
         self.expected: dict[Shape, Counter[str]] = {}
         self.dash_retries = 0  # RecordDashAssessment answered NOT_FOUND after risk's wait
-        self._probes = Pacer(PROBE_READS_PER_S)
+        self._probes = Pacer(PROBE_READS_PER_S, PROBE_READS_AT_ONCE)
 
     async def start_case(self, shape: Shape) -> CaseRun:
         now = datetime.now(UTC)
@@ -152,7 +159,7 @@ class Driver:
     ) -> CaseRun:
         """Poll the case's timeline until it is complete: every `interval_s` (the resolution) for
         the first `fine_for_s`, then backing off to 0.25 s — and all cases' probes together at
-        most ~100 reads a second (`PROBE_READS_PER_S`). A probe per case in flight is itself a load:
+        most ~100 reads a second, 8 at a time (`Pacer`). A probe per case in flight is itself a load:
         once cases queue, its reads (each verified, audited and answered by reporting) crowd out
         the work being measured and latency feeds on itself. Capped, the probe's resolution
         coarsens when many cases are in flight instead of its load growing with them."""
@@ -160,8 +167,9 @@ class Driver:
         deadline = started + timeout_s
         pause = interval_s
         while time.perf_counter() < deadline:
-            await self._probes.turn()
-            if self.complete(run, await self.entries(run.case_id)):
+            async with self._probes.turn():
+                seen = await self.entries(run.case_id)
+            if self.complete(run, seen):
                 run.done = time.perf_counter()
                 return run
             await asyncio.sleep(pause)

@@ -12,11 +12,13 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from itertools import chain
 from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from caseplatform import metrics
 from caseplatform.envelope import IncomingEvent, UnreadableMessage, parse_envelope
@@ -38,6 +40,27 @@ class _StartFromRecord(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         await self._owner.start_positions(assigned)
+
+
+class PromptBatchSubscriber(BatchSubscriber):
+    """FastStream's batch subscriber (0.7) sleeps `batch_timeout_ms` after every empty `getmany`,
+    which has itself just waited that long for data: a message arriving during the sleep waits
+    for it, on every hop between services when they are not busy (measured on Tansu: send to
+    handler p50 58 ms with the sleep, 29 ms without). This one sleeps only when `getmany` came
+    back empty early (nothing assigned, e.g. during a rebalance): the busy loop that sleep is for."""
+
+    __slots__ = ()
+
+    async def get_msg(self, consumer: Any) -> tuple[Any, ...]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        wait_s = self.batch_timeout_ms / 1000
+        messages = await consumer.getmany(timeout_ms=self.batch_timeout_ms, max_records=self.max_records)
+        if messages:
+            return tuple(chain.from_iterable(messages.values()))
+        if loop.time() - started < wait_s / 2:
+            await asyncio.sleep(wait_s)
+        return ()
 
 
 class TrackedConsumer:
@@ -81,6 +104,8 @@ class TrackedConsumer:
             listener=_StartFromRecord(self),
         )
         self.subscriber(self.on_events)
+        if type(self.subscriber) is BatchSubscriber:  # same slots: only get_msg differs
+            self.subscriber.__class__ = PromptBatchSubscriber
 
     async def on_events(self, body: list[Any], msg: KafkaMessage) -> None:
         self._loop = asyncio.get_running_loop()

@@ -1,0 +1,63 @@
+"""The tracked consumer's batch loop: a message that arrives after an empty wait is taken at once,
+not after a further sleep (FastStream's batch subscriber sleeps after every empty wait)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from faststream.kafka import KafkaBroker
+
+from caseplatform.consumer import PromptBatchSubscriber, TrackedConsumer
+from caseplatform.settings import PlatformSettings
+
+
+class Consumer:
+    """An aiokafka consumer as `get_msg` sees it: `getmany` waits for data up to its timeout."""
+
+    def __init__(self, *, returns_at_once: bool = False) -> None:
+        self.returns_at_once = returns_at_once
+
+    async def getmany(self, timeout_ms: int, max_records: int | None) -> dict[Any, list[Any]]:
+        if not self.returns_at_once:  # nothing arrives: the whole wait (no asyncio.sleep used)
+            try:
+                await asyncio.wait_for(asyncio.Event().wait(), timeout_ms / 1000)
+            except TimeoutError:
+                pass
+        return {}
+
+
+@pytest.fixture
+def subscriber(tmp_path: Any) -> PromptBatchSubscriber:
+    settings = PlatformSettings(casework_data_dir=tmp_path, consumer_batch_wait_ms=40)
+    consumer = TrackedConsumer(KafkaBroker("127.0.0.1:9"), "risk", ("intake",), settings, inbox=None)
+    assert isinstance(consumer.subscriber, PromptBatchSubscriber)  # a FastStream upgrade must keep this
+    return consumer.subscriber
+
+
+def sleeps_during(monkeypatch: pytest.MonkeyPatch, consumer: Consumer, subscriber: PromptBatchSubscriber) -> list[float]:
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float, *args: Any) -> Any:
+        slept.append(delay)
+        return await real_sleep(delay, *args)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    assert asyncio.run(subscriber.get_msg(consumer)) == ()
+    return slept
+
+
+def test_after_a_whole_empty_wait_the_next_fetch_is_awaited_at_once(
+    monkeypatch: pytest.MonkeyPatch, subscriber: PromptBatchSubscriber
+) -> None:
+    assert sleeps_during(monkeypatch, Consumer(), subscriber) == []
+
+
+def test_an_empty_answer_at_once_still_pauses_so_the_loop_does_not_spin(
+    monkeypatch: pytest.MonkeyPatch, subscriber: PromptBatchSubscriber
+) -> None:
+    # getmany answers at once when nothing is assigned (a rebalance): without a pause the
+    # subscriber's loop would go round as fast as it could.
+    assert sleeps_during(monkeypatch, Consumer(returns_at_once=True), subscriber) == [0.04]
