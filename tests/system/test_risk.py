@@ -95,11 +95,26 @@ def test_a_rise_in_risk_is_escalated_on_the_timeline(client: Client) -> None:
 def test_a_dash_recorded_the_moment_the_disclosure_is_accepted_is_recorded_at_the_first_call(client: Client) -> None:
     """Risk hears of the case only through the broker; the call waits for it (ADR 0026) rather
     than answering NOT_FOUND and leaving every landlord system to write a retry loop."""
+    open_risk_record(client)  # a stack just started may still be joining its consumer groups
     for _ in range(3):
         case_id = client.submit(disclosure(received_at=GOOD_FRIDAY_1730)).case_id
         reply = record_dash(client, case_id, key="at-once", yes=15, completed_at=GOOD_FRIDAY_1730 + timedelta(minutes=2))
         assert (reply.grade, reply.created) == (risk_pb2.HIGH, True)
         assert [a.assessment_id for a in client.risk_history(case_id).assessments] == [reply.assessment_id]
+
+
+def test_a_cho_reads_their_new_case_at_once_and_another_patch_is_refused_not_told_not_found(client: Client) -> None:
+    """The need-to-know check needs the case's owner, which risk learns with the case: it waits
+    for it too, then admits the owner CHO and refuses another patch's (ADR 0021, 0026)."""
+    cho = (("x-agency", "landlord"), ("x-role", "CHO"), ("x-user", "cho-torfaen-central"))  # NP4 6YB's CHO
+    other = (("x-agency", "landlord"), ("x-role", "CHO"), ("x-user", "cho-cwmbran"))
+    open_risk_record(client)  # a stack just started may still be joining its consumer groups
+    case_id = client.intake.SubmitDisclosure(disclosure(received_at=GOOD_FRIDAY_1730), metadata=cho, timeout=10).case_id
+    history = client.risk.GetRiskHistory(risk_pb2.GetRiskHistoryRequest(case_id=case_id), metadata=cho, timeout=10)
+    assert history.case_id == case_id and history.assessment_due
+    with pytest.raises(grpc.RpcError) as raised:
+        client.risk.GetRiskHistory(risk_pb2.GetRiskHistoryRequest(case_id=case_id), metadata=other, timeout=10)
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 def test_an_assessment_of_an_unknown_case_is_not_found_once_the_wait_is_over(client: Client) -> None:
