@@ -44,22 +44,22 @@ class OwnerIndex:
         self.arrivals = Arrivals(self._knows, recheck_s)
         app.on_recorded(self.arrivals.recorded)
 
-    def _knows(self, owner_id: UUID) -> bool:
+    def _owner(self, owner_id: UUID) -> CaseOwner | None:
         try:
-            self._app.repository.get(owner_id)
-        except AggregateNotFoundError:
-            return False
-        return True
+            return self._app.repository.get(owner_id)
+        except (AggregateNotFoundError, ValueError):
+            return None
+
+    def _knows(self, owner_id: UUID) -> bool:
+        return self._owner(owner_id) is not None
 
     async def wait_for_case(self, case_id: str, timeout_s: float) -> bool:
         """Wait until this service has learnt of the case (ADR 0026): True when it has."""
         return await self.arrivals.wait(CaseOwner.create_id(case_id), timeout_s)
 
     def owner_of(self, case_id: str) -> str | None:
-        try:
-            return self._app.repository.get(CaseOwner.create_id(case_id)).cho
-        except (AggregateNotFoundError, ValueError):
-            return None
+        owner = self._owner(CaseOwner.create_id(case_id))
+        return owner.cho if owner is not None else None
 
     def learn(self, event: IncomingEvent, unit: Unit) -> None:
         if event.event_type not in OWNER_EVENTS or not event.case_id or event.payload is None:
