@@ -135,3 +135,53 @@ def test_an_aggregate_configured_for_snapshots_gets_them_from_the_inbox_too(sett
     assert [s.originator_version for s in snapshots] == [3, 6]
     assert app.repository.get(Counter.create_id("a")).seen == seen(app, "a")
     assert len(seen(app, "a")) == 7
+
+
+def test_a_batch_across_partitions_and_sources_commits_once_with_every_position(app: CounterApp, inbox: Inbox) -> None:
+    commits: list[object] = []
+    app.on_recorded(commits.append)
+    batch = {
+        ("intake", 0): [incoming("a", 1, 0), incoming("a", 2, 1)],
+        ("intake", 1): [incoming("b", 1, 0, partition=1)],
+        ("risk", 2): [incoming("a", 7, 0, partition=2, source="risk")],
+    }
+    outcomes = inbox.apply_batch(batch)
+    assert {key: o.processed for key, o in outcomes.items()} == {("intake", 0): 2, ("intake", 1): 1, ("risk", 2): 1}
+    assert len(commits) == 1  # one transaction for the whole batch
+    assert (inbox.tracked("intake", 0), inbox.tracked("intake", 1), inbox.tracked("risk", 2)) == (2, 1, 7)
+    assert len(seen(app, "a")) == 3  # the second partition's event saw the first's pending change
+    again = inbox.apply_batch(batch)
+    assert sum(o.duplicates for o in again.values()) == 4 and sum(o.processed for o in again.values()) == 0
+    assert len(commits) == 1
+
+
+def test_a_poison_event_in_a_batch_spares_the_other_partitions(app: CounterApp, inbox: Inbox) -> None:
+    outcomes = inbox.apply_batch({
+        ("intake", 0): [incoming("a", 1, 0), incoming("a", 2, 1, tenant_ref="POISON"), incoming("a", 3, 2)],
+        ("intake", 1): [incoming("b", 1, 0, partition=1)],
+    })
+    assert [e.notification_id for e, _ in outcomes[("intake", 0)].dead_letters] == [2]
+    assert (outcomes[("intake", 0)].processed, outcomes[("intake", 1)].processed) == (2, 1)
+    assert (inbox.tracked("intake", 0), inbox.tracked("intake", 1)) == (3, 1)
+    assert (len(seen(app, "a")), len(seen(app, "b"))) == (2, 1)
+
+
+def test_a_gap_in_one_partition_of_a_batch_holds_back_only_that_partition(inbox: Inbox) -> None:
+    outcomes = inbox.apply_batch({
+        ("intake", 0): [incoming("a", 5, 3)],  # 1..3 never arrived
+        ("intake", 1): [incoming("b", 1, 0, partition=1)],
+    })
+    assert (outcomes[("intake", 0)].gaps, outcomes[("intake", 1)].processed) == (1, 1)
+    assert (inbox.tracked("intake", 0), inbox.tracked("intake", 1)) == (0, 1)
+
+
+def test_a_big_batch_is_split_into_units_of_whole_runs(app: CounterApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    import caseplatform.inbox as inbox_module
+
+    monkeypatch.setattr(inbox_module, "UNIT_EVENTS", 3)
+    commits: list[object] = []
+    app.on_recorded(commits.append)
+    batch = {("intake", p): [incoming(f"c{p}", n, n - 1, partition=p) for n in (1, 2)] for p in range(3)}
+    outcomes = Inbox(app, app.policy).apply_batch(batch)
+    assert sum(o.processed for o in outcomes.values()) == 6
+    assert len(commits) == 3  # 2 + 2 > 3: each run its own unit, never a run cut in two

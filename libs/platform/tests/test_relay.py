@@ -16,6 +16,7 @@ from caseplatform.inbox import Inbox
 from caseplatform.kafka.admin import ensure_topics
 from caseplatform.kafka.reading import read_topics
 from caseplatform.relay import Relay, partition_for
+from caseplatform.relay_state import RelayStateStore
 from caseplatform.settings import PlatformSettings
 from caseplatform.testing import running_broker
 from casework.intake.v1 import events_pb2
@@ -117,6 +118,26 @@ async def test_resumes_after_a_crash_without_skipping_or_starting_over(app: Coun
         await until_published(relay, app)
     case_ids = [parse_envelope(r.value).case_id for r in await read_topic(broker)]
     assert sorted(case_ids) == sorted(first + second)  # each exactly once: resumed, not replayed
+
+
+async def test_killed_between_position_saves_it_sends_nothing_twice(app: CounterApp, broker: TansuBroker) -> None:
+    # Sections of 10 (each case is two events, one published): several sections, and only the
+    # first is saved within the save interval. The restarted relay reads on from that save and
+    # skips what the broker's partition tails show was already sent.
+    first = open_cases(app, "before", 30)
+    relay = Relay(app, to_contract, bootstrap=broker.bootstrap, partitions=PARTITIONS, section_size=10)
+    task = asyncio.create_task(relay.run())
+    await until_published(relay, app)
+    task.cancel()  # like a kill: no goodbye
+    await asyncio.gather(task, return_exceptions=True)
+    saved = RelayStateStore(app).load().position
+    assert 0 < saved < relay.position, "the kill should come between two saves of the position"
+    second = open_cases(app, "after", 10)
+    async with RunningRelay(app, broker) as relay:
+        await until_published(relay, app)
+    records = await read_topic(broker)
+    assert sorted(parse_envelope(r.value).case_id for r in records) == sorted(first + second)
+    chains_are_whole(records)
 
 
 async def test_a_fresh_broker_gets_everything_again_from_the_store(app: CounterApp, broker: TansuBroker) -> None:

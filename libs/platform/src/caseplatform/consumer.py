@@ -117,15 +117,15 @@ class TrackedConsumer:
             except UnreadableMessage as exc:
                 await self._dead_letter(record, str(exc))
                 continue
-            runs[(record.topic, record.partition)].append(event)
+            runs[(self._by_topic[record.topic], record.partition)].append(event)
         assert self._inbox is not None
         if self._before_batch is not None:
             await self._before_batch()
-        for (topic, partition), events in runs.items():
-            source = self._by_topic[topic]
-            outcome = await asyncio.to_thread(self._inbox.apply, source, partition, events)
-            if outcome.gaps:
-                self._rewind(msg, topic, partition)
+        if runs:
+            outcomes = await asyncio.to_thread(self._inbox.apply_batch, runs)
+            for (source, partition), outcome in outcomes.items():
+                if outcome.gaps:
+                    self._rewind(msg, topic_for(source), partition)
         self._export_lag(msg, records)
 
     def _rewind(self, msg: Any, topic: str, partition: int) -> None:

@@ -9,15 +9,16 @@ events the policy produced. Each message names its predecessor on the partition,
 * predecessor beyond the tracked  → a gap (the broker lost something): held back, not applied —
   the relay replays, and the missing messages arrive later in the same partition.
 
-A fetched batch is applied per partition in one transaction (ARCHITECTURE.md: one commit per
-message caps throughput). A message the policy cannot apply is dead-lettered with the reason and
+A fetched batch is applied in one transaction with every partition's position in it
+(ARCHITECTURE.md: one commit per message caps throughput; ADR 0027: one per partition's run made
+a quiet stack's small batches, spread over every partition of every source, cost a commit each). A message the policy cannot apply is dead-lettered with the reason and
 stepped over, so one bad event does not stop a partition.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -31,10 +32,30 @@ from caseplatform import metrics
 from caseplatform.envelope import IncomingEvent
 from caseplatform.identity import system_actor
 from caseplatform.projection import RowWriter, TrackingWithRows
-from caseplatform.store import ServiceApplication
+from caseplatform.store import ServiceApplication, Sql
 from caseplatform.telemetry import context_from, tracer
 
 log = logging.getLogger(__name__)
+
+
+# Events applied in one transaction at most (whole runs: a longer run is a unit of its own).
+# Bigger units commit less often but hold the store's write lock longer against commands.
+UNIT_EVENTS = 500
+
+
+def _groups(
+    runs: Mapping[tuple[str, int], Sequence[IncomingEvent]], limit: int
+) -> Iterator[dict[tuple[str, int], Sequence[IncomingEvent]]]:
+    group: dict[tuple[str, int], Sequence[IncomingEvent]] = {}
+    size = 0
+    for key, events in runs.items():
+        if group and size + len(events) > limit:
+            yield group
+            group, size = {}, 0
+        group[key] = events
+        size += len(events)
+    if group:
+        yield group
 
 
 def tracking_name(source_service: str, partition: int) -> str:
@@ -76,11 +97,12 @@ class Unit:
         (ADR 0024): committed exactly when the events that led to it are marked applied."""
         self._rows.setdefault(writer, []).append(row)
 
-    def tracking(self, name: str, notification_id: int) -> Tracking:
-        if not self._rows:
+    def tracking(self, name: str, notification_id: int, *also: Tracking) -> Tracking:
+        """The unit's tracking record; `also`: other partitions' positions, in the same commit."""
+        if not self._rows and not also:
             return Tracking(name, notification_id)
         rows = tuple((writer, tuple(rows)) for writer, rows in self._rows.items())
-        return TrackingWithRows(name, notification_id, rows=rows)
+        return TrackingWithRows(name, notification_id, rows=rows, also=also)
 
     def meta(self) -> dict[str, Any]:
         """Metadata for events the policy records: the service acting, caused by the current event."""
@@ -123,12 +145,24 @@ class Inbox:
         self.app = app
         self._policy = policy
         self._park = park
+        self._sql = Sql(app)
 
     def park_with(self, park: Callable[[str, int, IncomingEvent, str], None]) -> None:
         self._park = park
 
     def tracked(self, source_service: str, partition: int) -> int:
         return self.app.process_recorder.max_tracking_id(tracking_name(source_service, partition)) or 0
+
+    def _tracked_many(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """`tracked` for several partitions in one read."""
+        names = {tracking_name(*key): key for key in keys}
+        rows = self._sql.query(
+            f"SELECT application_name, MAX(notification_id) FROM {self._sql.tracking_table} "
+            f"WHERE application_name IN ({', '.join('?' for _ in names)}) GROUP BY application_name",
+            list(names),
+        )
+        found = {names[name]: int(position) for name, position in rows if position is not None}
+        return {key: found.get(key, 0) for key in keys}
 
     def apply(self, source_service: str, partition: int, events: Sequence[IncomingEvent]) -> BatchOutcome:
         """Apply one partition's run of events (in offset order). Safe to call again with the same run."""
@@ -167,13 +201,59 @@ class Inbox:
                     outcome.dead_letters.append((bad, failed.reason))
                 start = index + 1
 
+    def apply_batch(self, runs: Mapping[tuple[str, int], Sequence[IncomingEvent]]) -> dict[tuple[str, int], BatchOutcome]:
+        """Apply a fetched batch — one run of events per (source service, partition) — in as
+        few transactions as `UNIT_EVENTS` allows, each recording every partition's position it
+        covers. A commit per partition's run made small batches cost several times what they
+        applied (a batch spans up to every partition of every source). A run the policy fails
+        on, or a write another replica raced, sends the batch through `apply` run by run, which
+        steps over a bad message and retries a race; nothing of the failed unit was recorded."""
+        outcomes: dict[tuple[str, int], BatchOutcome] = {}
+        for group in _groups(runs, UNIT_EVENTS):
+            if len(group) > 1:
+                try:
+                    outcomes.update(self._apply_together(group))
+                    continue
+                except (PolicyFailed, IntegrityError):
+                    log.info("inbox %s: a batch falls back to one unit per partition", self.app.service)
+            for (source_service, partition), events in group.items():
+                outcomes[(source_service, partition)] = self.apply(source_service, partition, events)
+        return outcomes
+
+    def _apply_together(self, group: Mapping[tuple[str, int], Sequence[IncomingEvent]]) -> dict[tuple[str, int], BatchOutcome]:
+        unit = Unit(self.app)
+        outcomes = {key: BatchOutcome() for key in group}
+        tracked = self._tracked_many(list(group))
+        positions = [
+            Tracking(tracking_name(*key), self._apply_events(unit, *key, events, outcomes[key], tracked[key]))
+            for key, events in group.items()
+        ]
+        moved = [t for key, t in zip(group, positions, strict=True) if outcomes[key].processed]
+        if moved:
+            self._record(unit, unit.tracking(moved[0].application_name, moved[0].notification_id, *moved[1:]))
+        for (source_service, _), outcome in outcomes.items():
+            self._count(source_service, outcome)
+        return outcomes
+
     def _apply_run(
         self, source_service: str, partition: int, events: Sequence[IncomingEvent], outcome: BatchOutcome
     ) -> None:
-        name = tracking_name(source_service, partition)
-        last = self.tracked(source_service, partition)
         unit = Unit(self.app)
-        applied = 0
+        run = BatchOutcome()  # counted into `outcome` once recorded (a unit can be retried)
+        last = self._apply_events(unit, source_service, partition, events, run, self.tracked(source_service, partition))
+        if run.processed:
+            self._record(unit, unit.tracking(tracking_name(source_service, partition), last))
+        outcome.processed += run.processed
+        outcome.duplicates += run.duplicates
+        outcome.gaps += run.gaps
+
+    def _apply_events(
+        self, unit: Unit, source_service: str, partition: int, events: Sequence[IncomingEvent],
+        outcome: BatchOutcome, last: int,
+    ) -> int:
+        """Apply a partition's run into `unit` from position `last` (recording nothing); the
+        position reached."""
+        name = tracking_name(source_service, partition)
         for index, event in enumerate(events):
             if event.notification_id <= last:
                 outcome.duplicates += 1
@@ -187,10 +267,8 @@ class Inbox:
                 continue
             self._apply_one(event, unit, index)
             last = event.notification_id
-            applied += 1
-        if applied:
-            self._record(unit, unit.tracking(name, last))
-            outcome.processed += applied
+            outcome.processed += 1
+        return last
 
     def _apply_one(self, event: IncomingEvent, unit: Unit, index: int) -> None:
         unit.current = event

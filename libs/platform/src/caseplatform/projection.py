@@ -29,7 +29,12 @@ class RowWriter(Protocol):
 
 @dataclass(frozen=True)
 class TrackingWithRows(Tracking):
+    """A tracking record carrying what else its transaction writes: read-model rows, and the
+    positions of other source partitions applied in the same unit (a fetched batch spanning
+    several partitions commits once, not once per partition)."""
+
     rows: tuple[tuple[RowWriter, tuple[tuple[Any, ...], ...]], ...] = field(default=(), compare=False)
+    also: tuple[Tracking, ...] = field(default=(), compare=False)
 
 
 def _write_rows(cursor: Any, tracking: Tracking) -> None:
@@ -40,12 +45,16 @@ def _write_rows(cursor: Any, tracking: Tracking) -> None:
 class SQLiteProjectingRecorder(SQLiteProcessRecorder):
     def _insert_tracking(self, c: Any, tracking: Tracking) -> None:
         super()._insert_tracking(c, tracking)
+        for other in getattr(tracking, "also", ()):
+            super()._insert_tracking(c, other)
         _write_rows(c, tracking)
 
 
 class PostgresProjectingRecorder(PostgresProcessRecorder):
     def _insert_tracking(self, curs: Any, tracking: Tracking) -> None:
         super()._insert_tracking(curs, tracking=tracking)
+        for other in getattr(tracking, "also", ()):
+            super()._insert_tracking(curs, tracking=other)
         _write_rows(curs, tracking)
 
 
