@@ -7,6 +7,7 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import IntegrityError
 
 from caseplatform.personal import ERASED, PersonalData, SubjectErased
 from caseplatform.settings import PlatformSettings
@@ -17,6 +18,10 @@ class Contact(Aggregate):
     @event("Recorded")
     def __init__(self, subject_id: str, safe_phone: str, grade: str) -> None:
         self.subject_id, self.safe_phone, self.grade = subject_id, safe_phone, grade
+
+    @event("Changed")
+    def change(self, safe_phone: str) -> None:
+        self.safe_phone = safe_phone
 
 
 def record(app: ServiceApplication, personal: PersonalData, subject: str, phone: str) -> UUID:
@@ -74,3 +79,34 @@ def test_replicas_starting_together_create_the_key_table_once(settings: Platform
     with ThreadPoolExecutor(len(apps)) as pool:
         vaults = list(pool.map(PersonalData, apps))
     assert vaults[0].open(vaults[-1].seal("s-1", "07700 900123")) == "07700 900123"
+
+
+def test_a_new_subjects_key_is_written_with_the_first_events_sealed_with_it(settings: PlatformSettings) -> None:
+    app = ServiceApplication("source", settings)
+    personal = PersonalData(app)
+    commits: list[object] = []
+    app.on_recorded(commits.append)
+    with personal.new_subject("subject-new") as key_row:
+        contact = Contact(subject_id="subject-new", safe_phone=personal.seal("subject-new", "07700 900003"), grade="HIGH")
+        app.save(contact, rows=key_row)
+    assert len(commits) == 1
+    replica = PersonalData(ServiceApplication("source", settings))  # reads the key from the store
+    assert replica.open(app.repository.get(contact.id).safe_phone) == "07700 900003"
+    assert replica.erase("subject-new") is True
+    assert replica.open(app.repository.get(contact.id).safe_phone) == ERASED
+
+
+def test_a_failed_save_stores_neither_the_new_key_nor_what_it_sealed(settings: PlatformSettings) -> None:
+    app = ServiceApplication("source", settings)
+    personal = PersonalData(app)
+    first = Contact(subject_id="x", safe_phone="", grade="HIGH")
+    app.save(first)
+    mine, theirs = app.repository.get(first.id), app.repository.get(first.id)
+    theirs.change(safe_phone="")
+    app.save(theirs)  # written first: `mine` now conflicts on the aggregate's version
+    with pytest.raises(IntegrityError), personal.new_subject("subject-lost") as key_row:
+        mine.change(safe_phone=personal.seal("subject-lost", "07700 900004"))
+        app.save(mine, rows=key_row)
+    sql = Sql(app)
+    rows = sql.query(f"SELECT COUNT(*) FROM {sql.table('subject_keys')} WHERE subject_id = ?", ["subject-lost"])
+    assert rows[0][0] == 0

@@ -12,11 +12,15 @@ from __future__ import annotations
 import os
 import time
 from base64 import urlsafe_b64decode, urlsafe_b64encode
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from caseplatform.projection import Rows
 from caseplatform.store import ServiceApplication, Sql
 
 ERASED = "[erased]"
@@ -34,13 +38,35 @@ class PersonalData:
             f"CREATE TABLE IF NOT EXISTS {self._table} "
             f"(subject_id TEXT PRIMARY KEY, wrapped_key {blob}, erased_at TEXT)"
         )
+        self._insert_statement = self._sql.dialect(
+            f"INSERT INTO {self._table} (subject_id, wrapped_key, erased_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (subject_id) DO NOTHING"
+        )
         cipher = getattr(app.mapper, "cipher", None)
         if cipher is None:
             raise RuntimeError("personal data needs the store cipher (caseplatform.crypto)")
         self._wrap = AESGCM(cipher.key)
         self._cache: dict[str, tuple[float, bytes | None]] = {}
+        self._fresh: dict[str, bytes] = {}  # keys of `new_subject` blocks, not stored yet
 
     # ----- sealing ----------------------------------------------------------------------------
+
+    @contextmanager
+    def new_subject(self, subject_id: str) -> Iterator[Rows]:
+        """A key for a subject id just made (random: nobody has a key or an erasure under it),
+        used by `seal` inside the block; the block gives its row, to be written in the
+        transaction that saves the first values sealed with it (`save(..., rows=...)`, ADR
+        0027) rather than in a commit of its own before them. If that save fails, neither the
+        key nor anything sealed with it was stored."""
+        key = AESGCM.generate_key(256)
+        self._fresh[subject_id] = key
+        try:
+            yield ((self, (self._row(subject_id, key),)),)
+        finally:
+            del self._fresh[subject_id]
+
+    def write_rows(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+        cursor.executemany(self._insert_statement, list(rows))
 
     def seal(self, subject_id: str, value: str) -> str:
         """`value` sealed with the subject's key (created on first use). Empty stays empty."""
@@ -88,6 +114,9 @@ class PersonalData:
     # ----- keys -------------------------------------------------------------------------------
 
     def _key(self, subject_id: str, *, create: bool) -> bytes | None:
+        fresh = self._fresh.get(subject_id)
+        if fresh is not None:
+            return fresh
         cached = self._cache.get(subject_id)
         if cached and time.monotonic() - cached[0] < _CACHE_S:
             return cached[1]
@@ -106,15 +135,14 @@ class PersonalData:
         return self._wrap.decrypt(wrapped[:12], wrapped[12:], subject_id.encode())
 
     def _insert(self, subject_id: str, key: bytes | None) -> None:
+        self._sql.execute(self._insert_statement, self._row(subject_id, key))
+
+    def _row(self, subject_id: str, key: bytes | None) -> tuple[str, bytes | None, str | None]:
         wrapped = None
         if key is not None:
             nonce = os.urandom(12)
             wrapped = nonce + self._wrap.encrypt(nonce, key, subject_id.encode())
-        conflict = "ON CONFLICT (subject_id) DO NOTHING"
-        self._sql.execute(
-            f"INSERT INTO {self._table} (subject_id, wrapped_key, erased_at) VALUES (?, ?, ?) {conflict}",
-            (subject_id, wrapped, None if key is not None else datetime.now(UTC).isoformat()),
-        )
+        return (subject_id, wrapped, None if key is not None else datetime.now(UTC).isoformat())
 
 
 class SubjectErased(Exception):

@@ -8,7 +8,8 @@ what makes them exactly-once, with no second store to reconcile and nothing to r
 
 The library owns the transaction, so the rows ride on the tracking object into it: the
 recorders below run each `RowWriter` with the transaction's cursor right after the tracking
-record is inserted.
+record is inserted. A command's rows (a new data subject's key, ADR 0027) ride the same way on
+the keyword arguments of `save`, written right after the events.
 """
 
 from __future__ import annotations
@@ -42,7 +43,21 @@ def _write_rows(cursor: Any, tracking: Tracking) -> None:
         writer.write_rows(cursor, rows)
 
 
+Rows = tuple[tuple[RowWriter, tuple[tuple[Any, ...], ...]], ...]
+
+
+def _write_saved_rows(cursor: Any, kwargs: dict[str, Any]) -> None:
+    """Rows a command saves with its events (`ServiceApplication.save(..., rows=...)`)."""
+    for writer, rows in kwargs.get("rows", ()):
+        writer.write_rows(cursor, rows)
+
+
 class SQLiteProjectingRecorder(SQLiteProcessRecorder):
+    def _insert_events(self, c: Any, stored_events: Any, **kwargs: Any) -> Any:
+        returning = super()._insert_events(c, stored_events, **kwargs)
+        _write_saved_rows(c, kwargs)
+        return returning
+
     def _insert_tracking(self, c: Any, tracking: Tracking) -> None:
         super()._insert_tracking(c, tracking)
         for other in getattr(tracking, "also", ()):
@@ -51,6 +66,11 @@ class SQLiteProjectingRecorder(SQLiteProcessRecorder):
 
 
 class PostgresProjectingRecorder(PostgresProcessRecorder):
+    def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> Any:
+        returning = super()._insert_events(curs, stored_events, **kwargs)
+        _write_saved_rows(curs, kwargs)
+        return returning
+
     def _insert_tracking(self, curs: Any, tracking: Tracking) -> None:
         super()._insert_tracking(curs, tracking=tracking)
         for other in getattr(tracking, "also", ()):

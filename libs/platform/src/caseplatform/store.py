@@ -21,7 +21,7 @@ from eventsourcing.persistence import ProcessRecorder, Recording
 
 from caseplatform.crypto import cipher_env
 from caseplatform.identity import Actor
-from caseplatform.projection import RECORDER_TOPICS
+from caseplatform.projection import RECORDER_TOPICS, Rows
 from caseplatform.settings import PlatformSettings
 from caseplatform.sqlite_health import heal_read_only_connections
 from caseplatform.telemetry import current_carrier, tracer
@@ -109,13 +109,17 @@ class ServiceApplication(Application[UUID]):
         (saved with the event, so the relay continues this trace when it publishes later)."""
         return {"actor": actor.as_dict(), "trace": current_carrier(), **extra}
 
-    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+    def save(self, *objs: Any, rows: Rows = (), **kwargs: Any) -> list[Recording[UUID]]:
         """The library's `save`, collecting aggregates' events without its runtime-protocol
         `isinstance` checks (a typing.Protocol per object; what `Unit.collect` does for the inbox).
-        Anything else — domain events, keyword arguments — goes the library's way."""
-        if kwargs or not all(o is None or isinstance(o, Aggregate) for o in objs):
+        Anything else — domain events, keyword arguments — goes the library's way.
+        `rows`: ((writer, rows), ...) written in the same transaction as the events (ADR 0027)."""
+        if rows:
+            kwargs["rows"] = rows
+        if (kwargs.keys() - {"rows"}) or not all(o is None or isinstance(o, Aggregate) for o in objs):
             return super().save(*objs, **kwargs)
         processing: ProcessingEvent[UUID] = ProcessingEvent()
+        processing.saved_kwargs.update(kwargs)
         for aggregate in objs:
             if aggregate is not None:
                 processing.events.extend(aggregate.collect_events())

@@ -106,30 +106,32 @@ class IntakeApplication(ServiceApplication):
         patch = self.patches.owner_of(command.victim.address.postcode)
         subjects = new_subjects()
         victim_key = subjects[VICTIM]
-        case = Case(
-            idempotency_scope=actor.agency,
-            idempotency_key=command.idempotency_key,
-            request_hash=request_hash,
-            channel=command.channel.value,
-            received_at=command.received_at,
-            victim=self.sealer.seal_victim(victim_key, command.victim.model_dump(mode="json")),
-            children_ages=[child.age for child in command.children],
-            deadlines=disclosure_deadlines(
-                command.received_at, bool(command.children), self.calendar,
-                command.safe_contact.preferred_contact_at,
-            ),
-            details=self.sealer.seal_details(victim_key, command.details()),
-            safe_contact=self.sealer.seal_safe_contact(victim_key, command.safe_contact.model_dump(mode="json")),
-            owner={"cho": patch.cho, "area": patch.area},
-            subjects=subjects,
-            meta=meta,
-        )
-        if command.victim.tenant_ref:
-            if index is None:
-                index = VictimIndex(tenant_ref=command.victim.tenant_ref, case_id=case.case_id)
-            else:
-                index.set_open_case(case.case_id)
-        self.save(case, index)
+        # The victim's key is written with the case's events, not committed on its own first.
+        with self.sealer.personal.new_subject(victim_key) as key_row:
+            case = Case(
+                idempotency_scope=actor.agency,
+                idempotency_key=command.idempotency_key,
+                request_hash=request_hash,
+                channel=command.channel.value,
+                received_at=command.received_at,
+                victim=self.sealer.seal_victim(victim_key, command.victim.model_dump(mode="json")),
+                children_ages=[child.age for child in command.children],
+                deadlines=disclosure_deadlines(
+                    command.received_at, bool(command.children), self.calendar,
+                    command.safe_contact.preferred_contact_at,
+                ),
+                details=self.sealer.seal_details(victim_key, command.details()),
+                safe_contact=self.sealer.seal_safe_contact(victim_key, command.safe_contact.model_dump(mode="json")),
+                owner={"cho": patch.cho, "area": patch.area},
+                subjects=subjects,
+                meta=meta,
+            )
+            if command.victim.tenant_ref:
+                if index is None:
+                    index = VictimIndex(tenant_ref=command.victim.tenant_ref, case_id=case.case_id)
+                else:
+                    index.set_open_case(case.case_id)
+            self.save(case, index, rows=key_row)
         return Submitted(case, created=True)
 
     # ----- what other services tell us ------------------------------------------------------------
