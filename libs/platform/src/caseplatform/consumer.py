@@ -29,6 +29,12 @@ from caseplatform.topology import dead_letter_topic_for, topic_for
 log = logging.getLogger(__name__)
 
 REWIND_INTERVAL_S = 5.0
+COMMIT_INTERVAL_S = 1.0
+
+
+async def _the_message(msg: KafkaMessage) -> KafkaMessage:
+    """The subscriber's decoder: the handler works on the raw records (`TrackedConsumer._read`)."""
+    return msg
 
 
 class _StartFromRecord(ConsumerRebalanceListener):
@@ -87,6 +93,7 @@ class TrackedConsumer:
             "'dead-letter-reason' header and the original topic, partition and offset.",
         )
         self._rewound_at: dict[tuple[str, int], float] = {}
+        self._committed_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         if inbox is not None:
             inbox.park_with(self.park)
@@ -98,7 +105,12 @@ class TrackedConsumer:
             fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
             batch_timeout_ms=settings.consumer_batch_wait_ms,
             max_records=1000,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            # Offsets are committed by `on_events`, at most once a second; a failed batch is rewound.
+            ack_policy=AckPolicy.MANUAL,
+            # The handler is given the message itself: FastStream's own decoding (each record
+            # parsed again into a message of its own, its body tried as JSON) was half of an
+            # idle-ish service's event loop, for bodies the inbox parses anyway.
+            decoder=_the_message,
             title=f"{self.service}: on_events",
             description=f"The {self.service} service's policies, applied exactly once per event.",
             listener=_StartFromRecord(self),
@@ -107,7 +119,20 @@ class TrackedConsumer:
         if type(self.subscriber) is BatchSubscriber:  # same slots: only get_msg differs
             self.subscriber.__class__ = PromptBatchSubscriber
 
-    async def on_events(self, body: list[Any], msg: KafkaMessage) -> None:
+    async def on_events(self, msg: KafkaMessage) -> None:
+        try:
+            await self._apply(msg)
+        except Exception:
+            await msg.nack()  # each partition of the batch re-read from its earliest record here
+            raise
+        # Committed offsets only save re-reading after a restart (the inbox's tracking is the
+        # record, and drops what is read twice): one commit a second, not one per batch.
+        now = time.monotonic()
+        if now - self._committed_at >= COMMIT_INTERVAL_S:
+            self._committed_at = now
+            await msg.ack()
+
+    async def _apply(self, msg: KafkaMessage) -> None:
         self._loop = asyncio.get_running_loop()
         records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
         runs: dict[tuple[str, int], list[IncomingEvent]] = defaultdict(list)

@@ -93,6 +93,9 @@ def wire_broker(
         # never implicitly by a subscription (which would give them the broker's default).
         allow_auto_create_topics=False,
         security=security.faststream(),
+        # The one subscriber takes the message as it is (`TrackedConsumer.on_events`): no
+        # dependency injection or validation per batch.
+        apply_types=False,
     )
     broker.publisher(
         topic_for(service),
