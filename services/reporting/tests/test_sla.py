@@ -345,3 +345,26 @@ def test_a_breach_a_concurrent_writer_got_in_first_is_tried_again(
     watch.tick()
     assert (_clock(app, case, "SAFE_CONTACT").state, _clock(app, case, "SAFE_CONTACT").breached_at) == (BREACHED, TUESDAY_END)
     assert stored_events(app, f"{case}:SAFE_CONTACT").count("Breached") == 1
+
+
+def test_an_outcome_recorded_before_the_area_was_known_is_published_with_it_read_once(
+    app: ReportingApplication, clock: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # risk's topic read before intake's: the risk-assessment clock starts and is met while the
+    # case's area is unknown, so its `Met` names no area and the relay asks `area_of` for it.
+    case = case_id_for("area-later")
+    feed = Feed(app)
+    feed.send("risk", case, assessment_required(case, GOOD_FRIDAY_EVENING), GOOD_FRIDAY_EVENING)
+    done = GOOD_FRIDAY_EVENING + timedelta(hours=3)
+    clock.set(done)
+    feed.send("risk", case, risk_assessed(case, GOOD_FRIDAY_EVENING, done, on_time=True), done)
+    met = app.mapper.to_domain_event(app.recorder.select_notifications(start=1, limit=10, topics=[get_topic(SlaClock.Met)])[0])
+    assert "area" not in met.clock
+    reads: list[str] = []
+    read_case = app.sla.case
+    monkeypatch.setattr(app.sla, "case", lambda case_id: reads.append(case_id) or read_case(case_id))
+    assert to_contract(met, app.sla.area_of).payload.area == ""  # not known yet: read from the store
+    assert to_contract(met, app.sla.area_of).payload.area == ""  # ... once
+    feed.send("intake", case, disclosure(case, GOOD_FRIDAY_EVENING, area="Caerphilly"), GOOD_FRIDAY_EVENING)
+    assert to_contract(met, app.sla.area_of).payload.area == "Caerphilly"  # the policy kept it current
+    assert reads == [case]

@@ -3,6 +3,7 @@ reporting itself, and the queries behind ListSlaBreaches and GetSlaStatus."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,11 @@ class SlaProjection:
     def __init__(self, app: ServiceApplication) -> None:
         self._app = app
         self._old_event_seen = -1e9  # time.monotonic() of the last event applied while catching up
+        # Each case's area as last set, for `area_of` (the relay asks it on its event loop, for
+        # outcomes recorded before the case's area was known): read from the store once per
+        # case, then kept current by the policy, which sets every change.
+        self._areas: dict[str, str] = {}
+        self._areas_lock = threading.Lock()
 
     # ----- policy (inside the inbox's unit) -----------------------------------------------------
 
@@ -54,6 +60,9 @@ class SlaProjection:
             return
         case = unit.get(SlaCase.create_id(event.case_id)) or SlaCase(case_id=event.case_id)
         case.set_area(found.area)
+        if found.area:
+            with self._areas_lock:  # ahead of the commit: a unit that fails is applied again
+                self._areas[event.case_id] = found.area
         for start in found.starts:
             clock = self._clock(unit, start.clock_id, start.case_id, start.kind)
             clock.begin(start, case.area)
@@ -133,8 +142,13 @@ class SlaProjection:
         return self.clock_case(SlaCase.create_id(case_id))
 
     def area_of(self, case_id: str) -> str:
+        with self._areas_lock:
+            known = self._areas.get(case_id)
+        if known is not None:
+            return known
         case = self.case(case_id)
-        return case.area if case else ""
+        with self._areas_lock:  # the policy may have set it meanwhile: that one stands
+            return self._areas.setdefault(case_id, case.area if case else "")
 
     def status(self, case_id: str) -> tuple[str, list[SlaClock]]:
         """The case's area and its started clocks, by due instant."""
