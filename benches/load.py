@@ -9,11 +9,10 @@ MARAC work as it lands instead of being hard-coded here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ import grpc
 from google.protobuf import timestamp_pb2
 
 from casework.intake.v1 import intake_pb2
+from casework.reporting.v1 import reporting_pb2
 from casework.risk.v1 import risk_pb2
 
 from .stack import STAFF, AsyncClient
@@ -76,37 +76,11 @@ class CaseRun:
     done: float | None = None
 
 
-PROBE_READS_PER_S = 100.0  # latency probes' timeline reads, across every case in flight...
-PROBE_READS_AT_ONCE = 8  # ...and at most this many at a time: slower answers, fewer reads
-
-
-class Pacer:
-    """At most `rate` starts a second and `at_once` calls in flight, shared by every caller. The
-    rate alone would keep reading as fast when answers slow down under load; one slot alone would
-    be held up by a read that waits in the server (a case not in reporting yet, ADR 0026)."""
-
-    def __init__(self, rate: float, at_once: int) -> None:
-        self._gap = 1.0 / rate
-        self._next = 0.0
-        self._slots = asyncio.Semaphore(at_once)
-
-    @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        async with self._slots:
-            now = time.perf_counter()
-            start = max(now, self._next)
-            self._next = start + self._gap
-            if start > now:
-                await asyncio.sleep(start - now)
-            yield
-
-
 class Driver:
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
         self.expected: dict[Shape, Counter[str]] = {}
         self.dash_retries = 0  # RecordDashAssessment answered NOT_FOUND after risk's wait
-        self._probes = Pacer(PROBE_READS_PER_S, PROBE_READS_AT_ONCE)
 
     async def start_case(self, shape: Shape) -> CaseRun:
         now = datetime.now(UTC)
@@ -154,27 +128,25 @@ class Driver:
             self.expected[run.shape] = last[run.case_id]
         return {f"children={c} high={h}": dict(v) for (c, h), v in self.expected.items()}
 
-    async def follow(
-        self, run: CaseRun, interval_s: float = 0.01, fine_for_s: float = 0.3, timeout_s: float = 60.0
-    ) -> CaseRun:
-        """Poll the case's timeline until it is complete: every `interval_s` (the resolution) for
-        the first `fine_for_s`, then backing off to 0.25 s — and all cases' probes together at
-        most ~100 reads a second, 8 at a time (`Pacer`). A probe per case in flight is itself a load:
-        once cases queue, its reads (each verified, audited and answered by reporting) crowd out
-        the work being measured and latency feeds on itself. Capped, the probe's resolution
-        coarsens when many cases are in flight instead of its load growing with them."""
-        started = time.perf_counter()
-        deadline = started + timeout_s
-        pause = interval_s
-        while time.perf_counter() < deadline:
-            async with self._probes.turn():
-                seen = await self.entries(run.case_id)
-            if self.complete(run, seen):
-                run.done = time.perf_counter()
-                return run
-            await asyncio.sleep(pause)
-            if time.perf_counter() - started > fine_for_s:
-                pause = min(pause * 1.5, 0.25)
+    async def follow(self, run: CaseRun, timeout_s: float = 60.0) -> CaseRun:
+        """Watch the case's timeline (`WatchCaseTimeline`, ADR 0028) until it is complete: the
+        time is when reporting's update arrives, pushed by the commit that completed the case.
+        (This polled `GetCaseTimeline` before: its resolution coarsened and its reads crowded
+        out the work under load — the probe was itself a load.)"""
+        request = reporting_pb2.WatchCaseTimelineRequest(case_id=run.case_id)
+        call = self.client.reporting.WatchCaseTimeline(request, metadata=STAFF, timeout=timeout_s)
+        seen: Counter[str] = Counter()
+        try:
+            async for update in call:
+                seen.update(e.event_type for e in update.entries)
+                if self.complete(run, seen):
+                    run.done = time.perf_counter()
+                    break
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.NOT_FOUND):
+                raise
+        finally:
+            call.cancel()
         return run
 
 

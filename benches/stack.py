@@ -8,7 +8,7 @@ import grpc
 from google.protobuf import descriptor_pool
 
 from caseplatform import topology
-from caseplatform.auth import AioIdentityTokenInterceptor, DevIssuer
+from caseplatform.auth import DevIssuer, aio_identity_interceptors
 from caseplatform.devstack.ports import free_ports
 from caseplatform.devstack.stack import DevStack
 from casework.common.v1 import ops_pb2, ops_pb2_grpc
@@ -51,9 +51,9 @@ class AsyncClient:
     """One channel per service; every call carries the STAFF identity."""
 
     def __init__(self, stack: DevStack) -> None:
-        tokens = AioIdentityTokenInterceptor(DevIssuer(DevIssuer.default_dir(stack.data_dir)))
+        tokens = aio_identity_interceptors(DevIssuer(DevIssuer.default_dir(stack.data_dir)))
         self.channels = {
-            s: grpc.aio.insecure_channel(stack.grpc_address(s), interceptors=[tokens]) for s in stack.services
+            s: grpc.aio.insecure_channel(stack.grpc_address(s), interceptors=tokens) for s in stack.services
         }
         self.intake = intake_pb2_grpc.IntakeServiceStub(self.channels["intake"])
         self.risk = risk_pb2_grpc.RiskServiceStub(self.channels["risk"])

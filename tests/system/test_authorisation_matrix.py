@@ -81,7 +81,9 @@ def call(channel: grpc.Channel, method: str, descriptor: Any, case_id: str, meta
         if descriptor.server_streaming:
             stub = channel.unary_stream(method, request_serializer=request_class.SerializeToString,
                                         response_deserializer=response_class.FromString)
-            list(stub(request, metadata=metadata, timeout=60))
+            responses = stub(request, metadata=metadata, timeout=60)
+            next(responses, None)  # admitted or refused by the first answer; a watch need not end
+            responses.cancel()
         else:
             stub = channel.unary_unary(method, request_serializer=request_class.SerializeToString,
                                        response_deserializer=response_class.FromString)

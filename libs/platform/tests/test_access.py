@@ -75,7 +75,8 @@ def test_the_table_says_what_docs_security_says() -> None:
     contractor = {m for m, r in RULES.items() if Role.CONTRACTOR in r.scopes}
     assert all(m.startswith("/repairs.v1.RepairsService/") for m in contractor)
     regulator = {m.rsplit("/", 1)[1] for m, r in RULES.items() if Role.REGULATOR in r.scopes}
-    assert regulator == {"GetCaseTimeline", "ExportCaseTimeline", "GetAccessLog", "GetPartnershipDataset"}
+    assert regulator == {"GetCaseTimeline", "WatchCaseTimeline", "ExportCaseTimeline", "GetAccessLog", "GetPartnershipDataset"}
+    assert RULES[TIMELINE].scopes == RULES["/reporting.v1.ReportingService/WatchCaseTimeline"].scopes
     partner_reads = {m for m, r in RULES.items() if Role.PARTNER in r.scopes}
     assert not any(m.startswith(("/intake.v1.", "/risk.v1.", "/repairs.v1.", "/reporting.v1.")) for m in partner_reads)
     assert all(r.scopes.get(Role.PARTNER, Scope.SHARED) is Scope.SHARED for r in RULES.values())

@@ -213,3 +213,20 @@ def test_timestamps_format_as_the_sortable_utc_text_of_the_table(instant: dateti
     from reporting.domain.deadline_marks import iso, iso_of
 
     assert iso_of(to_timestamp(instant)) == iso(instant)
+
+
+async def test_the_commit_that_writes_a_cases_rows_wakes_its_watchers_and_no_others(app: ReportingApplication) -> None:
+    import asyncio
+
+    other = str(stable_id("test", "case-2"))
+    watch = app.timeline_watch
+    with watch.watching(CASE) as mine, watch.watching(other) as theirs:
+        assert watch.watchers() == 2
+        await asyncio.to_thread(a_case, Feed(app))  # committed on another thread, as the inbox does
+        await asyncio.wait_for(mine.wait(), timeout=2)
+        assert not theirs.is_set()
+        keyed = app.keyed_timeline(CASE, redacted=False)
+        assert [t for _, t, _ in keyed] == [e["event_type"] for e in app.timeline(stable_id("test", "case-1"))]
+        redacted = app.keyed_timeline(CASE, redacted=True)
+        assert [i for i, _, _ in redacted] == [i for i, _, _ in keyed]
+    assert watch.watchers() == 0

@@ -105,6 +105,7 @@ RULES: dict[str, Rule] = {
     REPAIRS + "ListMyJobs": read({R.CONTRACTOR: OWN_JOBS}),
     # ---- reporting: the regulator reads redacted timelines; operations, figures only ----
     REPORTING + "GetCaseTimeline": read(staff(CASE_READERS, REGULATOR=ANY)),
+    REPORTING + "WatchCaseTimeline": read(staff(CASE_READERS, REGULATOR=ANY)),
     REPORTING + "ExportCaseTimeline": read(staff(CASE_READERS, REGULATOR=ANY)),
     REPORTING + "GetPartnershipDataset": figures(staff(MARAC_STAFF, OPERATIONS=AGGREGATE, REGULATOR=AGGREGATE)),
     REPORTING + "RebuildTimelines": figures({R.OPERATIONS: AGGREGATE}),

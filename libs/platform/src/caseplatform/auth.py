@@ -262,15 +262,33 @@ class IdentityTokenInterceptor(
 
 
 class AioIdentityTokenInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    """The same for asyncio channels (unary calls; the services expose no streaming RPCs)."""
+    """The same for asyncio channels, unary calls. grpc.aio files each interceptor under one kind
+    of call only: use `aio_identity_interceptors` for a channel that also makes server-streaming
+    calls (`WatchCaseTimeline`)."""
 
-    def __init__(self, issuer: DevIssuer) -> None:
+    def __init__(self, issuer: DevIssuer, cache: dict[tuple[str, ...], str] | None = None) -> None:
         self._issuer = issuer
-        self._cache: dict[tuple[str, ...], str] = {}
+        self._cache = {} if cache is None else cache
 
     async def intercept_unary_unary(self, continuation: Callable, details: Any, request: Any) -> Any:
-        metadata = grpc.aio.Metadata(*_with_token(self._issuer, self._cache, details.metadata))
-        return await continuation(details._replace(metadata=metadata), request)
+        return await continuation(self._with_token(details), request)
+
+    def _with_token(self, details: Any) -> Any:
+        return details._replace(metadata=grpc.aio.Metadata(*_with_token(self._issuer, self._cache, details.metadata)))
+
+
+def aio_identity_interceptors(issuer: DevIssuer) -> list[grpc.aio.ClientInterceptor]:
+    """Interceptors for an asyncio channel, unary and server-streaming calls, sharing tokens."""
+    cache: dict[tuple[str, ...], str] = {}
+    return [AioIdentityTokenInterceptor(issuer, cache), _StreamOnly(issuer, cache)]
+
+
+class _StreamOnly(grpc.aio.UnaryStreamClientInterceptor):
+    def __init__(self, issuer: DevIssuer, cache: dict[tuple[str, ...], str]) -> None:
+        self._tokens = AioIdentityTokenInterceptor(issuer, cache)
+
+    async def intercept_unary_stream(self, continuation: Callable, details: Any, request: Any) -> Any:
+        return await continuation(self._tokens._with_token(details), request)
 
 
 def dev_channel(target: str, data_dir: Path) -> grpc.Channel:

@@ -219,8 +219,19 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
         return call
 
 
+    async def _admitted_stream(self, method: str, request: Any, context: grpc.aio.ServicerContext,
+                               actor: Actor) -> Access | None:
+        """Admission for a stream, waiting for a case not known here yet as a call does (ADR 0026)."""
+        try:
+            return await self._admit(method, request, context, actor)
+        except NotFound:
+            if not await self._case_arrived(request, context):
+                raise
+        return await self._admit(method, request, context, actor)
+
     def _wrap_stream(self, method: str, behaviour: Callable[..., Any], actor: Actor | str):
-        """The same edge for a server-streaming method: authenticate first, map domain errors."""
+        """The same edge for a server-streaming method: authenticate, admit (waiting for a case not
+        known here yet), record the read before the first item, map domain errors."""
         service = self._service
         short = method.rsplit("/", 1)[-1]
 
@@ -236,9 +247,20 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
                     await context.abort(code, request.reason)
                 token = current_actor.set(actor)
                 try:
-                    await self._admit(method, request, context, actor)
-                    async for item in behaviour(request, context):
-                        yield item
+                    access = await self._admitted_stream(method, request, context, actor)
+                    access_token = current_access.set(access)
+                    try:
+                        audited = access is None or self._guard is None
+                        async for item in behaviour(request, context):
+                            if not audited:  # a read of case data is recorded before any of it is sent
+                                await asyncio.to_thread(self._guard.allowed, method, access)  # type: ignore[union-attr]
+                                audited = True
+                            yield item
+                    finally:
+                        current_access.reset(access_token)
+                except AuditUnavailable:
+                    code = grpc.StatusCode.UNAVAILABLE
+                    await context.abort(code, "the access could not be recorded in the read audit; nothing was returned")
                 except DomainError as exc:
                     code = next((c for t, c in _CODES if isinstance(exc, t)), grpc.StatusCode.INVALID_ARGUMENT)
                     await context.abort(code, str(exc), trailing_metadata=_status_details(exc, code))

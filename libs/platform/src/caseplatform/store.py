@@ -82,6 +82,7 @@ class ServiceApplication(Application[UUID]):
         self.settings = settings
         self.env_overrides = dict(env or {})  # what another process needs to open the same store
         self._recorded_listeners: list[Callable[[Sequence[Recording[UUID]]], None]] = []
+        self._committed_listeners: list[Callable[[ProcessingEvent[UUID]], None]] = []
         # Every stored event is encrypted at rest (caseplatform.crypto).
         super().__init__({**persistence_env(service, settings), **cipher_env(service, settings), **(env or {})})
         if settings.casework_persistence == "sqlite":
@@ -139,6 +140,8 @@ class ServiceApplication(Application[UUID]):
         if recordings:
             for listener in self._recorded_listeners:
                 listener(recordings)
+        for committed in self._committed_listeners:
+            committed(processing_event)
         return recordings
 
     def read_model_rows(self) -> dict[str, int]:
@@ -151,6 +154,11 @@ class ServiceApplication(Application[UUID]):
         polling the store, the edge to run calls waiting for a case to arrive (ADR 0026);
         listeners must be quick and must not raise."""
         self._recorded_listeners.append(listener)
+
+    def on_committed(self, listener: Callable[[ProcessingEvent[UUID]], None]) -> None:
+        """Call `listener(processing_event)` after every commit of events or read-model rows (an
+        inbox unit may write rows and no events), in the thread that committed; quick, no raise."""
+        self._committed_listeners.append(listener)
 
 
 def mutate_all(aggregate: Any, domain_events: Iterable[Any]) -> Any:

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from caseplatform.auth import AioIdentityTokenInterceptor, AuthConfig, DevIssuer, TokenVerifier
+from caseplatform.auth import AuthConfig, DevIssuer, TokenVerifier, aio_identity_interceptors
 from caseplatform.clock import ControlledClock, set_process_clock
 
 
@@ -45,7 +45,7 @@ class TestIdentities:
 
     def aio_channel(self, address: str) -> grpc.aio.Channel:
         """An asyncio channel on which x-agency/x-role/x-user metadata becomes a signed token."""
-        return grpc.aio.insecure_channel(address, interceptors=[AioIdentityTokenInterceptor(self.issuer)])
+        return grpc.aio.insecure_channel(address, interceptors=aio_identity_interceptors(self.issuer))
 
 
 # ----- a throwaway PKI for tests of mutual TLS ---------------------------------------------

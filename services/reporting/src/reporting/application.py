@@ -16,15 +16,19 @@ from casework.reporting.v1 import reporting_pb2
 from reporting.access_log import is_audit, record_access
 from reporting.domain.access_log import CaseAccessLog
 from reporting.domain.deadline_marks import iso
+from reporting.exports.redaction import redact
 from reporting.sla_projection import SlaProjection
+from reporting.timelines.messages import entry_message
 from reporting.timelines.recording import record_on_timeline
 from reporting.timelines.table import TimelineTable
+from reporting.timelines.watch import TimelineWatch
 
 
 class ReportingApplication(ServiceApplication):
     def __init__(self, settings: PlatformSettings, env: dict[str, str] | None = None) -> None:
         super().__init__("reporting", settings, env)
         self.timelines = TimelineTable(self)
+        self.timeline_watch = TimelineWatch(self, self.timelines)  # WatchCaseTimeline (ADR 0028)
         self.sla = SlaProjection(self)  # SLA clocks (ADR 0016)
 
     def policy(self, event: IncomingEvent, unit: Unit) -> None:
@@ -53,6 +57,13 @@ class ReportingApplication(ServiceApplication):
         for message in messages:
             response.entries.add().MergeFromString(message)
         return response
+
+    def keyed_timeline(self, case_id: str, redacted: bool) -> list[tuple[str, str, bytes | reporting_pb2.TimelineEntry]]:
+        """(event_id, event_type, entry) of the case's entries in order, for `WatchCaseTimeline`:
+        serialised as stored, or — for a regulator — redacted as in an export."""
+        if redacted:
+            return [(e["event_id"], e["event_type"], entry_message(e)) for e in redact(self.timelines.for_case(case_id))]
+        return self.timelines.keyed_messages_for_case(case_id)
 
     def timeline(self, case_id: UUID, as_at: datetime | None = None) -> list[dict]:
         """The case's entries in order (as recorded by `as_at`, when given)."""

@@ -4,14 +4,15 @@ mixed into the service's servicer so the SLA RPCs can live beside them in their 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import asdict
 from typing import Any
 
 from caseplatform.access import Role, caller_role
 from caseplatform.clock import process_clock
-from caseplatform.envelope import from_timestamp
-from caseplatform.errors import Unavailable
+from caseplatform.envelope import contract_class, from_timestamp
+from caseplatform.errors import InvalidArgument, NotFound, Unavailable
 from caseplatform.ids import parse_uuid
 from casework.reporting.v1 import reporting_pb2
 from reporting.dataset.figure import Figure
@@ -39,6 +40,37 @@ class TimelineRpcs:
         if as_at is not None:
             response.as_at.CopyFrom(request.as_at)
         return response
+
+    async def WatchCaseTimeline(self, request, context):
+        """The timeline as it grows (ADR 0028): everything so far, then what each commit adds."""
+        case_id = str(parse_uuid(request.case_id, "case_id"))
+        until = _event_types(request.until_event_types)
+        redacted = caller_role() is Role.REGULATOR
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        # A case reporting has not heard of yet is waited for as a call would be (ADR 0026).
+        arrival_by = started + self._app.settings.casework_case_arrival_wait_s
+        watch = self._app.timeline_watch
+        sent: set[str] = set()
+        seen: set[str] = set()
+        with watch.watching(case_id) as changed:
+            while loop.time() - started < WATCH_MAX_S:
+                changed.clear()  # before reading: a commit after this wakes the next wait
+                entries = await asyncio.to_thread(self._app.keyed_timeline, case_id, redacted)
+                if not entries and not sent:
+                    if loop.time() >= arrival_by:
+                        raise NotFound("timeline for case", case_id)
+                    await _woken(changed, min(watch.recheck_s, max(arrival_by - loop.time(), 0.01)))
+                    continue
+                new = [e for e in entries if e[0] not in sent]
+                if new or not sent:
+                    sent.update(e[0] for e in new)
+                    seen.update(e[1] for e in new)
+                    complete = bool(until) and until <= seen
+                    yield _update(case_id, new, complete)
+                    if complete:
+                        return
+                await _woken(changed, watch.recheck_s)
 
     async def ExportCaseTimeline(self, request, context):
         case_id = parse_uuid(request.case_id, "case_id")
@@ -79,6 +111,37 @@ class TimelineRpcs:
             yield reporting_pb2.RebuildProgress(done=done, total=total, entries=written)
         finally:
             rebuild.cancel()
+
+
+WATCH_MAX_S = 900.0  # a watch ends (OK, not complete) after this long; the caller may watch again
+WATCH_EVENT_TYPES_MAX = 50
+
+
+def _event_types(names: Any) -> frozenset[str]:
+    if len(names) > WATCH_EVENT_TYPES_MAX:
+        raise InvalidArgument.one("until_event_types", f"at most {WATCH_EVENT_TYPES_MAX} event types")
+    for index, name in enumerate(names):
+        if contract_class(name) is None:
+            raise InvalidArgument.one(
+                f"until_event_types[{index}]", "not an event type of the contracts (e.g. referral.v1.ReferralRequired)"
+            )
+    return frozenset(names)
+
+
+def _update(case_id: str, entries: list[tuple[str, str, Any]], complete: bool) -> reporting_pb2.TimelineUpdate:
+    update = reporting_pb2.TimelineUpdate(case_id=case_id, complete=complete)
+    for _, _, entry in entries:
+        if isinstance(entry, bytes):
+            update.entries.add().MergeFromString(entry)
+        else:
+            update.entries.append(entry)
+    return update
+
+
+async def _woken(event: asyncio.Event, timeout_s: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
 
 
 class DatasetRpcs:

@@ -93,6 +93,10 @@ class TimelineTable:
         """The same entries, in the same order, as serialised `reporting.v1.TimelineEntry`s."""
         return [bytes(row[0]) for row in self._case_columns("message", case_id, as_at)]
 
+    def keyed_messages_for_case(self, case_id: str) -> list[tuple[str, str, bytes]]:
+        """(event_id, event_type, message) of the case's entries, in timeline order."""
+        return [(str(i), str(t), bytes(m)) for i, t, m in self._case_columns("event_id, event_type, message", case_id, None)]
+
     def _case_columns(self, columns: str, case_id: str, as_at: str | None) -> list[tuple[Any, ...]]:
         where, params = "case_id = ?", [case_id]
         if as_at is not None:
