@@ -10,6 +10,7 @@ import grpc
 import pytest
 
 from caseplatform.calendar import LONDON
+from casework.intake.v1 import intake_pb2
 from casework.risk.v1 import risk_pb2
 
 from .client import STAFF, Client, disclosure, eventually, timestamp
@@ -129,3 +130,24 @@ def test_an_assessment_of_an_unknown_case_is_not_found_once_the_wait_is_over(cli
     with pytest.raises(grpc.RpcError) as raised:
         record_dash(client, unknown, key="k", yes=3, completed_at=GOOD_FRIDAY_1730, timeout=0.8)
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_the_case_list_follows_the_grade_risk_reports_and_a_cho_sees_only_their_patch(client: Client) -> None:
+    # ListCases reads intake's case-list rows (ADR 0029); the grade reaches them from risk's
+    # event, through intake's inbox, in the transaction that records it on the case.
+    case_id = open_risk_record(client)
+    record_dash(client, case_id, key=f"list-{case_id}", yes=15, completed_at=GOOD_FRIDAY_1730 + timedelta(minutes=3))
+    cso = intake_pb2.ListCasesRequest(risk_grade="HIGH", status="OPEN")
+
+    def listed_high() -> None:
+        listed = client.intake.ListCases(cso, metadata=STAFF, timeout=10).cases
+        assert case_id in {c.case_id for c in listed}
+        assert all(c.risk_grade == "HIGH" and c.status == "OPEN" for c in listed)
+
+    eventually(listed_high)
+    own = (("x-agency", "landlord"), ("x-role", "CHO"), ("x-user", "cho-torfaen-central"))
+    mine = client.intake.ListCases(intake_pb2.ListCasesRequest(), metadata=own, timeout=10).cases
+    assert case_id in {c.case_id for c in mine} and {c.owner_cho for c in mine} == {"cho-torfaen-central"}
+    other = (("x-agency", "landlord"), ("x-role", "CHO"), ("x-user", "cho-cwmbran"))
+    theirs = client.intake.ListCases(intake_pb2.ListCasesRequest(), metadata=other, timeout=10).cases
+    assert case_id not in {c.case_id for c in theirs}

@@ -287,3 +287,40 @@ def test_the_landlords_housing_actions_from_marac_are_on_the_case(app: IntakeApp
     assert case.landlord_actions == {
         "a-1": {"kind": "CONFIRM_TENANCY_STATUS", "due_date": "2027-03-18", "status": "COMPLETED"}
     }
+
+
+def test_the_case_list_rows_say_what_replaying_each_case_says(app: IntakeApplication, clock: ControlledClock) -> None:
+    # ADR 0029: ListCases reads rows written with each case's events. Whatever happened to the
+    # cases — closed, contact made, moved to another patch — the rows agree with the cases.
+    from uuid import UUID
+
+    ids = [app.submit_disclosure(disclosure(f"k-{i}", tenant=f"T-{i}"), CHO).case.case_id for i in range(4)]
+    app.close_case(change(commands.ChangeStatus, case_id=ids[0], reason="no further action"), CHO)
+    app.record_safe_contact(change(commands.RecordSafeContact, case_id=ids[1], idempotency_key="c-1", outcome="MADE",
+                                   at=MONDAY_0900.isoformat()), CHO)
+    moved = {"tenant_ref": "T-2", "name": "Synthetic Person", "address": {"line1": "9 New Road", "postcode": "NP13 2XY"}}
+    app.correct_details(change(commands.CorrectDetails, case_id=ids[2], idempotency_key="fix-1", victim=moved,
+                               reason="victim rehoused"), CHO)
+    clock.advance(timedelta(days=3))
+    now = clock.now()
+
+    def summary(c: Any) -> tuple:
+        owner = c.owner_cho if hasattr(c, "owner_cho") else c.owner.get("cho", "")
+        return (c.case_id, owner, c.status, c.risk_grade, c.received_at, tuple(c.overdue(now)))
+
+    replayed = sorted(summary(app.get_case(UUID(i))) for i in ids)
+    assert sorted(summary(c) for c in app.list_cases()) == replayed
+    assert {c.case_id for c in app.list_cases(overdue_only=True)} == {ids[2], ids[3]}
+    assert [c.case_id for c in app.list_cases(owner_cho="cho-blaenau-gwent-east")] == [ids[2]]
+
+
+def test_cases_recorded_before_the_case_list_get_their_rows_at_start(tmp_path: Path, clock: ControlledClock) -> None:
+    from caseplatform.store import Sql
+
+    first = IntakeApplication(PlatformSettings(casework_data_dir=tmp_path))
+    ids = {first.submit_disclosure(disclosure(f"k-{i}", tenant=f"T-{i}"), CHO).case.case_id for i in range(3)}
+    sql = Sql(first)
+    sql.execute(f"DELETE FROM {sql.table('case_list_v1')}")  # as a store written before ADR 0029
+    assert first.list_cases() == []
+    restarted = IntakeApplication(PlatformSettings(casework_data_dir=tmp_path))
+    assert {c.case_id for c in restarted.list_cases()} == ids

@@ -131,7 +131,16 @@ class ServiceApplication(Application[UUID]):
         self.notify(processing.events)  # the library's deprecated hook, called as its `save` does
         return recordings
 
+    def rows_with(self, aggregates: Iterable[Any]) -> Rows:
+        """Read-model rows to write in the transaction that records these aggregates' events
+        (a service keeping a row per aggregate overrides this; ADR 0029)."""
+        return ()
+
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        extra = self.rows_with(processing_event.aggregates.values())
+        if extra:
+            kwargs = processing_event.saved_kwargs
+            kwargs["rows"] = (*kwargs.get("rows", ()), *extra)
         with tracer().start_as_current_span(
             "store.append",
             attributes={"casework.service": self.service, "casework.events": len(processing_event.events)},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +21,7 @@ from caseplatform.ids import parse_uuid
 from caseplatform.inbox import Unit
 from caseplatform.personal import PersonalData
 from caseplatform.personal import SubjectErased as SubjectKeyErased
+from caseplatform.projection import Rows
 from caseplatform.settings import PlatformSettings
 from caseplatform.store import ServiceApplication, Sql
 from casework.marac.v1 import events_pb2 as marac_events
@@ -28,6 +29,7 @@ from casework.marac.v1 import marac_pb2
 from casework.risk.v1 import events_pb2 as risk_events
 from casework.risk.v1 import risk_pb2
 from intake import commands, erasure
+from intake.case_list import CaseList, CaseRow
 from intake.commands import (
     ChangeStatus,
     RecordConsent,
@@ -63,6 +65,8 @@ class IntakeApplication(ServiceApplication):
         self.calendar = calendar or WorkingDayCalendar()
         self.patches = patches or load_patch_register()
         self.sealer = Sealer(PersonalData(self))
+        self.case_list = CaseList(self)  # ListCases' rows (ADR 0029)
+        self._fill_case_list()
 
     # ----- disclosures --------------------------------------------------------------------------
 
@@ -347,21 +351,24 @@ class IntakeApplication(ServiceApplication):
 
     def list_cases(
         self, owner_cho: str = "", status: str = "", overdue_only: bool = False, risk_grade: str = ""
-    ) -> list[Case]:
-        now = process_clock().now()
+    ) -> list[CaseRow]:
+        """From the case list's rows (ADR 0029): one indexed query, whatever the store's size."""
+        return self.case_list.query(owner_cho, status, overdue_only, risk_grade, process_clock().now())
+
+    def rows_with(self, aggregates: Iterable[Any]) -> Rows:
+        return self.case_list.rows_for(aggregates)
+
+    def _fill_case_list(self) -> None:
+        """Cases recorded before the case list existed get their rows once, at start."""
+        if not self.case_list.is_empty():
+            return
         sql = Sql(self)
         rows = sql.query(
             f"SELECT originator_id FROM {sql.events_table} WHERE topic = ? ORDER BY originator_id",
             ["intake.domain.case:Case.DisclosureReceived"],
         )
-        cases = [self.get_case(UUID(str(row[0]))) for row in rows]
-        return [
-            c for c in cases
-            if (not owner_cho or c.owner.get("cho") == owner_cho)
-            and (not status or c.status == status)
-            and (not overdue_only or c.overdue(now))
-            and (not risk_grade or c.risk_grade == risk_grade)
-        ]
+        if rows:
+            self.case_list.fill(self.get_case(UUID(str(row[0]))) for row in rows)
 
     def cases_of_tenant(self, tenant_ref: str) -> list[Case]:
         """Every case a tenant has had, open or closed, oldest first: read from the history of

@@ -58,7 +58,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         return intake_pb2.ListCasesResponse(
             cases=[
                 intake_pb2.CaseSummary(
-                    case_id=c.case_id, owner_cho=c.owner.get("cho", ""), status=c.status,
+                    case_id=c.case_id, owner_cho=c.owner_cho, status=c.status,
                     received_at=to_timestamp(c.received_at), overdue=c.overdue(now),
                     risk_grade=c.risk_grade,
                 )
