@@ -171,3 +171,12 @@ def test_casectl_dataset_rebuild_and_sla(stack: DevStack, case: dict, tmp_path: 
     status = casectl(stack, "sla", "status", case["id"])
     # With the SLA engine: its status; without it: a plain message naming the missing RPC.
     assert status.returncode == 0 or "GetSlaStatus" in status.stderr, status.stderr
+
+
+def test_casectl_watches_a_timeline_until_what_it_waits_for_is_there(stack: DevStack, case: dict) -> None:
+    done = casectl(stack, "timeline", "watch", case["id"], "--until", "intake.v1.DetailsCorrected", "--timeout", "60")
+    assert done.returncode == 0, done.stderr
+    assert "intake.v1.DetailsCorrected" in done.stdout and "complete" in done.stdout
+    assert len([line for line in done.stdout.splitlines() if ".v1." in line]) >= len(case["all"])
+    refused = casectl(stack, "timeline", "watch", case["id"], "--until", "intake.v1.Nothing")
+    assert refused.returncode == 1 and "until_event_types[0]" in refused.stderr

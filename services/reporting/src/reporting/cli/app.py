@@ -72,6 +72,31 @@ def show(ctx: typer.Context, case_id: str, as_at: AsAt = None) -> None:
     console.print(table)
 
 
+@timeline.command("watch")
+def watch(
+    ctx: typer.Context,
+    case_id: str,
+    until: Annotated[list[str] | None, typer.Option("--until", help="stop once the timeline holds this event type "
+                                                     "(e.g. referral.v1.ReferralRequired); repeatable")] = None,
+    timeout: Annotated[float, typer.Option(help="seconds to watch at most")] = 300.0,
+) -> None:
+    """Print the case's timeline entries as reporting records them (ADR 0028)."""
+    request = reporting_pb2.WatchCaseTimelineRequest(case_id=case_id, until_event_types=until or [])
+    stream = ctx.obj.stub().WatchCaseTimeline(request, metadata=ctx.obj.metadata, timeout=timeout)
+    try:
+        for update in stream:
+            for e in update.entries:
+                marks = ", ".join(f"{d.kind} {reporting_pb2.DeadlineMark.Name(d.mark)}" for d in e.deadlines)
+                console.print(f"{_when(e.occurred_at)}  {e.service:9}  {e.event_type}  {e.summary}"
+                              + (f"  [{marks}]" if marks else ""), highlight=False)
+            if update.complete:
+                console.print("complete: every event type asked for is on the timeline")
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED and not until:
+            return  # watched for as long as asked
+        raise explain(error, "WatchCaseTimeline") from None
+
+
 @timeline.command("export")
 def export(
     ctx: typer.Context,
