@@ -53,7 +53,7 @@ class CounterApp(ServiceApplication):
 
 def incoming(
     case_id: str, notification_id: int, previous: int, *, partition: int = 0, tenant_ref: str = "T-1",
-    source: str = "intake",
+    source: str = "intake", recorded_at: Any = None,
 ) -> IncomingEvent:
     from datetime import UTC, datetime
 
@@ -66,7 +66,7 @@ def incoming(
         outgoing,
         aggregate_id=stable_id("agg", case_id, notification_id),
         aggregate_version=1,
-        recorded_at=datetime(2027, 3, 26, 17, 31, tzinfo=UTC),
+        recorded_at=recorded_at or datetime(2027, 3, 26, 17, 31, tzinfo=UTC),
         actor=ACTOR,
         source=SourcePosition(source, notification_id, partition, previous),
     )

@@ -185,3 +185,19 @@ def test_a_big_batch_is_split_into_units_of_whole_runs(app: CounterApp, monkeypa
     outcomes = Inbox(app, app.policy).apply_batch(batch)
     assert sum(o.processed for o in outcomes.values()) == 6
     assert len(commits) == 3  # 2 + 2 > 3: each run its own unit, never a run cut in two
+
+
+def test_a_batch_applies_events_across_partitions_in_the_order_their_sources_recorded_them(
+    app: CounterApp, inbox: Inbox,
+) -> None:
+    # risk's run first in the batch, but intake recorded its event earlier (a disclosure, then
+    # the assessment of it): the policy sees the disclosure first, each partition's order kept.
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2027, 3, 26, 17, 31, tzinfo=UTC)
+    assessed = incoming("a", 7, 0, source="risk", recorded_at=t0 + timedelta(seconds=2))
+    disclosed = incoming("a", 1, 0, recorded_at=t0)
+    corrected = incoming("a", 2, 1, recorded_at=t0 + timedelta(seconds=3))
+    inbox.apply_batch({("risk", 0): [assessed], ("intake", 0): [disclosed, corrected]})
+    order = [e.envelope.event_id for e in (disclosed, assessed, corrected)]
+    assert seen(app, "a") == order

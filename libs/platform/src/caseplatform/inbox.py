@@ -17,6 +17,7 @@ stepped over, so one bad event does not stop a partition.
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,11 @@ def _groups(
         size += len(events)
     if group:
         yield group
+
+
+def _recorded(event: IncomingEvent) -> tuple[int, int]:
+    stamp = event.envelope.recorded_at
+    return stamp.seconds, stamp.nanos
 
 
 def tracking_name(source_service: str, partition: int) -> str:
@@ -223,12 +229,16 @@ class Inbox:
     def _apply_together(self, group: Mapping[tuple[str, int], Sequence[IncomingEvent]]) -> dict[tuple[str, int], BatchOutcome]:
         unit = Unit(self.app)
         outcomes = {key: BatchOutcome() for key in group}
-        tracked = self._tracked_many(list(group))
-        positions = [
-            Tracking(tracking_name(*key), self._apply_events(unit, *key, events, outcomes[key], tracked[key]))
-            for key, events in group.items()
-        ]
-        moved = [t for key, t in zip(group, positions, strict=True) if outcomes[key].processed]
+        last = self._tracked_many(list(group))
+        names = {key: tracking_name(*key) for key in group}
+        # Across partitions, in the order the sources recorded the events (each partition's own
+        # order kept): a case's disclosure before the assessment another service made of it,
+        # when both came in one batch, as the policies expect of events that caused each other.
+        for _, index, key, event in heapq.merge(*(
+            [(_recorded(event), index, key, event) for index, event in enumerate(events)] for key, events in group.items()
+        )):
+            last[key] = self._apply_next(unit, names[key], last[key], event, index, outcomes[key])
+        moved = [Tracking(names[key], last[key]) for key in group if outcomes[key].processed]
         if moved:
             self._record(unit, unit.tracking(moved[0].application_name, moved[0].notification_id, *moved[1:]))
         for (source_service, _), outcome in outcomes.items():
@@ -255,20 +265,26 @@ class Inbox:
         position reached."""
         name = tracking_name(source_service, partition)
         for index, event in enumerate(events):
-            if event.notification_id <= last:
-                outcome.duplicates += 1
-                continue
-            if event.previous_notification_id != last:
-                outcome.gaps += 1
-                log.warning(
-                    "inbox %s: gap on %s (have %d, message follows %d); waiting for replay",
-                    self.app.service, name, last, event.previous_notification_id,
-                )
-                continue
-            self._apply_one(event, unit, index)
-            last = event.notification_id
-            outcome.processed += 1
+            last = self._apply_next(unit, name, last, event, index, outcome)
         return last
+
+    def _apply_next(
+        self, unit: Unit, name: str, last: int, event: IncomingEvent, index: int, outcome: BatchOutcome
+    ) -> int:
+        """Apply `event` into `unit` if it is next on its partition (at position `last`); the position after."""
+        if event.notification_id <= last:
+            outcome.duplicates += 1
+            return last
+        if event.previous_notification_id != last:
+            outcome.gaps += 1
+            log.warning(
+                "inbox %s: gap on %s (have %d, message follows %d); waiting for replay",
+                self.app.service, name, last, event.previous_notification_id,
+            )
+            return last
+        self._apply_one(event, unit, index)
+        outcome.processed += 1
+        return event.notification_id
 
     def _apply_one(self, event: IncomingEvent, unit: Unit, index: int) -> None:
         unit.current = event
