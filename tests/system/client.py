@@ -12,6 +12,7 @@ import grpc
 from google.protobuf import timestamp_pb2
 
 from caseplatform.auth import DevIssuer, IdentityTokenInterceptor
+from caseplatform.calendar import LONDON
 from caseplatform.devstack.stack import DevStack
 from casework.common.v1 import ops_pb2, ops_pb2_grpc
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
@@ -33,10 +34,28 @@ def timestamp(instant: datetime) -> timestamp_pb2.Timestamp:
     return ts
 
 
+def recent() -> datetime:
+    """Five minutes ago, but never on the day before (Europe/London): a disclosure received
+    before midnight has its children's referral due at that midnight, which a test started just
+    after it would see breached at once. (`clear_of_midnight` keeps tests off the other side.)"""
+    now = datetime.now(UTC)
+    start_of_day = now.astimezone(LONDON).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(now - timedelta(minutes=5), start_of_day.astimezone(UTC))
+
+
+def clear_of_midnight(margin: timedelta = timedelta(minutes=15)) -> None:
+    """Wait, if London's midnight is less than `margin` away, until just after it: SLA clocks
+    due at midnight would otherwise breach in the middle of a test that expects none to."""
+    now = datetime.now(UTC).astimezone(LONDON)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=5, microsecond=0)
+    if midnight - now < margin:
+        time.sleep((midnight - now).total_seconds())
+
+
 def disclosure(
     *, children: int = 0, received_at: datetime | None = None, key: str | None = None
 ) -> intake_pb2.SubmitDisclosureRequest:
-    received = received_at or datetime.now(UTC) - timedelta(minutes=5)
+    received = received_at or recent()
     return intake_pb2.SubmitDisclosureRequest(
         idempotency_key=key or str(uuid.uuid4()),
         received_at=timestamp(received),
