@@ -266,29 +266,31 @@ class AioIdentityTokenInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     of call only: use `aio_identity_interceptors` for a channel that also makes server-streaming
     calls (`WatchCaseTimeline`)."""
 
-    def __init__(self, issuer: DevIssuer, cache: dict[tuple[str, ...], str] | None = None) -> None:
+    def __init__(self, issuer: DevIssuer) -> None:
         self._issuer = issuer
-        self._cache = {} if cache is None else cache
+        self._cache: dict[tuple[str, ...], str] = {}
 
     async def intercept_unary_unary(self, continuation: Callable, details: Any, request: Any) -> Any:
-        return await continuation(self._with_token(details), request)
+        return await continuation(self.with_token(details), request)
 
-    def _with_token(self, details: Any) -> Any:
+    def with_token(self, details: Any) -> Any:
         return details._replace(metadata=grpc.aio.Metadata(*_with_token(self._issuer, self._cache, details.metadata)))
 
 
-def aio_identity_interceptors(issuer: DevIssuer) -> list[grpc.aio.ClientInterceptor]:
-    """Interceptors for an asyncio channel, unary and server-streaming calls, sharing tokens."""
-    cache: dict[tuple[str, ...], str] = {}
-    return [AioIdentityTokenInterceptor(issuer, cache), _StreamOnly(issuer, cache)]
+class _StreamTokens(grpc.aio.UnaryStreamClientInterceptor):
+    """Server-streaming calls, tokens from the unary interceptor (one cache)."""
 
-
-class _StreamOnly(grpc.aio.UnaryStreamClientInterceptor):
-    def __init__(self, issuer: DevIssuer, cache: dict[tuple[str, ...], str]) -> None:
-        self._tokens = AioIdentityTokenInterceptor(issuer, cache)
+    def __init__(self, tokens: AioIdentityTokenInterceptor) -> None:
+        self._tokens = tokens
 
     async def intercept_unary_stream(self, continuation: Callable, details: Any, request: Any) -> Any:
-        return await continuation(self._tokens._with_token(details), request)
+        return await continuation(self._tokens.with_token(details), request)
+
+
+def aio_identity_interceptors(issuer: DevIssuer) -> list[grpc.aio.ClientInterceptor]:
+    """Interceptors for an asyncio channel: unary and server-streaming calls."""
+    tokens = AioIdentityTokenInterceptor(issuer)
+    return [tokens, _StreamTokens(tokens)]
 
 
 def dev_channel(target: str, data_dir: Path) -> grpc.Channel:

@@ -116,10 +116,9 @@ class Relay:
         self._partitions = partitions
         self._section_size = section_size
         self._idle_poll_max_s = max(idle_poll_max_s, poll_interval_s)
-        # Only a store other processes write (replicas on PostgreSQL) needs reading again soon
-        # after activity; a SQLite store is this process's alone, and its commits wake the relay.
-        shared = getattr(app.settings, "casework_persistence", "sqlite") != "sqlite"
-        self._poll_interval_s = poll_interval_s if shared else self._idle_poll_max_s
+        # Only a store other processes write needs reading again soon after activity; otherwise
+        # this process's own commits wake the relay.
+        self._poll_interval_s = poll_interval_s if app.store_is_shared else self._idle_poll_max_s
         self._idle_check_interval_s = idle_check_interval_s
         self._state_store = RelayStateStore(app)
         self._stored = RelayPosition()  # acknowledged by the broker

@@ -99,6 +99,12 @@ class ServiceApplication(Application[UUID]):
         return self.factory.process_recorder()
 
     @property
+    def store_is_shared(self) -> bool:
+        """Can other processes write this store (replicas on PostgreSQL)? A SQLite store is one
+        process's alone: its own commits are all there is to hear of."""
+        return self.settings.casework_persistence != "sqlite"
+
+    @property
     def process_recorder(self) -> ProcessRecorder:
         recorder = self.recorder
         assert isinstance(recorder, ProcessRecorder)

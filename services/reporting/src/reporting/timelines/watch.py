@@ -23,8 +23,7 @@ class TimelineWatch:
         self._table = table
         self._waiting: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
         self._lock = threading.Lock()
-        shared = app.settings.casework_persistence != "sqlite"
-        self.recheck_s = 0.25 if shared else 2.0
+        self.recheck_s = 0.25 if app.store_is_shared else 2.0
         app.on_committed(self._committed)
 
     def _committed(self, processing: Any) -> None:
