@@ -42,6 +42,7 @@ from caseplatform.kafka.reading import PartitionEnds
 from caseplatform.relay import partition_for
 from caseplatform.settings import PlatformSettings
 from caseplatform.testing import running_broker
+from reporting.timelines.rebuild import FETCH_BYTES, FETCH_PARTITION_BYTES
 
 from .ceilings import build_parts
 from .memory import own_peak_rss_mib
@@ -201,8 +202,10 @@ async def fill_topics(bootstrap: str, base: dict[str, list[tuple[str, str, bytes
 
 async def raw_topic_read(bootstrap: str, services: list[str]) -> tuple[int, float]:
     """Every message of the topics read to its end with plain aiokafka, nothing parsed."""
+    # The rebuild's own fetch sizes: the raw read is as fast as it can be, not held to smaller ones.
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100,
-                                auto_offset_reset="earliest")
+                                auto_offset_reset="earliest", max_partition_fetch_bytes=FETCH_PARTITION_BYTES,
+                                fetch_max_bytes=FETCH_BYTES)
     await consumer.start()
     try:
         await consumer.topics()

@@ -195,22 +195,30 @@ def parse_envelope(value: bytes | None, headers: dict[str, str] | None = None) -
 
 def contract_class(full_name: str) -> type[Message] | None:
     """The generated class of a contract message by its full name, or None if unknown here."""
+    if (found := _contract_classes.get(full_name)) is not None:
+        return found  # looked up once per type: every event read asks
     if not full_name:
         return None
     load_contracts()
     try:
-        return message_factory.GetMessageClass(default_pool().FindMessageTypeByName(full_name))
+        found = message_factory.GetMessageClass(default_pool().FindMessageTypeByName(full_name))
     except KeyError:
         return None
+    _contract_classes[full_name] = found
+    return found
+
+
+_contract_classes: dict[str, type[Message]] = {}
 
 
 def _decode_payload(envelope: envelope_pb2.EventEnvelope) -> Message | None:
     message_class = contract_class(envelope.event_type)
     if message_class is None:
         return None  # a newer publisher's event type: tolerant reader, nothing to do with it
-    message = message_class()
-    if not envelope.payload.Unpack(message):
+    # What `Any.Unpack` checks and does, without its per-call descriptor lookups.
+    if envelope.payload.type_url.rpartition("/")[2] != envelope.event_type:
         raise UnreadableMessage(f"payload is not a {envelope.event_type}")
+    message = message_class.FromString(envelope.payload.value)
     version = envelope.schema_version or 1
     while (envelope.event_type, version) in _upcasters:
         upcast, version = _upcasters[(envelope.event_type, version)]

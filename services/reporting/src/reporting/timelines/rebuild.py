@@ -47,6 +47,10 @@ Stage = Callable[[Sequence[Row]], None]
 STALL_S = 30.0  # no message for this long, short of the end: the broker is not answering
 READ_BATCH = 2000  # rows derived between two yields to the event loop (the service answers meanwhile)
 WORKER_BATCH = 10_000  # a worker serves nothing else
+# Reading to the end, not following: large fetches keep each worker deriving, not waiting on
+# the next fetch (aiokafka's defaults, 1 MiB a partition, cost a rebuild ~10 % of its rate).
+FETCH_PARTITION_BYTES = 8 << 20
+FETCH_BYTES = 64 << 20
 WORKERS_FROM = 50_000  # fewer messages than this: one process (starting workers costs ~1 s)
 
 
@@ -128,6 +132,7 @@ async def read_partitions(
 async def _started_consumer(bootstrap: str) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100, auto_offset_reset="earliest",
+        max_partition_fetch_bytes=FETCH_PARTITION_BYTES, fetch_max_bytes=FETCH_BYTES,
         **kafka_client_options(bootstrap),
     )
     try:
