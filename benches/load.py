@@ -81,6 +81,7 @@ class Driver:
         self.client = client
         self.expected: dict[Shape, Counter[str]] = {}
         self.dash_retries = 0  # RecordDashAssessment answered NOT_FOUND after risk's wait
+        self.watch_retries = 0  # WatchCaseTimeline answered NOT_FOUND after reporting's wait
 
     async def start_case(self, shape: Shape) -> CaseRun:
         now = datetime.now(UTC)
@@ -134,19 +135,28 @@ class Driver:
         (This polled `GetCaseTimeline` before: its resolution coarsened and its reads crowded
         out the work under load — the probe was itself a load.)"""
         request = reporting_pb2.WatchCaseTimelineRequest(case_id=run.case_id)
-        call = self.client.reporting.WatchCaseTimeline(request, metadata=STAFF, timeout=timeout_s)
-        seen: Counter[str] = Counter()
-        try:
-            async for update in call:
-                seen.update(e.event_type for e in update.entries)
-                if self.complete(run, seen):
-                    run.done = time.perf_counter()
-                    break
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() not in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.NOT_FOUND):
-                raise
-        finally:
-            call.cancel()
+        give_up = time.perf_counter() + timeout_s
+        while run.done is None and (left := give_up - time.perf_counter()) > 0:
+            call = self.client.reporting.WatchCaseTimeline(request, metadata=STAFF, timeout=left)
+            seen: Counter[str] = Counter()
+            try:
+                async for update in call:
+                    seen.update(e.event_type for e in update.entries)
+                    if self.complete(run, seen):
+                        run.done = time.perf_counter()
+                        break
+                else:
+                    return run  # the stream ended without the case complete: lost
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    return run
+                if exc.code() != grpc.StatusCode.NOT_FOUND:
+                    raise
+                # Reporting had not heard of the case within its arrival wait (ADR 0026): the
+                # stack is behind, the case is not lost. Watch again, as a caller would.
+                self.watch_retries += 1
+            finally:
+                call.cancel()
         return run
 
 

@@ -61,3 +61,57 @@ def test_an_empty_answer_at_once_still_pauses_so_the_loop_does_not_spin(
     # getmany answers at once when nothing is assigned (a rebalance): without a pause the
     # subscriber's loop would go round as fast as it could.
     assert sleeps_during(monkeypatch, Consumer(returns_at_once=True), subscriber) == [0.04]
+
+
+class Arriving:
+    """`getmany` answering from a script: each call takes the next batch (then nothing)."""
+
+    def __init__(self, *batches: dict[str, list[int]]) -> None:
+        self.batches = list(batches)
+        self.calls: list[tuple[int, int | None]] = []
+
+    async def getmany(self, timeout_ms: int, max_records: int | None) -> dict[Any, list[Any]]:
+        self.calls.append((timeout_ms, max_records))
+        return dict(self.batches.pop(0)) if self.batches else {}
+
+
+def lingering(tmp_path: Any, linger_ms: int) -> PromptBatchSubscriber:
+    settings = PlatformSettings(casework_data_dir=tmp_path, consumer_linger_ms=linger_ms)
+    subscriber = TrackedConsumer(KafkaBroker("127.0.0.1:9"), "risk", ("intake",), settings, inbox=None).subscriber
+    assert isinstance(subscriber, PromptBatchSubscriber)
+    return subscriber
+
+
+def test_a_small_batch_waits_a_moment_and_takes_what_arrived_meanwhile_in_partition_order(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    subscriber = lingering(tmp_path, 5)
+    consumer = Arriving({"p0": [1]}, {"p1": [10], "p0": [2, 3]})
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float, *args: Any) -> Any:
+        slept.append(delay)
+        return await real_sleep(delay, *args)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    records = asyncio.run(subscriber.get_msg(consumer))
+    assert slept == [0.005]
+    # One batch: partition p0's records in their order, p1's after; the second look only takes
+    # what is already fetched (no wait), and no more than the batch has room for.
+    assert records == (1, 2, 3, 10)
+    assert consumer.calls[1] == (0, subscriber.max_records - 1)
+
+
+def test_a_batch_large_enough_or_a_linger_of_zero_is_applied_at_once(tmp_path: Any) -> None:
+    big = Arriving({"p0": list(range(50))}, {"p0": [99]})
+    assert asyncio.run(lingering(tmp_path, 5).get_msg(big)) == tuple(range(50))
+    assert len(big.calls) == 1
+    off = Arriving({"p0": [1]}, {"p0": [2]})
+    assert asyncio.run(lingering(tmp_path, 0).get_msg(off)) == (1,)
+    assert len(off.calls) == 1
+
+
+def test_a_linger_longer_than_a_second_is_refused_by_name(tmp_path: Any) -> None:
+    with pytest.raises(ValueError, match="consumer_linger_ms"):
+        PlatformSettings(casework_data_dir=tmp_path, consumer_linger_ms=5000)

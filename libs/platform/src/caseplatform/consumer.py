@@ -8,6 +8,7 @@ but they are an optimisation: the inbox's tracking is the position of record.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -53,9 +54,16 @@ class PromptBatchSubscriber(BatchSubscriber):
     which has itself just waited that long for data: a message arriving during the sleep waits
     for it, on every hop between services when they are not busy (measured on Tansu: send to
     handler p50 58 ms with the sleep, 29 ms without). This one sleeps only when `getmany` came
-    back empty early (nothing assigned, e.g. during a rebalance): the busy loop that sleep is for."""
+    back empty early (nothing assigned, e.g. during a rebalance): the busy loop that sleep is for.
+
+    It also lingers (ADR 0030): a batch of fewer than `LINGER_BELOW` records waits `linger_s`
+    for what else is already on its way, the consumer's counterpart of a producer's linger.
+    A batch costs about as much to apply whether it holds one event or ten (a transaction, the
+    tracking record, a commit): at 10 disclosures/s, events applied as they came cost the stack
+    97 ms of CPU per disclosure, 80 ms with a 5 ms linger, for no latency that could be measured."""
 
     __slots__ = ()
+    linger_s: float = 0.0  # set per process by `TrackedConsumer` (a subclass per value)
 
     async def get_msg(self, consumer: Any) -> tuple[Any, ...]:
         loop = asyncio.get_running_loop()
@@ -63,10 +71,24 @@ class PromptBatchSubscriber(BatchSubscriber):
         wait_s = self.batch_timeout_ms / 1000
         messages = await consumer.getmany(timeout_ms=self.batch_timeout_ms, max_records=self.max_records)
         if messages:
+            got = sum(map(len, messages.values()))
+            if self.linger_s and got < LINGER_BELOW:
+                await asyncio.sleep(self.linger_s)
+                more = await consumer.getmany(timeout_ms=0, max_records=self.max_records - got)
+                for tp, records in more.items():  # each partition's records stay in offset order
+                    messages[tp] = [*messages.get(tp, ()), *records]
             return tuple(chain.from_iterable(messages.values()))
         if loop.time() - started < wait_s / 2:
             await asyncio.sleep(wait_s)
         return ()
+
+
+LINGER_BELOW = 50  # a batch this large already spreads its cost: no wait
+
+
+@functools.cache
+def _prompt_subscriber(linger_s: float) -> type[PromptBatchSubscriber]:
+    return type("PromptBatchSubscriber", (PromptBatchSubscriber,), {"__slots__": (), "linger_s": linger_s})
 
 
 class TrackedConsumer:
@@ -117,7 +139,7 @@ class TrackedConsumer:
         )
         self.subscriber(self.on_events)
         if type(self.subscriber) is BatchSubscriber:  # same slots: only get_msg differs
-            self.subscriber.__class__ = PromptBatchSubscriber
+            self.subscriber.__class__ = _prompt_subscriber(settings.consumer_linger_ms / 1000)
 
     async def on_events(self, msg: KafkaMessage) -> None:
         try:

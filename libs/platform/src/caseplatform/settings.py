@@ -65,6 +65,9 @@ class PlatformSettings(BaseSettings):
     # early), and a batch is waited for this long before the subscriber loop goes round again.
     consumer_fetch_wait_ms: int = Field(default=100, ge=0)
     consumer_batch_wait_ms: int = Field(default=50, ge=1)
+    # A small batch (under 50 records) waits this long for what else is on its way before it is
+    # applied: one transaction for several events instead of one each (ADR 0030). 0: never.
+    consumer_linger_ms: int = Field(default=5, ge=0, le=1000)
     # A call naming a case this service has not heard of yet is held this long (at most the
     # caller's own deadline) for intake's disclosure to arrive, then run; NOT_FOUND after (ADR 0026).
     casework_case_arrival_wait_s: float = Field(default=2.0, ge=0)
