@@ -89,6 +89,30 @@ def test_high_risk_requires_a_marac_referral_before_the_areas_next_cutoff_and_in
     assert [e.area for e in of_type(app, events_pb2.CsoInformed)] == ["torfaen"]
 
 
+def test_risk_heard_before_the_disclosure_waits_for_it_and_is_timed_by_the_cases_own_area(app, feed, case_id):
+    # Risk's and intake's topics are read independently: risk's assessment can come first.
+    feed.risk(case_id, "HIGH", triggers=("VISIBLE_HIGH_RISK",))
+    feed.risk(case_id, "HIGH", triggers=("VISIBLE_HIGH_RISK",), redeliver=True)
+    assert by_type(app, case_id) == {}  # not required yet: the case's area is not known here
+    feed.disclosure(case_id, tenant_ref="T-EARLY")
+    marac = by_type(app, case_id)["MARAC"]
+    assert marac.reason == "risk HIGH (DASH)" and marac.area == "torfaen"
+    assert marac.deadline["due_date"] == "2027-03-15"  # Torfaen's 18 March list, as when heard in order
+    assert [e.area for e in of_type(app, events_pb2.CsoInformed)] == ["torfaen"]
+    assert len(of_type(app, events_pb2.ReferralRequired)) == 1
+    # ... and it is in the victim's MARAC history: a new incident months later is a repeat.
+    second, later = str(uuid4()), THURSDAY + timedelta(days=100)
+    feed.disclosure(second, at=later, tenant_ref="T-EARLY")
+    assert "MARAC" in by_type(app, second)
+
+
+def test_a_medium_risk_heard_first_offers_support_once_the_disclosure_arrives(app, feed, case_id):
+    feed.risk(case_id, "MEDIUM")
+    assert by_type(app, case_id) == {}
+    feed.disclosure(case_id)
+    assert set(by_type(app, case_id)) == {"SPECIALIST_SUPPORT"}
+
+
 def test_repeat_within_twelve_months_goes_back_to_marac_whatever_the_score(app, feed):
     first, second = str(uuid4()), str(uuid4())
     feed.disclosure(first, tenant_ref="T-REPEAT")

@@ -53,6 +53,10 @@ class PathwayPolicy:
         if d.safe_to_return_home_known and not d.safe_to_return_home:
             self._not_safe_home(unit, case, received)
         self._repeat_check(unit, case, received, occasion="")
+        if case.waiting:
+            for w in case.waiting:  # as if risk's event had come after this one, as it was made
+                self.require(unit, case, ReferralType(w["referral_type"]), w["reason"], w["start"])
+            case.take_waiting(meta=unit.meta())
 
     def on_FurtherDisclosureReceived(self, d: intake_events.FurtherDisclosureReceived, event: IncomingEvent,
                                      unit: Unit) -> None:
@@ -143,9 +147,26 @@ class PathwayPolicy:
         unit.collect(case)
         at = from_timestamp(r.completed_at) if r.HasField("completed_at") else _occurred(event)
         if grade == "HIGH":
-            self.require(unit, case, ReferralType.MARAC, "risk HIGH (DASH)", at)
+            self._require_once_disclosed(unit, case, ReferralType.MARAC, "risk HIGH (DASH)", at)
         elif grade in ("MEDIUM", "STANDARD"):
-            self.require(unit, case, ReferralType.SPECIALIST_SUPPORT, f"risk {grade}: specialist support offered", at)
+            self._require_once_disclosed(
+                unit, case, ReferralType.SPECIALIST_SUPPORT, f"risk {grade}: specialist support offered", at)
+
+    def _require_once_disclosed(
+        self, unit: Unit, case: ReferralCase, referral_type: ReferralType, reason: str, start: datetime
+    ) -> None:
+        """Risk's and intake's topics are read independently, so risk's assessment can arrive
+        before the disclosure it assessed. A referral needs the disclosure's facts: a MARAC
+        referral is due by the cutoff of the case's own area's next meeting, and goes into the
+        victim's MARAC history by tenancy (repeats within 12 months). Required without them, it
+        was timed by the default area's meetings and left out of the history. So it waits on the
+        case until the disclosure is here, then is required as of its own `start`."""
+        if case.disclosed:
+            self.require(unit, case, referral_type, reason, start)
+            return
+        if all(w["referral_type"] != referral_type.value for w in case.waiting):  # not a redelivery
+            case.wait_for_disclosure(referral_type=referral_type.value, reason=reason, start=start, meta=unit.meta())
+            unit.collect(case)
 
     # -- the rules -------------------------------------------------------------------------
 

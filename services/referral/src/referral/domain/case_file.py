@@ -33,6 +33,21 @@ class ReferralCase(CaseAggregate):
         self.safeguarding_concern = False
         self.form: dict[str, Any] = {}
         self.referral_ids: list[str] = []
+        # Risk's requirements that came before intake's disclosure (see PathwayPolicy.on_RiskAssessed).
+        self.waiting: list[dict[str, Any]] = []
+
+    @property
+    def disclosed(self) -> bool:
+        """Intake's disclosure is known here: the case's area and tenancy with it."""
+        return self.received_at is not None
+
+    @event("RequirementWaiting")
+    def wait_for_disclosure(self, *, referral_type: str, reason: str, start: datetime, meta: dict[str, Any]) -> None:
+        self.waiting.append({"referral_type": referral_type, "reason": reason, "start": start})
+
+    @event("WaitingRequirementsTaken")
+    def take_waiting(self, *, meta: dict[str, Any]) -> None:
+        self.waiting = []
 
     @event("DisclosureNoted")
     def note_disclosure(
