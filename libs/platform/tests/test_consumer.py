@@ -36,7 +36,8 @@ def subscriber(tmp_path: Any) -> PromptBatchSubscriber:
     return consumer.subscriber
 
 
-def sleeps_during(monkeypatch: pytest.MonkeyPatch, consumer: Consumer, subscriber: PromptBatchSubscriber) -> list[float]:
+def recorded_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays `asyncio.sleep` is called with from now on (it still sleeps)."""
     slept: list[float] = []
     real_sleep = asyncio.sleep
 
@@ -45,6 +46,11 @@ def sleeps_during(monkeypatch: pytest.MonkeyPatch, consumer: Consumer, subscribe
         return await real_sleep(delay, *args)
 
     monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    return slept
+
+
+def sleeps_during(monkeypatch: pytest.MonkeyPatch, consumer: Consumer, subscriber: PromptBatchSubscriber) -> list[float]:
+    slept = recorded_sleeps(monkeypatch)
     assert asyncio.run(subscriber.get_msg(consumer)) == ()
     return slept
 
@@ -87,14 +93,7 @@ def test_a_small_batch_waits_a_moment_and_takes_what_arrived_meanwhile_in_partit
 ) -> None:
     subscriber = lingering(tmp_path, 5)
     consumer = Arriving({"p0": [1]}, {"p1": [10], "p0": [2, 3]})
-    slept: list[float] = []
-    real_sleep = asyncio.sleep
-
-    async def recording_sleep(delay: float, *args: Any) -> Any:
-        slept.append(delay)
-        return await real_sleep(delay, *args)
-
-    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    slept = recorded_sleeps(monkeypatch)
     records = asyncio.run(subscriber.get_msg(consumer))
     assert slept == [0.005]
     # One batch: partition p0's records in their order, p1's after; the second look only takes
