@@ -96,7 +96,8 @@ async def relay_ceiling(bootstrap: str, stores: Path, services: tuple[str, ...])
         latest = app.recorder.max_notification_id() or 0
         if not latest:
             continue
-        relay = Relay(app, parts.translate, bootstrap=bootstrap, partitions=3, idle_check_interval_s=60)
+        relay = Relay(app, parts.translate, bootstrap=bootstrap, partitions=3, idle_check_interval_s=60,
+                      publishes=parts.publishes)
         relay.topic = f"bench.relay.{service}.{os.getpid()}.{int(time.time())}"
         # Connecting and checking the broker are start-up costs, not the relay's rate: done first,
         # then only the publishing loop is timed (the kernel's own steps, called directly).

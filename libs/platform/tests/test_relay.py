@@ -109,6 +109,36 @@ async def test_publishes_each_event_once_in_order_keyed_by_case(app: CounterApp,
     chains_are_whole(records)
 
 
+async def test_steps_over_what_it_never_publishes_without_decoding_it(
+    app: CounterApp, broker: TansuBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Told what the translation can publish, the relay decodes nothing else (half of this
+    log is `Counter.Seen`), publishes the same messages as without being told, and passes
+    over the internal events to the end of the log."""
+    cases = open_cases(app, "a", 20)
+    decoded: list[str] = []
+    to_domain_event = app.mapper.to_domain_event
+
+    def counting(notification: Any) -> Any:
+        decoded.append(notification.topic)
+        return to_domain_event(notification)
+
+    monkeypatch.setattr(app.mapper, "to_domain_event", counting)
+    relay = Relay(app, to_contract, bootstrap=broker.bootstrap, partitions=PARTITIONS, section_size=7,
+                  publishes=lambda event_class: issubclass(event_class, Counter.Opened))
+    task = asyncio.create_task(relay.run())
+    try:
+        await until_published(relay, app)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    records = await read_topic(broker)
+    assert sorted(parse_envelope(r.value).case_id for r in records) == sorted(cases)
+    chains_are_whole(records)
+    assert relay.position == app.recorder.max_notification_id() == 2 * len(cases)
+    assert decoded and all(topic.endswith("Counter.Opened") for topic in decoded), set(decoded)
+
+
 async def test_resumes_after_a_crash_without_skipping_or_starting_over(app: CounterApp, broker: TansuBroker) -> None:
     first = open_cases(app, "before", 30)
     async with RunningRelay(app, broker) as relay:

@@ -74,6 +74,11 @@ def translate_access(domain_event: Any) -> OutgoingEvent | None:
     return OutgoingEvent(case_id=e.case_id, payload=payload, occurred_at=e.timestamp)
 
 
+def is_access_event_class(event_class: type) -> bool:
+    """What `translate_access` publishes."""
+    return issubclass(event_class, AccessRecord.Recorded)
+
+
 def skip_audit(policy: Policy) -> Policy:
     """A service's policy that never sees the read audit (only reporting projects it)."""
 

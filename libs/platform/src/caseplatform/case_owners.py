@@ -85,3 +85,7 @@ class OwnerIndex:
 
 def is_kernel_event(domain_event: Any) -> bool:
     return isinstance(domain_event, CaseOwner.Event)
+
+
+def is_kernel_event_class(event_class: type) -> bool:
+    return issubclass(event_class, CaseOwner.Event)

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 from eventsourcing.persistence import Notification
+from eventsourcing.utils import resolve_topic
 from opentelemetry import trace
 
 from caseplatform import metrics
@@ -49,6 +50,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Translator = Callable[[Any], OutgoingEvent | None]
+# Whether a domain event class can be published at all (False: its translation is always None).
+# The relay then steps over such notifications without decoding them: most of a service's log
+# can be internal (reporting's SLA bookkeeping, every service's owner index), and decoding a
+# stored event (decrypt, decompress, JSON) only to drop it was most of a relay's work there.
+Publishes = Callable[[type], bool]
 BROKER_CALL_TIMEOUT_S = 30.0
 # The position is written to the store at most this often (a commit per section was a tenth of
 # a service's CPU at moderate load). After a crash the relay reads on from the last write and
@@ -107,11 +113,14 @@ class Relay:
         idle_poll_max_s: float = 0.25,
         idle_check_interval_s: float = 2.0,
         lease: RelayLease | None = None,
+        publishes: Publishes | None = None,
     ) -> None:
         self.app = app
         self.service = app.service
         self.topic = topic_for(app.service)
         self._translate = translate
+        self._publishes = publishes  # None: every notification is decoded and translated
+        self._topic_published: dict[str, bool] = {}
         self._bootstrap = bootstrap
         self._partitions = partitions
         self._section_size = section_size
@@ -397,6 +406,9 @@ class Relay:
         pending: list[tuple[int, str, asyncio.Future[Any]]] = []
         cursor = self._cursor
         for notification in notifications:
+            if not self._may_publish(notification.topic):
+                cursor.position = notification.id
+                continue
             domain_event = self.app.mapper.to_domain_event(notification)
             outgoing = self._translate(domain_event)
             if outgoing is not None:
@@ -426,6 +438,16 @@ class Relay:
         latest = (await self._in_thread(self.app.recorder.max_notification_id) or 0) if full else cursor.position
         self._set_backlog(max(latest - cursor.position, 0))
         metrics.RELAY_LAG.labels(self.service).set(self.backlog)
+
+    def _may_publish(self, topic: str) -> bool:
+        known = self._topic_published.get(topic)
+        if known is None:
+            try:
+                known = self._publishes is None or self._publishes(resolve_topic(topic))
+            except Exception:  # noqa: BLE001 - a topic that does not resolve: decoding it says why
+                known = True
+            self._topic_published[topic] = known
+        return known
 
     async def _save_position(self) -> None:
         """Record the acknowledged position, at most once per `POSITION_SAVE_INTERVAL_S`."""

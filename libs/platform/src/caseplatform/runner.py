@@ -18,8 +18,8 @@ from prometheus_client import start_http_server
 
 from caseplatform.access_guard import AccessGuard
 from caseplatform.access_rules import RULES
-from caseplatform.audit import ReadAudit, skip_audit, translate_access
-from caseplatform.case_owners import OwnerIndex, is_kernel_event
+from caseplatform.audit import ReadAudit, is_access_event_class, skip_audit, translate_access
+from caseplatform.case_owners import OwnerIndex, is_kernel_event, is_kernel_event_class
 from caseplatform.clock import OffsetClock, set_process_clock
 from caseplatform.consumer import TrackedConsumer
 from caseplatform.envelope import event_types
@@ -27,7 +27,7 @@ from caseplatform.inbox import Inbox, Policy
 from caseplatform.kafka.admin import ensure_topics
 from caseplatform.kafka.security import kafka_security
 from caseplatform.ops import OpsServicer, register_ops
-from caseplatform.relay import Relay, Translator
+from caseplatform.relay import Publishes, Relay, Translator
 from caseplatform.relay_lease import lease_for
 from caseplatform.settings import PlatformSettings, service_settings
 from caseplatform.store import ServiceApplication
@@ -59,6 +59,9 @@ class ServiceParts:
     # Whether the service's policy reads the read audit (`common.v1.CaseAccessed`, reporting's
     # access log); for every other service the kernel steps over those messages.
     reads_audit: bool = False
+    # Which of the service's domain event classes `translate` can publish (the relay decodes
+    # no others); None: every one is decoded and translated.
+    publishes: Publishes | None = None
 
     @classmethod
     def of(
@@ -68,10 +71,12 @@ class ServiceParts:
         grpc_api: Any,
         policy: Policy | None = None,
         background: Mapping[str, Callable[[], Awaitable[None]]] | None = None,
+        publishes: Publishes | None = None,
     ) -> ServiceParts:
         """From a service's application, translation and `entrypoints.grpc_api` module
         (which offers `register(app)` and `SERVICE_NAMES`)."""
-        return cls(app, translate, policy, [grpc_api.register(app)], grpc_api.SERVICE_NAMES, dict(background or {}))
+        return cls(app, translate, policy, [grpc_api.register(app)], grpc_api.SERVICE_NAMES, dict(background or {}),
+                   publishes=publishes)
 
 
 def wire_broker(
@@ -132,6 +137,7 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
     relay = Relay(
         parts.app,
         access.translate,
+        publishes=access.publishes,
         bootstrap=settings.kafka_bootstrap_servers,
         partitions=settings.kafka_topic_partitions,
         section_size=settings.relay_section_size,
@@ -184,6 +190,7 @@ class KernelAccess:
     policy: Policy | None
     translate: Translator
     wait_for_case: CaseArrival | None = None  # the owner index's wait for a case to arrive (ADR 0026)
+    publishes: Publishes | None = None  # what `translate` can publish (the relay decodes nothing else)
 
     @classmethod
     def wire(cls, service: str, parts: ServiceParts, settings: PlatformSettings) -> KernelAccess:
@@ -201,7 +208,16 @@ class KernelAccess:
                 return None
             return translate_access(domain_event) or service_translate(domain_event)
 
-        return cls(guard, policy, translate, wait_for_case)
+        service_publishes = parts.publishes
+
+        def publishes(event_class: type) -> bool:  # what `translate` above can return something for
+            if is_kernel_event_class(event_class):
+                return False
+            if is_access_event_class(event_class):
+                return True
+            return service_publishes is None or service_publishes(event_class)
+
+        return cls(guard, policy, translate, wait_for_case, publishes)
 
 
 def _build_grpc(

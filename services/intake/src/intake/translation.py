@@ -122,6 +122,11 @@ TRANSLATIONS.update({
 })
 
 
+def publishes(event_class: type) -> bool:
+    """The relay decodes no other notification (`to_contract` is None for anything else)."""
+    return event_class in TRANSLATIONS
+
+
 def to_contract(domain_event: Any) -> OutgoingEvent | None:
     """Notes, the victim index and linked-disclosure records stay inside intake."""
     translate = TRANSLATIONS.get(type(domain_event))

@@ -30,7 +30,21 @@ def deadline_with_clock(d: dict[str, str]) -> envelope_pb2.Deadline:
     return message
 
 
+PUBLISHED = (
+    CaseFile.CaseFileOpened, Meeting.MeetingScheduled, Meeting.AttendanceRecorded, Area.PersistentAbsence,
+    MaracCase.ReferralReceived, MaracCase.InformationShared, MaracCase.CaseTransferred,
+    Action.ActionAgreed, Action.ActionCompleted, Action.ActionReopened,
+)
+
+
+def publishes(event_class: type) -> bool:
+    """The relay decodes no other notification (`to_contract` is None for anything else)."""
+    return issubclass(event_class, PUBLISHED)
+
+
 def to_contract(e: Any) -> OutgoingEvent | None:
+    if not isinstance(e, PUBLISHED):
+        return None
     payload: Any
     case_id = str(getattr(e, "case_id", NO_CASE))
     if isinstance(e, CaseFile.CaseFileOpened):

@@ -144,6 +144,11 @@ TRANSLATIONS: dict[type, Any] = {
 }
 
 
+def publishes(event_class: type) -> bool:
+    """The relay decodes no other notification (`to_contract` is None for anything else)."""
+    return event_class in TRANSLATIONS
+
+
 def to_contract(domain_event: Any) -> OutgoingEvent | None:
     """The case file and MARAC history stay inside referral."""
     translate = TRANSLATIONS.get(type(domain_event))

@@ -15,8 +15,20 @@ from casework.repairs.v1 import events_pb2, repairs_pb2
 from repairs.domain.case_file import CaseFile
 from repairs.domain.work_order import WorkOrder
 
+PUBLISHED = (
+    CaseFile.CaseFileOpened, WorkOrder.WorkOrderRaised, WorkOrder.EvidenceAttached, WorkOrder.ContractorAssigned,
+    WorkOrder.LockChangeApproved, WorkOrder.WorkStarted, WorkOrder.WorkCompleted, WorkOrder.WorkOrderCancelled,
+)
+
+
+def publishes(event_class: type) -> bool:
+    """The relay decodes no other notification (`to_contract` is None for anything else)."""
+    return issubclass(event_class, PUBLISHED)
+
 
 def to_contract(domain_event: Any) -> OutgoingEvent | None:
+    if not isinstance(domain_event, PUBLISHED):
+        return None
     if isinstance(domain_event, CaseFile.CaseFileOpened):
         payload = events_pb2.CaseFileOpened(
             case_id=domain_event.case_id, postcode_district=domain_event.postcode_district

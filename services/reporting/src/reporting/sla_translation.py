@@ -9,9 +9,19 @@ from caseplatform.envelope import OutgoingEvent, to_timestamp
 from casework.reporting.v1 import events_pb2
 from reporting.domain.sla import SlaClock
 
+PUBLISHED = (SlaClock.Breached, SlaClock.Met)
+
+
+def publishes(event_class: type) -> bool:
+    """The relay decodes no other notification of reporting's (the SLA bookkeeping, the access
+    logs: most of its log); `sla_to_contract` is None for anything else."""
+    return issubclass(event_class, PUBLISHED)
+
 
 def sla_to_contract(domain_event: Any, area_of: Callable[[str], str] = lambda case_id: "") -> OutgoingEvent | None:
     """`area_of(case_id)`: the case's area as reporting knows it when publishing."""
+    if not isinstance(domain_event, PUBLISHED):
+        return None
     if isinstance(domain_event, SlaClock.Breached):
         c = domain_event.clock
         payload = events_pb2.SlaBreached(

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from caseplatform.envelope import OutgoingEvent
-from reporting.sla_translation import sla_to_contract
+from reporting.sla_translation import publishes, sla_to_contract
+
+__all__ = ["publishes", "to_contract"]
 
 
 def to_contract(domain_event: Any, area_of: Callable[[str], str] = lambda case_id: "") -> OutgoingEvent | None:

@@ -22,7 +22,17 @@ def trigger_values(triggers: list[str]) -> list[int]:
     return [risk_pb2.Trigger.Value(t.upper()) for t in triggers]
 
 
+PUBLISHED = (RiskAssessment.AssessmentRequired, RiskAssessment.RiskAssessed, RiskAssessment.RiskEscalated)
+
+
+def publishes(event_class: type) -> bool:
+    """The relay decodes no other notification (`to_contract` is None for anything else)."""
+    return issubclass(event_class, PUBLISHED)
+
+
 def to_contract(domain_event: Any) -> OutgoingEvent | None:
+    if not isinstance(domain_event, PUBLISHED):
+        return None
     if isinstance(domain_event, RiskAssessment.AssessmentRequired):
         payload = events_pb2.AssessmentRequired(
             case_id=domain_event.case_id, deadline=deadline_message(domain_event.deadline)

@@ -9,12 +9,12 @@ from intake.dacc import grpc_api as dacc_grpc_api
 from intake.dacc.desk import DaccDesk
 from intake.dacc.register import load_tenancy_register
 from intake.entrypoints import grpc_api
-from intake.translation import to_contract
+from intake.translation import publishes, to_contract
 
 
 def build(settings: PlatformSettings) -> ServiceParts:
     app = IntakeApplication(settings)
-    parts = ServiceParts.of(app, to_contract, grpc_api, policy=app.policy)
+    parts = ServiceParts.of(app, to_contract, grpc_api, policy=app.policy, publishes=publishes)
     parts.owner_of = app.owner_of  # intake knows its cases' owners; other services learn them (ADR 0021)
     # police.v1.DaccFeed: intake owns DACC incidents, so it is served by this process (ADR 0015).
     parts.grpc_register = [*parts.grpc_register, dacc_grpc_api.register(DaccDesk(app, load_tenancy_register()))]

@@ -6,12 +6,12 @@ from caseplatform.runner import ServiceParts, run_service
 from caseplatform.settings import PlatformSettings
 from marac.application import MaracApplication
 from marac.entrypoints import grpc_api
-from marac.translation import to_contract
+from marac.translation import publishes, to_contract
 
 
 def build(settings: PlatformSettings) -> ServiceParts:
     app = MaracApplication(settings)
-    return ServiceParts.of(app, to_contract, grpc_api, policy=app.policy)
+    return ServiceParts.of(app, to_contract, grpc_api, policy=app.policy, publishes=publishes)
 
 
 def main() -> None:

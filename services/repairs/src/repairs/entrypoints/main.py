@@ -6,12 +6,12 @@ from caseplatform.runner import ServiceParts, run_service
 from caseplatform.settings import PlatformSettings
 from repairs.application import RepairsApplication
 from repairs.entrypoints import grpc_api
-from repairs.translation import to_contract
+from repairs.translation import publishes, to_contract
 
 
 def build(settings: PlatformSettings) -> ServiceParts:
     app = RepairsApplication(settings)
-    return ServiceParts.of(app, to_contract, grpc_api, policy=app.policy)
+    return ServiceParts.of(app, to_contract, grpc_api, policy=app.policy, publishes=publishes)
 
 
 def main() -> None:
