@@ -1,28 +1,123 @@
 """Reporting's half of the read audit: every `common.v1.CaseAccessed` about a case becomes an entry
-in that case's access log (ADR 0021); `GetAccessLog` reads it."""
+in that case's access log (ADR 0021); `GetAccessLog` reads it.
+
+The log is a table of rows, one per access, written in the inbox's own transaction as timeline
+rows are (ADR 0024, ADR 0033). It was an aggregate per case, and each access appended to it after
+replaying every earlier entry: a case read a thousand times cost 18 ms per further read to
+record, growing without end. Logs kept as aggregates are copied in once, when the table opens.
+"""
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Sequence
 from typing import Any
 
+from eventsourcing.utils import get_topic
 from google.protobuf.json_format import MessageToDict
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from caseplatform.audit import AUDIT_EVENT
 from caseplatform.envelope import IncomingEvent
 from caseplatform.inbox import Unit
+from caseplatform.store import ServiceApplication, Sql
 from reporting.domain.access_log import CaseAccessLog
+from reporting.domain.deadline_marks import iso_of
+
+TABLE = "access_log_entries"
+COPIED = f"{TABLE}<-CaseAccessLog"  # how far the logs kept as aggregates have been copied
+SECTION = 500
 
 
 def is_audit(event: IncomingEvent) -> bool:
     return event.event_type == AUDIT_EVENT
 
 
-def record_access(event: IncomingEvent, unit: Unit) -> None:
+def record_access(event: IncomingEvent, unit: Unit, table: AccessLogTable) -> None:
     if not event.case_id or event.payload is None:
         return  # a list or a refused call that named no case: on the topic, not in a case's log
-    log = unit.get(CaseAccessLog.create_id(event.case_id)) or CaseAccessLog(case_id=event.case_id)
     entry: dict[str, Any] = MessageToDict(event.payload, preserving_proto_field_name=True)
     entry["at"] = event.envelope.recorded_at.ToJsonString()
     entry["event_id"] = event.envelope.event_id
-    log.append(entry)
-    unit.collect(log)
+    unit.add_row(table, entry_row(event.case_id, entry, iso_of(event.envelope.recorded_at)))
+
+
+def entry_row(case_id: str, entry: dict[str, Any], at: str) -> tuple[str, str, str, str]:
+    """(event_id, case_id, at as sortable text, the entry as JSON): one access."""
+    return entry["event_id"], case_id, at, json.dumps(entry, separators=(",", ":"), sort_keys=True)
+
+
+class AccessLogTable:
+    """One row per access, indexed by case and time; unique by the audit event, so a redelivered
+    event changes nothing."""
+
+    def __init__(self, app: ServiceApplication) -> None:
+        self._app = app
+        self._sql = Sql(app)
+        self._entries = self._sql.table(TABLE)
+        self._positions = self._sql.table("read_model_positions")
+        self._lock = threading.Lock()
+        self._insert = self._sql.dialect(
+            f"INSERT INTO {self._entries} (event_id, case_id, at, entry) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (event_id) DO NOTHING"
+        )
+        self._sql.execute(
+            f"CREATE TABLE IF NOT EXISTS {self._entries} "
+            "(event_id TEXT NOT NULL, case_id TEXT NOT NULL, at TEXT NOT NULL, entry TEXT NOT NULL)"
+        )
+        self._sql.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_by_event ON {self._entries} (event_id)")
+        self._sql.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_by_case ON {self._entries} (case_id, at)")
+        self._sql.execute(
+            f"CREATE TABLE IF NOT EXISTS {self._positions} (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+        )
+        self.copy_logged_entries()
+
+    def write_rows(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Called in the inbox's transaction (`Unit.add_row`)."""
+        cursor.executemany(self._insert, list(rows))
+
+    def for_case(self, case_id: str) -> list[dict[str, Any]]:
+        """Who read or was refused the case's records, oldest first (empty if no one yet)."""
+        rows = self._sql.query(f"SELECT entry FROM {self._entries} WHERE case_id = ? ORDER BY at, event_id", [case_id])
+        return [json.loads(entry) for (entry,) in rows]
+
+    def count(self) -> int:
+        return int(self._sql.query(f"SELECT COUNT(*) FROM {self._entries}")[0][0])
+
+    def copy_logged_entries(self) -> int:
+        """Copy the entries of access logs kept as aggregates (before ADR 0033) into the table,
+        from the saved position on; returns entries copied. Nothing appends to them any more."""
+        topics = [get_topic(CaseAccessLog.EntryAppended)]
+        with self._lock:
+            position = self._position()
+            total = self._app.recorder.max_notification_id() or 0
+            copied = 0
+            while position < total:
+                section = self._app.recorder.select_notifications(
+                    start=position + 1, limit=SECTION, stop=total, topics=topics
+                )
+                rows = [_row_of(self._app.mapper.to_domain_event(n).entry) for n in section]
+                position = section[-1].id if section else total
+                with self._sql.cursor(commit=True) as c:
+                    if rows:
+                        c.executemany(self._insert, rows)
+                    c.execute(
+                        self._sql.dialect(
+                            f"INSERT INTO {self._positions} (name, position) VALUES (?, ?) "
+                            "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
+                        ),
+                        [COPIED, position],
+                    )
+                copied += len(rows)
+            return copied
+
+    def _position(self) -> int:
+        rows = self._sql.query(f"SELECT position FROM {self._positions} WHERE name = ?", [COPIED])
+        return int(rows[0][0]) if rows else 0
+
+
+def _row_of(entry: dict[str, Any]) -> tuple[str, str, str, str]:
+    at = Timestamp()
+    at.FromJsonString(entry["at"])
+    return entry_row(entry["case_id"], entry, iso_of(at))

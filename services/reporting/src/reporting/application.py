@@ -5,16 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
 from caseplatform.envelope import IncomingEvent
 from caseplatform.errors import NotFound
 from caseplatform.inbox import Unit
 from caseplatform.settings import PlatformSettings
 from caseplatform.store import ServiceApplication
 from casework.reporting.v1 import reporting_pb2
-from reporting.access_log import is_audit, record_access
-from reporting.domain.access_log import CaseAccessLog
+from reporting.access_log import AccessLogTable, is_audit, record_access
 from reporting.domain.deadline_marks import iso
 from reporting.exports.redaction import redact
 from reporting.sla_projection import SlaProjection
@@ -28,25 +25,23 @@ class ReportingApplication(ServiceApplication):
     def __init__(self, settings: PlatformSettings, env: dict[str, str] | None = None) -> None:
         super().__init__("reporting", settings, env)
         self.timelines = TimelineTable(self)
+        self.access_logs = AccessLogTable(self)  # GetAccessLog (ADR 0021, ADR 0033)
         self.timeline_watch = TimelineWatch(self, self.timelines)  # WatchCaseTimeline (ADR 0028)
         self.sla = SlaProjection(self)  # SLA clocks (ADR 0016)
 
     def policy(self, event: IncomingEvent, unit: Unit) -> None:
         if is_audit(event):  # the read audit goes to access logs, never onto timelines
-            record_access(event, unit)
+            record_access(event, unit, self.access_logs)
             return
         self.sla.policy(event, unit)
         record_on_timeline(event, unit, self.timelines)
 
     def read_model_rows(self) -> dict[str, int]:
-        return {"timeline_entries": self.timelines.count()}
+        return {"timeline_entries": self.timelines.count(), "access_log_entries": self.access_logs.count()}
 
     def access_log(self, case_id: UUID) -> list[dict]:
         """Who read or was refused the case's records, oldest first (empty if no one yet)."""
-        try:
-            return list(self.repository.get(CaseAccessLog.create_id(str(case_id))).entries)
-        except AggregateNotFoundError:
-            return []
+        return self.access_logs.for_case(str(case_id))
 
     def timeline_response(self, case_id: UUID, as_at: datetime | None = None) -> reporting_pb2.GetCaseTimelineResponse:
         """`GetCaseTimeline`'s answer from the entries stored serialised (no per-entry conversion)."""
