@@ -311,12 +311,7 @@ class Inbox:
     def _record(self, unit: Unit, tracking: Tracking) -> None:
         unit.processing.tracking = tracking
         self.app._record(unit.processing)  # the library's own path for processed events
-        try:
-            # As `save` does: snapshots of aggregates configured for them (best effort: the
-            # events are committed; a missing snapshot only means a longer replay).
-            self.app._take_snapshots(unit.processing)
-        except Exception:
-            log.warning("inbox %s: snapshot not taken", self.app.service, exc_info=True)
+        self.app._snapshot(unit.processing)  # as `save` does, best effort
 
     def _count(self, source_service: str, outcome: BatchOutcome) -> None:
         counter = metrics.EVENTS_CONSUMED

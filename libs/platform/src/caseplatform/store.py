@@ -8,6 +8,7 @@ counts) on whichever datastore is configured.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -17,7 +18,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent, Repository
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import ProcessRecorder, Recording
+from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Recording, Transcoding
 
 from caseplatform.crypto import cipher_env
 from caseplatform.identity import Actor
@@ -25,6 +26,21 @@ from caseplatform.projection import RECORDER_TOPICS, Rows
 from caseplatform.settings import PlatformSettings
 from caseplatform.sqlite_health import heal_read_only_connections
 from caseplatform.telemetry import current_carrier, tracer
+
+log = logging.getLogger(__name__)
+
+
+class SetAsList(Transcoding):
+    """Sets in an aggregate's state (a snapshot holds the whole state; events hold none)."""
+
+    type = set
+    name = "set"
+
+    def encode(self, obj: set[Any]) -> list[Any]:
+        return sorted(obj, key=str)  # the same set, the same bytes
+
+    def decode(self, data: list[Any]) -> set[Any]:
+        return set(data)
 
 
 def persistence_env(service: str, settings: PlatformSettings) -> dict[str, str]:
@@ -88,6 +104,10 @@ class ServiceApplication(Application[UUID]):
         if settings.casework_persistence == "sqlite":
             heal_read_only_connections(self.recorder.datastore)  # type: ignore[attr-defined]
 
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(SetAsList())
+
     def construct_repository(self) -> Repository[UUID]:
         repository = super().construct_repository()
         # Replay with `mutate_all` unless a caller passes its own projector (call-time keywords
@@ -132,10 +152,21 @@ class ServiceApplication(Application[UUID]):
                 processing.events.extend(aggregate.collect_events())
                 processing.aggregates[aggregate.id] = aggregate
         recordings = self._record(processing)
-        self._take_snapshots(processing)
+        self._snapshot(processing)
         self._notify(recordings)
         self.notify(processing.events)  # the library's deprecated hook, called as its `save` does
         return recordings
+
+    def _snapshot(self, processing: ProcessingEvent[UUID]) -> None:
+        """Snapshots of aggregates configured for them, after their events are committed: best
+        effort, so a failure is logged, not raised to a caller whose change is recorded (a
+        missing snapshot only means a longer replay)."""
+        if not self.snapshotting_intervals:
+            return
+        try:
+            self._take_snapshots(processing)
+        except Exception:
+            log.warning("%s: snapshot not taken", self.service, exc_info=True)
 
     def rows_with(self, aggregates: Iterable[Any]) -> Rows:
         """Read-model rows to write in the transaction that records these aggregates' events

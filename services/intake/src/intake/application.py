@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -54,6 +54,11 @@ class Submitted:
 
 
 class IntakeApplication(ServiceApplication):
+    # A case gains an event for every note, contact, consent and correction for as long as it is
+    # worked: snapshots keep a command from replaying more than this many (ADR 0034). They hold
+    # personal fields sealed, as the events do, so erasing a subject's key erases them too.
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Case: 100}
+
     def __init__(
         self,
         settings: PlatformSettings,

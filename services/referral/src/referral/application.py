@@ -4,7 +4,7 @@ commands of landlord staff and partner agencies over gRPC."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -37,6 +37,10 @@ def _role(actor: Actor) -> str:
 
 
 class ReferralApplication(ServiceApplication):
+    # A case file and a victim's MARAC history grow for as long as they are worked: snapshots
+    # keep a change from replaying more than this many events (ADR 0034).
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {ReferralCase: 100, MaracHistory: 100}
+
     def __init__(
         self, settings: PlatformSettings, calendar: WorkingDayCalendar | None = None,
         env: dict[str, str] | None = None, referral_settings: ReferralSettings | None = None,

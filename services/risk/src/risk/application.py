@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -38,6 +38,10 @@ class Recorded:
 
 
 class RiskApplication(ServiceApplication):
+    # A case's assessments gain an event for every DASH and review for as long as it is open:
+    # snapshots keep a command from replaying more than this many (ADR 0034).
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {RiskAssessment: 100}
+
     def __init__(
         self,
         settings: PlatformSettings,
