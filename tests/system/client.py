@@ -116,8 +116,10 @@ class Client:
     def event_counts(self, service: str) -> dict[str, int]:
         stub = ops_pb2_grpc.OpsServiceStub(self._channels[service])
         stats = stub.GetStoreStats(ops_pb2.GetStoreStatsRequest(), metadata=OPERATIONS, timeout=10)
-        # Read models kept as rows (ADR 0024) count beside the events, as "rows:<name>".
-        return {c.event_type: c.count for c in stats.event_counts} | {f"rows:{r.name}": r.rows for r in stats.read_model_rows}
+        # Read models kept as rows (ADR 0024) count beside the events, as "rows:<name>"; like an
+        # event type never recorded, an empty table is not listed.
+        rows = {f"rows:{r.name}": r.rows for r in stats.read_model_rows if r.rows}
+        return {c.event_type: c.count for c in stats.event_counts} | rows
 
 
 def eventually(check: Callable[[], T], timeout: float = 60.0, interval: float = 0.2) -> T:
