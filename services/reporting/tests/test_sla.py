@@ -4,6 +4,7 @@ instant passes (once), met on time or late, and a rebuild that equals the live p
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from casework.referral.v1 import events_pb2 as referral_events
 from casework.reporting.v1 import events_pb2 as reporting_events
 from reporting.application import ReportingApplication
 from reporting.domain.sla import BREACHED, MET, OPEN, WITHDRAWN, SlaClock
+from reporting.sla_breaches import TABLE as BREACH_TABLE
 from reporting.sla_projection import BreachFilter
 from reporting.translation import to_contract
 
@@ -245,6 +247,32 @@ def test_list_breaches_filters_by_kind_service_area_and_period(app: ReportingApp
     assert len(app.sla.breaches(BreachFilter(kind="SAFE_CONTACT", area="Torfaen North"))) == 1
     assert app.sla.breaches(BreachFilter(end=TUESDAY_END)) == []
     assert len(app.sla.breaches(BreachFilter(start=TUESDAY_END, end=TUESDAY_END + seconds(1)))) == 3
+
+
+def test_breaches_recorded_before_the_breach_table_are_copied_in_once(tmp_path: Path, clock: Any) -> None:
+    """ListSlaBreaches reads breach rows (ADR 0035); a store whose breaches were recorded before
+    the table existed gets its rows once, when it opens, and lists the same breaches."""
+    app = app_for(tmp_path / "store")
+    feed = Feed(app)
+    north = case_id_for("north")
+    feed.send("intake", north, disclosure(north, GOOD_FRIDAY_EVENING, area="Torfaen North"), GOOD_FRIDAY_EVENING)
+    feed.send("risk", north, assessment_required(north, GOOD_FRIDAY_EVENING), GOOD_FRIDAY_EVENING)
+    clock.set(TUESDAY_END + timedelta(hours=1))
+    watch_for(app).tick()
+    listed = [(c.clock_id, c.breached_at) for c, _ in app.sla.breaches(BreachFilter())]
+    assert len(listed) == 2 and app.read_model_rows()["sla_breaches"] == 2
+    app.close()
+    with sqlite3.connect(tmp_path / "store" / "reporting" / "events.sqlite") as db:  # as before ADR 0035
+        db.execute(f"DROP TABLE {BREACH_TABLE}")
+        db.execute("DELETE FROM read_model_positions WHERE name LIKE ?", [f"{BREACH_TABLE}%"])
+
+    reopened = app_for(tmp_path / "store")
+    try:
+        assert [(c.clock_id, c.breached_at) for c, _ in reopened.sla.breaches(BreachFilter())] == listed
+        assert reopened.sla_breaches.copy_recorded_breaches() == 0
+        assert [c.kind for c, _ in reopened.sla.breaches(BreachFilter(service="risk"))] == ["RISK_ASSESSMENT"]
+    finally:
+        reopened.close()
 
 
 def test_metrics_are_labelled_by_kind_service_and_area_only(app: ReportingApplication, clock: Any) -> None:

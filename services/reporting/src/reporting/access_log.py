@@ -22,12 +22,12 @@ from caseplatform.audit import AUDIT_EVENT
 from caseplatform.envelope import IncomingEvent
 from caseplatform.inbox import Unit
 from caseplatform.store import ServiceApplication, Sql
+from reporting.backfill import copy_from_events, ensure_positions
 from reporting.domain.access_log import CaseAccessLog
 from reporting.domain.deadline_marks import iso_of
 
 TABLE = "access_log_entries"
 COPIED = f"{TABLE}<-CaseAccessLog"  # how far the logs kept as aggregates have been copied
-SECTION = 500
 
 
 def is_audit(event: IncomingEvent) -> bool:
@@ -56,7 +56,6 @@ class AccessLogTable:
         self._app = app
         self._sql = Sql(app)
         self._entries = self._sql.table(TABLE)
-        self._positions = self._sql.table("read_model_positions")
         self._lock = threading.Lock()
         self._insert = self._sql.dialect(
             f"INSERT INTO {self._entries} (event_id, case_id, at, entry) VALUES (?, ?, ?, ?) "
@@ -68,9 +67,7 @@ class AccessLogTable:
         )
         self._sql.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_by_event ON {self._entries} (event_id)")
         self._sql.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_by_case ON {self._entries} (case_id, at)")
-        self._sql.execute(
-            f"CREATE TABLE IF NOT EXISTS {self._positions} (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
-        )
+        ensure_positions(self._sql)
         self.copy_logged_entries()
 
     def write_rows(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -88,36 +85,14 @@ class AccessLogTable:
     def copy_logged_entries(self) -> int:
         """Copy the entries of access logs kept as aggregates (before ADR 0033) into the table,
         from the saved position on; returns entries copied. Nothing appends to them any more."""
-        topics = [get_topic(CaseAccessLog.EntryAppended)]
         with self._lock:
-            position = self._position()
-            total = self._app.recorder.max_notification_id() or 0
-            copied = 0
-            while position < total:
-                section = self._app.recorder.select_notifications(
-                    start=position + 1, limit=SECTION, stop=total, topics=topics
-                )
-                rows = [_row_of(self._app.mapper.to_domain_event(n).entry) for n in section]
-                position = section[-1].id if section else total
-                with self._sql.cursor(commit=True) as c:
-                    if rows:
-                        c.executemany(self._insert, rows)
-                    c.execute(
-                        self._sql.dialect(
-                            f"INSERT INTO {self._positions} (name, position) VALUES (?, ?) "
-                            "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
-                        ),
-                        [COPIED, position],
-                    )
-                copied += len(rows)
-            return copied
-
-    def _position(self) -> int:
-        rows = self._sql.query(f"SELECT position FROM {self._positions} WHERE name = ?", [COPIED])
-        return int(rows[0][0]) if rows else 0
+            return copy_from_events(
+                self._app, self._sql, COPIED, [get_topic(CaseAccessLog.EntryAppended)], _row_of, self._insert
+            )
 
 
-def _row_of(entry: dict[str, Any]) -> tuple[str, str, str, str]:
+def _row_of(appended: Any) -> tuple[str, str, str, str]:
+    entry = appended.entry
     at = Timestamp()
     at.FromJsonString(entry["at"])
     return entry_row(entry["case_id"], entry, iso_of(at))

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from caseplatform.envelope import IncomingEvent
 from caseplatform.errors import NotFound
 from caseplatform.inbox import Unit
+from caseplatform.projection import Rows
 from caseplatform.settings import PlatformSettings
 from caseplatform.store import ServiceApplication
 from casework.reporting.v1 import reporting_pb2
 from reporting.access_log import AccessLogTable, is_audit, record_access
 from reporting.domain.deadline_marks import iso
 from reporting.exports.redaction import redact
+from reporting.sla_breaches import BreachTable
 from reporting.sla_projection import SlaProjection
 from reporting.timelines.messages import entry_message
 from reporting.timelines.recording import record_on_timeline
@@ -27,7 +31,8 @@ class ReportingApplication(ServiceApplication):
         self.timelines = TimelineTable(self)
         self.access_logs = AccessLogTable(self)  # GetAccessLog (ADR 0021, ADR 0033)
         self.timeline_watch = TimelineWatch(self, self.timelines)  # WatchCaseTimeline (ADR 0028)
-        self.sla = SlaProjection(self)  # SLA clocks (ADR 0016)
+        self.sla_breaches = BreachTable(self)  # ListSlaBreaches (ADR 0035)
+        self.sla = SlaProjection(self, self.sla_breaches)  # SLA clocks (ADR 0016)
 
     def policy(self, event: IncomingEvent, unit: Unit) -> None:
         if is_audit(event):  # the read audit goes to access logs, never onto timelines
@@ -37,7 +42,12 @@ class ReportingApplication(ServiceApplication):
         record_on_timeline(event, unit, self.timelines)
 
     def read_model_rows(self) -> dict[str, int]:
-        return {"timeline_entries": self.timelines.count(), "access_log_entries": self.access_logs.count()}
+        return {"timeline_entries": self.timelines.count(), "access_log_entries": self.access_logs.count(),
+                "sla_breaches": self.sla_breaches.count()}
+
+    def rows_with(self, aggregates: Iterable[Any]) -> Rows:
+        """A breached clock's row, in the transaction that records the breach (ADR 0035)."""
+        return self.sla_breaches.rows_for(aggregates)
 
     def access_log(self, case_id: UUID) -> list[dict]:
         """Who read or was refused the case's records, oldest first (empty if no one yet)."""

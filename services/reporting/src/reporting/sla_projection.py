@@ -12,7 +12,6 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import get_topic
 
 from caseplatform.clock import process_clock
 from caseplatform.envelope import IncomingEvent
@@ -20,6 +19,7 @@ from caseplatform.errors import NotFound
 from caseplatform.inbox import Unit
 from caseplatform.store import ServiceApplication
 from reporting.domain.sla import SlaCase, SlaClock
+from reporting.sla_breaches import BreachTable
 from reporting.sla_signals import signals
 
 # An event recorded this long before we apply it means we are catching up (a restart, a rebuild,
@@ -39,8 +39,9 @@ class BreachFilter:
 
 
 class SlaProjection:
-    def __init__(self, app: ServiceApplication) -> None:
+    def __init__(self, app: ServiceApplication, breach_rows: BreachTable) -> None:
         self._app = app
+        self._breach_rows = breach_rows
         self._old_event_seen = -1e9  # time.monotonic() of the last event applied while catching up
         # Each case's area as last set, for `area_of` (the relay asks it on its event loop, for
         # outcomes recorded before the case's area was known): read from the store once per
@@ -162,7 +163,7 @@ class SlaProjection:
     def breaches(self, wanted: BreachFilter) -> list[tuple[SlaClock, str]]:
         """Breached clocks (with their case's area) matching the filter, by breached_at."""
         found: dict[UUID, tuple[SlaClock, str]] = {}
-        for originator_id in self.originators([get_topic(SlaClock.Breached)]):
+        for originator_id in self._breach_rows.clocks(wanted.kind, wanted.service, wanted.start, wanted.end):
             clock = self.clock(originator_id)
             if clock is None or clock.breached_at is None:
                 continue
@@ -170,17 +171,6 @@ class SlaProjection:
             if _matches(clock, area, wanted):
                 found[originator_id] = (clock, area)
         return sorted(found.values(), key=lambda pair: (pair[0].breached_at, pair[0].clock_id))
-
-    def originators(self, topics: list[str], start: int = 1, limit: int = 10_000) -> list[UUID]:
-        recorder = self._app.recorder
-        ids: list[UUID] = []
-        position: int | None = start
-        while True:
-            page = recorder.select_notifications(position, limit, topics=topics)  # type: ignore[attr-defined]
-            ids.extend(n.originator_id for n in page)
-            if len(page) < limit:
-                return ids
-            position = page[-1].id + 1
 
 
 def _matches(clock: SlaClock, area: str, wanted: BreachFilter) -> bool:

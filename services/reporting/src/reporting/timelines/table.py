@@ -24,6 +24,7 @@ from typing import Any
 from eventsourcing.utils import get_topic
 
 from caseplatform.store import ServiceApplication, Sql
+from reporting.backfill import copy_from_events, ensure_positions, save_position, saved_position
 from reporting.domain.timeline_entry import TimelineEntry
 from reporting.timelines.entries import Row, entry_dict, payload_from_details
 from reporting.timelines.messages import entry_message
@@ -42,7 +43,6 @@ class TimelineTable:
         self._app = app
         self._sql = Sql(app)
         self._entries = self._sql.table(TABLE)
-        self._positions = self._sql.table("read_model_positions")
         self._topics = [get_topic(TimelineEntry.Recorded)]
         self._lock = threading.Lock()
         columns = ", ".join(COLUMNS)
@@ -58,9 +58,7 @@ class TimelineTable:
         self._sql.execute(f"CREATE TABLE IF NOT EXISTS {self._entries} {self._definition()}")
         for statement in self._indexes(self._entries, if_not_exists=True):
             self._sql.execute(statement)
-        self._sql.execute(
-            f"CREATE TABLE IF NOT EXISTS {self._positions} (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
-        )
+        ensure_positions(self._sql)
 
     def _definition(self) -> str:
         # Unique by event through an index, not a PRIMARY KEY: a staged table (a rebuild) is
@@ -188,7 +186,7 @@ class TimelineTable:
     def copy_previous_rows(self) -> int:
         """Copy `timeline_entries_v2` (the dict view as JSON) into this table once; returns rows copied."""
         with self._lock:
-            if self._position(FROM_PREVIOUS) or not self._sql.has_table(PREVIOUS):
+            if saved_position(self._sql, FROM_PREVIOUS) or not self._sql.has_table(PREVIOUS):
                 return 0
             previous, after, copied = self._sql.table(PREVIOUS), "", 0
             while True:
@@ -204,28 +202,16 @@ class TimelineTable:
                 copied += len(rows)
                 after = section[-1][0]
             with self._sql.cursor(commit=True) as c:
-                self._save_position(c, FROM_PREVIOUS, 1)
+                save_position(self._sql, c, FROM_PREVIOUS, 1)
             return copied
 
     def copy_recorded_entries(self) -> int:
         """Copy `TimelineEntry.Recorded` events (stores written before ADR 0024) into the table,
         from the saved position on; returns entries copied. Nothing records them any more."""
         with self._lock:
-            position = self._position(POSITION)
-            total = self._app.recorder.max_notification_id() or 0
-            copied = 0
-            while position < total:
-                section = self._app.recorder.select_notifications(
-                    start=position + 1, limit=SECTION, stop=total, topics=self._topics
-                )
-                rows = [self._row_from_previous(self._app.mapper.to_domain_event(n).entry) for n in section]
-                position = section[-1].id if section else total
-                with self._sql.cursor(commit=True) as c:
-                    if rows:
-                        c.executemany(self._insert, rows)
-                    self._save_position(c, POSITION, position)
-                copied += len(rows)
-            return copied
+            return copy_from_events(
+                self._app, self._sql, POSITION, self._topics, lambda e: self._row_from_previous(e.entry), self._insert
+            )
 
     @staticmethod
     def _row_from_previous(e: dict[str, Any], message: bytes | None = None) -> Row:
@@ -235,20 +221,6 @@ class TimelineTable:
             e["event_id"], e["case_id"], e["occurred_at"], e["recorded_at"], e["service"], int(e["notification_id"]),
             e["event_type"], message or entry_message(e).SerializeToString(deterministic=True), payload_type, payload,
         )
-
-    def _position(self, name: str) -> int:
-        rows = self._sql.query(f"SELECT position FROM {self._positions} WHERE name = ?", [name])
-        return int(rows[0][0]) if rows else 0
-
-    def _save_position(self, cursor: Any, name: str, position: int) -> None:
-        cursor.execute(
-            self._sql.dialect(
-                f"INSERT INTO {self._positions} (name, position) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
-            ),
-            [name, position],
-        )
-
 
 
 def stage_rows(sql: Sql, staging: str, rows: Sequence[Row]) -> None:

@@ -1,0 +1,92 @@
+"""Breached clocks as rows (ADR 0035), so `ListSlaBreaches` reads the breaches it answers with
+and not every breach there has ever been.
+
+A row is written in the transaction that records a clock's breach — by the SLA watch when a due
+instant passes, or by the inbox when a clock is met too late to have been known in time — from
+the aggregates being saved (`ServiceApplication.rows_with`). Breaches recorded before the table
+existed are copied in once, when it opens.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from caseplatform.projection import Rows
+from caseplatform.store import ServiceApplication, Sql
+from reporting.backfill import copy_from_events, ensure_positions
+from reporting.domain.deadline_marks import iso
+from reporting.domain.sla import SlaClock
+
+TABLE = "sla_breaches"
+COPIED = f"{TABLE}<-SlaClock.Breached"  # how far breaches recorded before the table have been copied
+
+
+class BreachTable:
+    """One row per breached clock: its aggregate id, case, kind, the service whose deadline it
+    was, and the instant it was breached (fixed-width text: sorts as time)."""
+
+    def __init__(self, app: ServiceApplication) -> None:
+        self._app = app
+        self._sql = Sql(app)
+        self._rows = self._sql.table(TABLE)
+        self._lock = threading.Lock()
+        self._insert = self._sql.dialect(
+            f"INSERT INTO {self._rows} (clock, case_id, kind, service, breached_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (clock) DO NOTHING"
+        )
+        self._sql.execute(
+            f"CREATE TABLE IF NOT EXISTS {self._rows} (clock TEXT PRIMARY KEY, case_id TEXT NOT NULL, "
+            "kind TEXT NOT NULL, service TEXT NOT NULL, breached_at TEXT NOT NULL)"
+        )
+        self._sql.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_by_time ON {self._rows} (breached_at)")
+        ensure_positions(self._sql)
+        self.copy_recorded_breaches()
+
+    def rows_for(self, aggregates: Iterable[Any]) -> Rows:
+        """Rows for the breached clocks among aggregates being saved (one already written is kept)."""
+        rows = tuple(
+            (str(a.id), a.case_id, a.kind, a.service, iso(a.breached_at))
+            for a in aggregates if isinstance(a, SlaClock) and a.breached_at is not None
+        )
+        return ((self, rows),) if rows else ()
+
+    def write_rows(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+        cursor.executemany(self._insert, list(rows))
+
+    def clocks(self, kind: str = "", service: str = "", start: datetime | None = None,
+               end: datetime | None = None) -> list[UUID]:
+        """The breached clocks matching what SQL can filter, by breach instant."""
+        where, params = [], []
+        for column, value in (("kind", kind), ("service", service)):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if start is not None:
+            where.append("breached_at >= ?")
+            params.append(iso(start))
+        if end is not None:
+            where.append("breached_at < ?")
+            params.append(iso(end))
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = self._sql.query(f"SELECT clock FROM {self._rows}{clause} ORDER BY breached_at, clock", params)
+        return [UUID(str(clock)) for (clock,) in rows]
+
+    def count(self) -> int:
+        return int(self._sql.query(f"SELECT COUNT(*) FROM {self._rows}")[0][0])
+
+    def copy_recorded_breaches(self) -> int:
+        """Rows for breaches recorded before this table; returns breaches copied."""
+        with self._lock:
+            return copy_from_events(self._app, self._sql, COPIED, [get_topic(SlaClock.Breached)], _row_of, self._insert)
+
+
+def _row_of(breached: Any) -> tuple[str, str, str, str, str]:
+    clock = breached.clock
+    return (str(breached.originator_id), clock["case_id"], clock["kind"], clock.get("service", ""),
+            iso(breached.breached_at))
