@@ -13,7 +13,6 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
@@ -60,9 +59,15 @@ class BreachTable:
         cursor.executemany(self._insert, list(rows))
 
     def clocks(self, kind: str = "", service: str = "", start: datetime | None = None,
-               end: datetime | None = None) -> list[UUID]:
-        """The breached clocks matching what SQL can filter, by breach instant."""
-        where, params = [], []
+               end: datetime | None = None, after: tuple[str, str] | None = None,
+               limit: int | None = None) -> list[tuple[str, str]]:
+        """(breached_at, clock) of the breached clocks matching what SQL can filter, by breach
+        instant then clock; `after`: only those past that (breached_at, clock), for paging."""
+        where: list[str] = []
+        params: list[Any] = []
+        if after is not None:
+            where.append("(breached_at > ? OR (breached_at = ? AND clock > ?))")
+            params += [after[0], after[0], after[1]]
         for column, value in (("kind", kind), ("service", service)):
             if value:
                 where.append(f"{column} = ?")
@@ -74,8 +79,11 @@ class BreachTable:
             where.append("breached_at < ?")
             params.append(iso(end))
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        rows = self._sql.query(f"SELECT clock FROM {self._rows}{clause} ORDER BY breached_at, clock", params)
-        return [UUID(str(clock)) for (clock,) in rows]
+        limited = f" LIMIT {int(limit)}" if limit is not None else ""
+        rows = self._sql.query(
+            f"SELECT breached_at, clock FROM {self._rows}{clause} ORDER BY breached_at, clock{limited}", params
+        )
+        return [(str(at), str(clock)) for at, clock in rows]
 
     def count(self) -> int:
         return int(self._sql.query(f"SELECT COUNT(*) FROM {self._rows}")[0][0])

@@ -161,16 +161,36 @@ class SlaProjection:
         return case.area, sorted(started, key=lambda c: (c.due_at, c.kind, c.clock_id))
 
     def breaches(self, wanted: BreachFilter) -> list[tuple[SlaClock, str]]:
-        """Breached clocks (with their case's area) matching the filter, by breached_at."""
-        found: dict[UUID, tuple[SlaClock, str]] = {}
-        for originator_id in self._breach_rows.clocks(wanted.kind, wanted.service, wanted.start, wanted.end):
-            clock = self.clock(originator_id)
-            if clock is None or clock.breached_at is None:
-                continue
-            area = self.area_of(clock.case_id)
-            if _matches(clock, area, wanted):
-                found[originator_id] = (clock, area)
-        return sorted(found.values(), key=lambda pair: (pair[0].breached_at, pair[0].clock_id))
+        """Breached clocks (with their case's area) matching the filter, by breached_at then clock."""
+        rows = self._breach_rows.clocks(wanted.kind, wanted.service, wanted.start, wanted.end)
+        return [found for _, clock in rows if (found := self._matched(UUID(clock), wanted)) is not None]
+
+    def breach_page(
+        self, wanted: BreachFilter, size: int, after: tuple[str, str] | None = None
+    ) -> tuple[list[tuple[SlaClock, str]], tuple[str, str] | None]:
+        """At most `size` of the same, following the row `after`; and the last row read, if rows
+        remain to read (the next page starts after it), else None."""
+        found: list[tuple[SlaClock, str]] = []
+        while True:
+            rows = self._breach_rows.clocks(wanted.kind, wanted.service, wanted.start, wanted.end, after, size)
+            for key in rows:
+                after = key
+                matched = self._matched(UUID(key[1]), wanted)
+                if matched is not None:
+                    found.append(matched)
+                    if len(found) == size:
+                        more = self._breach_rows.clocks(
+                            wanted.kind, wanted.service, wanted.start, wanted.end, after, 1)
+                        return found, after if more else None
+            if len(rows) < size:
+                return found, None
+
+    def _matched(self, aggregate_id: UUID, wanted: BreachFilter) -> tuple[SlaClock, str] | None:
+        clock = self.clock(aggregate_id)
+        if clock is None or clock.breached_at is None:
+            return None
+        area = self.area_of(clock.case_id)  # a case's area can change: the current one is asked
+        return (clock, area) if _matches(clock, area, wanted) else None
 
 
 def _matches(clock: SlaClock, area: str, wanted: BreachFilter) -> bool:

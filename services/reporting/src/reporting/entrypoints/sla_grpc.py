@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import json
+from uuid import UUID
 
 from caseplatform.clock import process_clock
 from caseplatform.envelope import from_timestamp, to_timestamp
@@ -11,6 +15,8 @@ from caseplatform.ids import parse_uuid
 from casework.reporting.v1 import reporting_pb2
 from reporting.domain.sla import BREACHED, MET, OPEN, WITHDRAWN, SlaClock
 from reporting.sla_projection import BreachFilter, SlaProjection
+
+MAX_PAGE = 1000  # a larger page_size is taken as this
 
 STATES = {
     OPEN: reporting_pb2.SLA_OPEN,
@@ -27,8 +33,20 @@ class SlaRpcs:
 
     async def ListSlaBreaches(self, request, context):
         wanted = _breach_filter(request.filter)
-        found = await asyncio.to_thread(self._sla.breaches, wanted)
-        return reporting_pb2.ListSlaBreachesResponse(breaches=[clock_message(c, area) for c, area in found])
+        if request.page_size < 0:
+            raise InvalidArgument.one("page_size", "must not be negative")
+        after = _page_after(request.page_token, request.filter)
+        if not request.page_size:
+            if after is not None:
+                raise InvalidArgument.one("page_size", "is needed with a page_token")
+            found = await asyncio.to_thread(self._sla.breaches, wanted)
+            return reporting_pb2.ListSlaBreachesResponse(breaches=[clock_message(c, area) for c, area in found])
+        size = min(request.page_size, MAX_PAGE)
+        found, last = await asyncio.to_thread(self._sla.breach_page, wanted, size, after)
+        return reporting_pb2.ListSlaBreachesResponse(
+            breaches=[clock_message(c, area) for c, area in found],
+            next_page_token=_page_token(last, request.filter) if last is not None else "",
+        )
 
     async def GetSlaStatus(self, request, context):
         case_id = str(parse_uuid(request.case_id, "case_id"))
@@ -38,6 +56,28 @@ class SlaRpcs:
             clocks=[clock_message(c, area) for c in clocks],
             as_of=to_timestamp(process_clock().now()),
         )
+
+
+def _filter_mark(f: reporting_pb2.SlaFilter) -> str:
+    return hashlib.sha256(f.SerializeToString(deterministic=True)).hexdigest()[:16]
+
+
+def _page_token(last: tuple[str, str], f: reporting_pb2.SlaFilter) -> str:
+    """Opaque to callers: where the page ended, and which filter it was for."""
+    return base64.urlsafe_b64encode(json.dumps([last[0], last[1], _filter_mark(f)]).encode()).decode()
+
+
+def _page_after(token: str, f: reporting_pb2.SlaFilter) -> tuple[str, str] | None:
+    if not token:
+        return None
+    try:
+        at, clock, mark = json.loads(base64.urlsafe_b64decode(token.encode()))
+        UUID(clock)
+    except (ValueError, TypeError):
+        raise InvalidArgument.one("page_token", "is not a token this list gave") from None
+    if mark != _filter_mark(f):
+        raise InvalidArgument.one("page_token", "was given for a different filter")
+    return str(at), str(clock)
 
 
 def _breach_filter(f: reporting_pb2.SlaFilter) -> BreachFilter:
