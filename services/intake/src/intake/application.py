@@ -55,9 +55,10 @@ class Submitted:
 
 class IntakeApplication(ServiceApplication):
     # A case gains an event for every note, contact, consent and correction for as long as it is
-    # worked: snapshots keep a command from replaying more than this many (ADR 0034). They hold
-    # personal fields sealed, as the events do, so erasing a subject's key erases them too.
-    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Case: 100}
+    # worked, a tenancy's file one for every grade, order, report and incident for as long as the
+    # tenancy lasts: snapshots keep a command from replaying more than this many (ADR 0034). They
+    # hold personal fields sealed, as the events do, so erasing a subject's key erases them too.
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Case: 100, TenancyFile: 100}
 
     def __init__(
         self,
