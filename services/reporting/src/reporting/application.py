@@ -41,6 +41,10 @@ class ReportingApplication(ServiceApplication):
         self.sla.policy(event, unit)
         record_on_timeline(event, unit, self.timelines)
 
+    def close(self) -> None:
+        self.timeline_watch.close()  # its listener (PostgreSQL) stops within a second
+        super().close()
+
     def read_model_rows(self) -> dict[str, int]:
         return {"timeline_entries": self.timelines.count(), "access_log_entries": self.access_logs.count(),
                 "sla_breaches": self.sla_breaches.count()}

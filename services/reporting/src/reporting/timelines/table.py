@@ -34,6 +34,9 @@ PREVIOUS = "timeline_entries_v2"
 POSITION = TABLE  # how far the TimelineEntry.Recorded events have been copied
 FROM_PREVIOUS = f"{TABLE}<-{PREVIOUS}"  # 1 once the previous table's rows are copied
 SECTION = 500
+# PostgreSQL: each transaction writing a case's rows notifies this channel with the case id, so
+# watchers on other replicas hear of the commit (ADR 0036).
+CHANNEL = "casework_reporting_timeline"
 COLUMNS = ("event_id", "case_id", "occurred_at", "recorded_at", "service", "notification_id", "event_type",
            "message", "payload_type", "payload")
 
@@ -127,6 +130,9 @@ class TimelineTable:
     def write_rows(self, cursor: Any, rows: Sequence[Row]) -> None:
         """Called in the inbox's transaction (`Unit.add_row`): a redelivered event changes nothing."""
         cursor.executemany(self._insert, list(rows))
+        if not self._sql.is_sqlite:  # delivered when the transaction commits, and only then
+            for case_id in {row.case_id for row in rows}:
+                cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, case_id])
 
     # -- a rebuild: rows staged in a table of their own, swapped in whole --------------------------
 
