@@ -98,7 +98,10 @@ class TimelineWatch:
                 time.sleep(RETRY_S)
 
     def close(self) -> None:
+        """Stop listening (within a second: the listener looks up at least that often)."""
         self._closed.set()
+        if self._listener is not None:
+            self._listener.join(timeout=2 * RETRY_S + 1)
 
     def watchers(self) -> int:
         with self._lock:
