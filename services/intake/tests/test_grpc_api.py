@@ -9,13 +9,13 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
-from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from caseplatform.devstack.ports import free_port
 from caseplatform.grpc_server import build_server
 from caseplatform.settings import PlatformSettings
 from caseplatform.testing import TestIdentities
+from caseplatform.testing import field_violations as violations
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from intake.application import IntakeApplication
 from intake.entrypoints import grpc_api
@@ -55,14 +55,6 @@ def request(**overrides: object) -> intake_pb2.SubmitDisclosureRequest:
     }
     fields.update(overrides)
     return intake_pb2.SubmitDisclosureRequest(**fields)
-
-
-def violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    raw = dict(error.trailing_metadata() or ())["grpc-status-details-bin"]
-    status = status_pb2.Status.FromString(raw)
-    bad = error_details_pb2.BadRequest()
-    status.details[0].Unpack(bad)
-    return {v.field: v.description for v in bad.field_violations}
 
 
 async def test_submit_then_get(stub) -> None:

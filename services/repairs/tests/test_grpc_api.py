@@ -10,12 +10,12 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2
 
 from caseplatform.devstack.ports import free_port
 from caseplatform.grpc_server import build_server
 from caseplatform.settings import PlatformSettings
 from caseplatform.testing import TestIdentities, controlled_clock
+from caseplatform.testing import field_violations as violations
 from casework.repairs.v1 import repairs_pb2, repairs_pb2_grpc
 from repairs.application import RepairsApplication
 from repairs.entrypoints import grpc_api
@@ -58,13 +58,6 @@ def raise_request(case_id: str, **overrides: Any) -> repairs_pb2.RaiseWorkOrderR
     }
     fields.update(overrides)
     return repairs_pb2.RaiseWorkOrderRequest(**fields)
-
-
-def violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    raw = dict(error.trailing_metadata() or ())["grpc-status-details-bin"]
-    bad = error_details_pb2.BadRequest()
-    status_pb2.Status.FromString(raw).details[0].Unpack(bad)
-    return {v.field: v.description for v in bad.field_violations}
 
 
 async def test_raise_then_get_work_orders(repairs: Repairs) -> None:

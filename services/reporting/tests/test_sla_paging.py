@@ -11,11 +11,11 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2
 
 from caseplatform.devstack.ports import free_port
 from caseplatform.grpc_server import build_server
 from caseplatform.testing import TestIdentities, controlled_clock
+from caseplatform.testing import field_violations as violations
 from casework.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from reporting.entrypoints import grpc_api
 
@@ -70,13 +70,6 @@ async def test_pages_follow_each_other_in_the_order_of_the_whole_list(reporting:
     north = await pages(reporting, 2, reporting_pb2.SlaFilter(area=NORTH))
     assert [c for page in north for c in page] == [c for i, c in enumerate(whole) if i % 3 != 2]
     assert all(len(page) == 2 for page in north[:-1])
-
-
-def violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    raw = dict(error.trailing_metadata() or ())["grpc-status-details-bin"]
-    bad = error_details_pb2.BadRequest()
-    status_pb2.Status.FromString(raw).details[0].Unpack(bad)
-    return {v.field: v.description for v in bad.field_violations}
 
 
 async def test_a_bad_page_request_is_refused_by_field(reporting: Any) -> None:

@@ -11,7 +11,6 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
-from google.rpc import error_details_pb2, status_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from caseplatform.devstack.ports import free_port
@@ -19,6 +18,7 @@ from caseplatform.envelope import to_timestamp
 from caseplatform.grpc_server import build_server
 from caseplatform.settings import PlatformSettings
 from caseplatform.testing import TestIdentities, controlled_clock
+from caseplatform.testing import field_violations as violations
 from casework.risk.v1 import events_pb2, risk_pb2, risk_pb2_grpc
 from risk.application import RiskApplication
 from risk.entrypoints import grpc_api
@@ -71,13 +71,6 @@ def request(case: str, **overrides: Any) -> risk_pb2.RecordDashAssessmentRequest
     }
     fields.update(overrides)
     return risk_pb2.RecordDashAssessmentRequest(**fields)
-
-
-def violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    raw = dict(error.trailing_metadata() or ())["grpc-status-details-bin"]
-    bad = error_details_pb2.BadRequest()
-    status_pb2.Status.FromString(raw).details[0].Unpack(bad)
-    return {v.field: v.description for v in bad.field_violations}
 
 
 async def record(risk: Risk, req: risk_pb2.RecordDashAssessmentRequest) -> risk_pb2.RecordDashAssessmentResponse:

@@ -20,6 +20,16 @@ from caseplatform.auth import AuthConfig, DevIssuer, TokenVerifier, aio_identity
 from caseplatform.clock import ControlledClock, set_process_clock
 
 
+def field_violations(error: grpc.RpcError) -> dict[str, str]:
+    """field -> reason of an INVALID_ARGUMENT's `google.rpc.BadRequest` detail."""
+    from google.rpc import error_details_pb2, status_pb2
+
+    raw = dict(error.trailing_metadata() or ())["grpc-status-details-bin"]  # type: ignore[attr-defined]
+    bad = error_details_pb2.BadRequest()
+    status_pb2.Status.FromString(raw).details[0].Unpack(bad)
+    return {v.field: v.description for v in bad.field_violations}
+
+
 @contextmanager
 def controlled_clock(start: datetime) -> Iterator[ControlledClock]:
     """Run with the process clock stopped at `start` (move it with `.advance()`/`.set()`)."""
