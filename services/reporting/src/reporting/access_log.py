@@ -10,8 +10,6 @@ record, growing without end. Logs kept as aggregates are copied in once, when th
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.utils import get_topic
@@ -21,8 +19,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from caseplatform.audit import AUDIT_EVENT
 from caseplatform.envelope import IncomingEvent
 from caseplatform.inbox import Unit
-from caseplatform.store import ServiceApplication, Sql
-from reporting.backfill import copy_from_events, ensure_positions
+from caseplatform.store import ServiceApplication
+from reporting.backfill import RowTable
 from reporting.domain.access_log import CaseAccessLog
 from reporting.domain.deadline_marks import iso_of
 
@@ -48,47 +46,27 @@ def entry_row(case_id: str, entry: dict[str, Any], at: str) -> tuple[str, str, s
     return entry["event_id"], case_id, at, json.dumps(entry, separators=(",", ":"), sort_keys=True)
 
 
-class AccessLogTable:
+class AccessLogTable(RowTable):
     """One row per access, indexed by case and time; unique by the audit event, so a redelivered
     event changes nothing."""
 
     def __init__(self, app: ServiceApplication) -> None:
-        self._app = app
-        self._sql = Sql(app)
-        self._entries = self._sql.table(TABLE)
-        self._lock = threading.Lock()
-        self._insert = self._sql.dialect(
-            f"INSERT INTO {self._entries} (event_id, case_id, at, entry) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (event_id) DO NOTHING"
+        super().__init__(
+            app, TABLE, "event_id TEXT NOT NULL, case_id TEXT NOT NULL, at TEXT NOT NULL, entry TEXT NOT NULL",
+            key="event_id", columns=("event_id", "case_id", "at", "entry"),
+            unique=[("by_event", "event_id")], indexes=[("by_case", "case_id, at")],
         )
-        self._sql.execute(
-            f"CREATE TABLE IF NOT EXISTS {self._entries} "
-            "(event_id TEXT NOT NULL, case_id TEXT NOT NULL, at TEXT NOT NULL, entry TEXT NOT NULL)"
-        )
-        self._sql.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_by_event ON {self._entries} (event_id)")
-        self._sql.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_by_case ON {self._entries} (case_id, at)")
-        ensure_positions(self._sql)
         self.copy_logged_entries()
-
-    def write_rows(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Called in the inbox's transaction (`Unit.add_row`)."""
-        cursor.executemany(self._insert, list(rows))
 
     def for_case(self, case_id: str) -> list[dict[str, Any]]:
         """Who read or was refused the case's records, oldest first (empty if no one yet)."""
-        rows = self._sql.query(f"SELECT entry FROM {self._entries} WHERE case_id = ? ORDER BY at, event_id", [case_id])
+        rows = self._sql.query(f"SELECT entry FROM {self._table} WHERE case_id = ? ORDER BY at, event_id", [case_id])
         return [json.loads(entry) for (entry,) in rows]
-
-    def count(self) -> int:
-        return int(self._sql.query(f"SELECT COUNT(*) FROM {self._entries}")[0][0])
 
     def copy_logged_entries(self) -> int:
         """Copy the entries of access logs kept as aggregates (before ADR 0033) into the table,
         from the saved position on; returns entries copied. Nothing appends to them any more."""
-        with self._lock:
-            return copy_from_events(
-                self._app, self._sql, COPIED, [get_topic(CaseAccessLog.EntryAppended)], _row_of, self._insert
-            )
+        return self.backfill(COPIED, [get_topic(CaseAccessLog.EntryAppended)], _row_of)
 
 
 def _row_of(appended: Any) -> tuple[str, str, str, str]:

@@ -4,6 +4,7 @@ so a restart half-way carries on where it stopped."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -51,3 +52,36 @@ def copy_from_events(
             save_position(sql, c, name, position)
         copied += len(rows)
     return copied
+
+
+class RowTable:
+    """A read model kept as rows, one per `key` (written once: a row already there is kept), in
+    the transaction of whatever records them (`write_rows`), and filled once from events
+    recorded before it existed (`backfill`)."""
+
+    def __init__(self, app: ServiceApplication, name: str, definition: str, key: str, columns: Sequence[str],
+                 indexes: Sequence[tuple[str, str]] = (), unique: Sequence[tuple[str, str]] = ()) -> None:
+        """`indexes`, `unique`: (name suffix, column list) of the table's indexes."""
+        self._app = app
+        self._sql = Sql(app)
+        self._table = self._sql.table(name)
+        self._lock = threading.Lock()
+        self._insert = self._sql.dialect(
+            f"INSERT INTO {self._table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+            f"ON CONFLICT ({key}) DO NOTHING"
+        )
+        self._sql.execute(f"CREATE TABLE IF NOT EXISTS {self._table} ({definition})")
+        for kind, specs in (("UNIQUE INDEX", unique), ("INDEX", indexes)):
+            for suffix, on in specs:
+                self._sql.execute(f"CREATE {kind} IF NOT EXISTS {name}_{suffix} ON {self._table} ({on})")
+        ensure_positions(self._sql)
+
+    def write_rows(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+        cursor.executemany(self._insert, list(rows))
+
+    def count(self) -> int:
+        return int(self._sql.query(f"SELECT COUNT(*) FROM {self._table}")[0][0])
+
+    def backfill(self, position: str, topics: Sequence[str], row_of: Callable[[Any], tuple[Any, ...]]) -> int:
+        with self._lock:
+            return copy_from_events(self._app, self._sql, position, topics, row_of, self._insert)

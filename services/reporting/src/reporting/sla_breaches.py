@@ -9,16 +9,15 @@ existed are copied in once, when it opens.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from eventsourcing.utils import get_topic
 
 from caseplatform.projection import Rows
-from caseplatform.store import ServiceApplication, Sql
-from reporting.backfill import copy_from_events, ensure_positions
+from caseplatform.store import ServiceApplication
+from reporting.backfill import RowTable
 from reporting.domain.deadline_marks import iso
 from reporting.domain.sla import SlaClock
 
@@ -26,25 +25,17 @@ TABLE = "sla_breaches"
 COPIED = f"{TABLE}<-SlaClock.Breached"  # how far breaches recorded before the table have been copied
 
 
-class BreachTable:
+class BreachTable(RowTable):
     """One row per breached clock: its aggregate id, case, kind, the service whose deadline it
     was, and the instant it was breached (fixed-width text: sorts as time)."""
 
     def __init__(self, app: ServiceApplication) -> None:
-        self._app = app
-        self._sql = Sql(app)
-        self._rows = self._sql.table(TABLE)
-        self._lock = threading.Lock()
-        self._insert = self._sql.dialect(
-            f"INSERT INTO {self._rows} (clock, case_id, kind, service, breached_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (clock) DO NOTHING"
+        super().__init__(
+            app, TABLE, "clock TEXT PRIMARY KEY, case_id TEXT NOT NULL, kind TEXT NOT NULL, service TEXT NOT NULL, "
+            "breached_at TEXT NOT NULL",
+            key="clock", columns=("clock", "case_id", "kind", "service", "breached_at"),
+            indexes=[("by_time", "breached_at")],
         )
-        self._sql.execute(
-            f"CREATE TABLE IF NOT EXISTS {self._rows} (clock TEXT PRIMARY KEY, case_id TEXT NOT NULL, "
-            "kind TEXT NOT NULL, service TEXT NOT NULL, breached_at TEXT NOT NULL)"
-        )
-        self._sql.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_by_time ON {self._rows} (breached_at)")
-        ensure_positions(self._sql)
         self.copy_recorded_breaches()
 
     def rows_for(self, aggregates: Iterable[Any]) -> Rows:
@@ -54,9 +45,6 @@ class BreachTable:
             for a in aggregates if isinstance(a, SlaClock) and a.breached_at is not None
         )
         return ((self, rows),) if rows else ()
-
-    def write_rows(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
-        cursor.executemany(self._insert, list(rows))
 
     def clocks(self, kind: str = "", service: str = "", start: datetime | None = None,
                end: datetime | None = None, after: tuple[str, str] | None = None,
@@ -81,17 +69,13 @@ class BreachTable:
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         limited = f" LIMIT {int(limit)}" if limit is not None else ""
         rows = self._sql.query(
-            f"SELECT breached_at, clock FROM {self._rows}{clause} ORDER BY breached_at, clock{limited}", params
+            f"SELECT breached_at, clock FROM {self._table}{clause} ORDER BY breached_at, clock{limited}", params
         )
         return [(str(at), str(clock)) for at, clock in rows]
 
-    def count(self) -> int:
-        return int(self._sql.query(f"SELECT COUNT(*) FROM {self._rows}")[0][0])
-
     def copy_recorded_breaches(self) -> int:
         """Rows for breaches recorded before this table; returns breaches copied."""
-        with self._lock:
-            return copy_from_events(self._app, self._sql, COPIED, [get_topic(SlaClock.Breached)], _row_of, self._insert)
+        return self.backfill(COPIED, [get_topic(SlaClock.Breached)], _row_of)
 
 
 def _row_of(breached: Any) -> tuple[str, str, str, str, str]:
