@@ -4,6 +4,7 @@ that lost what it was sent (Tansu keeps messages in memory only)."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter as Counter_
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,30 @@ async def test_publishes_each_event_once_in_order_keyed_by_case(app: CounterApp,
         assert event.actor.role == "CHO"
         assert dict(record.headers)["event-type"] == b"intake.v1.DisclosureReceived"
     chains_are_whole(records)
+
+
+async def test_a_section_larger_than_a_batch_goes_out_in_order_and_its_last_offsets_are_known(
+    app: CounterApp, broker: TansuBroker
+) -> None:
+    """A section is sent as batches, several to a partition when they fill (ADR 0037): the
+    messages keep their order and the relay knows the offset of each partition's last one, which
+    its idle check reads back (a wrong offset would look like a broker that lost the chain)."""
+    cases = open_cases(app, "big", 400)  # 800 notifications: one section
+    relay = Relay(app, to_contract, bootstrap=broker.bootstrap, partitions=PARTITIONS, section_size=1000,
+                  idle_check_interval_s=60)
+    await relay._start_clients()
+    try:
+        await relay._reconcile()
+        await relay._publish_section(app.recorder.select_notifications(1, 1000))
+        records = await read_topic(broker)
+        await relay._check_broker_still_holds_chain()  # raises BrokerLost if an offset were wrong
+    finally:
+        await relay.close()
+    assert sorted(parse_envelope(r.value).case_id for r in records) == sorted(cases)
+    chains_are_whole(records)
+    last = {r.partition: r.offset for r in records}
+    assert relay._last_offsets == last
+    assert min(Counter_(r.partition for r in records).values()) > 100  # several batches a partition
 
 
 async def test_steps_over_what_it_never_publishes_without_decoding_it(
