@@ -91,12 +91,15 @@ def test_following_decodes_each_notification_once_and_replays_no_aggregate(
     assert gets == []
 
     # Sweeping re-reads only the clocks that are due (to record their breach), and following
-    # those breaches reads nothing back.
+    # those breaches reads nothing back: not the clocks, nor (the watch recorded them) the
+    # breaches' own events.
     clock.set(due + seconds(0.5))
     gets.clear()
+    decoded = mapper.decoded
     watch.tick()
     breached = {SlaClock.create_id(f"{case}:SAFE_CONTACT") for case in cases[1:]}
     assert set(gets) == breached and len(gets) == len(breached)
+    assert mapper.decoded == decoded
     gets.clear()
     watch.tick()
     assert gets == []

@@ -100,13 +100,14 @@ class SlaProjection:
     def breach_all_due(
         self, aggregate_ids: list[UUID], now: datetime, grace: timedelta, area_of: Callable[[str], str | None],
         armed: dict[UUID, SlaClock] | None = None, batch: int = 200,
-    ) -> tuple[list[UUID], list[UUID]]:
-        """Record the breach of each clock still due, many per commit. Returns (recorded, to
-        retry): a batch a concurrent writer touched is recorded by no one here and retried.
+    ) -> tuple[list[SlaClock], list[UUID]]:
+        """Record the breach of each clock still due, many per commit. Returns (the clocks
+        recorded, ids to retry): a batch a concurrent writer touched is recorded by no one here
+        and retried.
         `armed`: clocks loaded before they fell due (`SlaWatch.arm`), taken from it as used; a
         stale one fails its batch's save like any concurrent change, and is read again then."""
         armed = armed if armed is not None else {}
-        recorded: list[UUID] = []
+        recorded: list[SlaClock] = []
         retry: list[UUID] = []
         for start in range(0, len(aggregate_ids), batch):
             clocks = []
@@ -122,7 +123,7 @@ class SlaProjection:
             except IntegrityError:
                 retry += [c.id for c in clocks]
                 continue
-            recorded += [c.id for c in clocks]
+            recorded += clocks
         return recorded, retry
 
     # ----- queries ------------------------------------------------------------------------------

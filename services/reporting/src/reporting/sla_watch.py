@@ -89,6 +89,9 @@ class SlaWatch:
         self._due: list[tuple[datetime, int, UUID]] = []
         self._to_arm: list[tuple[datetime, int, UUID]] = []  # the same entries, consumed by `arm`
         self._armed: dict[UUID, SlaClock] = {}  # clocks due within ARM_AHEAD_S, loaded
+        # Breaches this watch recorded (clock -> its version after): following them back from
+        # the log needs no decoding, the watch knows what they say (a midnight's thousands).
+        self._recorded_here: dict[UUID, int] = {}
         self._pushed = itertools.count()  # ties on the due instant break on an int, not a UUID
         self._export_every_s = export_every_s
         self._exported_at: datetime | None = None  # on the process clock, which tests control
@@ -144,7 +147,11 @@ class SlaWatch:
                 self._position + 1, 1000, topics=CLOCK_TOPICS + CASE_TOPICS
             )
             for n in page:
-                self._apply(self._mapper.to_domain_event(n), count)
+                if self._recorded_here and self._recorded_here.get(n.originator_id) == n.originator_version:
+                    del self._recorded_here[n.originator_id]  # a breach this watch recorded: known
+                    self._breached(n.originator_id, None, count)
+                else:
+                    self._apply(self._mapper.to_domain_event(n), count)
                 self._position = n.id
                 self._changed = True
             if len(page) < 1000:
@@ -165,11 +172,7 @@ class SlaWatch:
         if armed is not None and event.originator_version > armed.version:
             del self._armed[aggregate_id]  # changed since it was loaded: read again when due
         if isinstance(event, SlaClock.Breached):
-            clock = self._open.get(aggregate_id)
-            if clock is not None:
-                clock.breached = True  # still open until met or withdrawn
-            if count:
-                m.BREACHES.labels(*self._labels(event.clock)).inc()
+            self._breached(aggregate_id, event.clock, count)
         elif isinstance(event, SlaClock.Met):
             self._open.pop(aggregate_id, None)
             if count:
@@ -185,6 +188,17 @@ class SlaWatch:
             case_id = self._case_ids.get(aggregate_id)
             if case_id is not None:
                 self._areas[case_id] = event.area
+
+    def _breached(self, aggregate_id: UUID, summary: dict[str, Any] | None, count: bool) -> None:
+        """A clock's breach, from its event's summary or (None) from what the watch holds of it."""
+        clock = self._open.get(aggregate_id)
+        if clock is not None:
+            clock.breached = True  # still open until met or withdrawn
+        if count:
+            if summary is None:
+                assert clock is not None  # the watch recorded it: it was open
+                summary = {"kind": clock.kind, "service": clock.service, "case_id": clock.case_id}
+            m.BREACHES.labels(*self._labels(summary)).inc()
 
     def _labels(self, clock: dict[str, Any]) -> tuple[str, str, str]:
         """Metric labels from a clock's summary (as `Breached` and `Met` carry it)."""
@@ -209,8 +223,10 @@ class SlaWatch:
         recorded: list[UUID] = []
         read_ahead, started = sum(1 for a in due if a in self._armed), time.perf_counter()
         for first in range(0, len(due), BATCH):
-            batch, retry = self._projection.breach_all_due(
+            clocks, retry = self._projection.breach_all_due(
                 due[first:first + BATCH], now, self._grace, self._areas.get, self._armed, BATCH)
+            batch = [c.id for c in clocks]
+            self._recorded_here.update((c.id, c.version) for c in clocks)
             for aggregate_id in retry:  # a concurrent writer got there first: look again next tick
                 clock = self._open.get(aggregate_id)
                 if clock is not None:
