@@ -37,7 +37,6 @@ from caseplatform.devstack import (
 )
 from caseplatform.devstack.__main__ import ConfigError, format_table, settings_from_env
 from caseplatform.kafka import BrokerUnavailable, ensure_topics
-from caseplatform.settings import PlatformSettings
 
 system = pytest.mark.system
 T = TypeVar("T")
@@ -334,21 +333,6 @@ def test_launcher_says_plainly_that_a_port_is_taken(tmp_path: Path, fakes: Path)
 
 
 # ----- configuration (no processes) ----------------------------------------------------------
-
-
-def test_services_on_the_embedded_broker_long_poll_briefly_unless_told_otherwise(
-    make_stack: Callable[..., DevStack], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """Tansu sleeps a waiting fetch's whole wait even when a message arrives (ADR 0038): the
-    stack gives its services a 30 ms long poll, not the 100 ms meant for Apache Kafka. An
-    operator's own setting, in the environment or given to the stack, wins."""
-    monkeypatch.delenv("CONSUMER_FETCH_WAIT_MS", raising=False)
-    assert make_stack("alpha").child_env()["CONSUMER_FETCH_WAIT_MS"] == "30"
-    assert PlatformSettings().consumer_fetch_wait_ms == 100  # the services' own default: Kafka's
-    monkeypatch.setenv("CONSUMER_FETCH_WAIT_MS", "250")
-    assert make_stack("alpha").child_env()["CONSUMER_FETCH_WAIT_MS"] == "250"
-    given = DevStack(tmp_path / "given", 1, {"alpha": (2, 3)}, {"CONSUMER_FETCH_WAIT_MS": "10"}, services=("alpha",))
-    assert given.child_env()["CONSUMER_FETCH_WAIT_MS"] == "10"
 
 
 def test_settings_default_to_the_six_services_and_their_ports() -> None:

@@ -31,11 +31,6 @@ from caseplatform.kafka.admin import ensure_topics
 
 log = logging.getLogger(__name__)
 
-# Settings for the embedded broker, which the caller's environment overrides (ADR 0038). Tansu
-# does not answer a waiting fetch when a message arrives: it sleeps the fetch's whole wait, so
-# the consumers' 100 ms long poll, right for Apache Kafka, was ~17 ms of every hop here.
-EMBEDDED_BROKER_ENV = {"CONSUMER_FETCH_WAIT_MS": "30"}
-
 # Reconnect quickly while a service is starting: gRPC's default backoff grows to minutes.
 _HEALTH_CHANNEL_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 100),
@@ -269,7 +264,7 @@ class DevStack:
 
     def child_env(self) -> dict[str, str]:
         """The environment every service process gets."""
-        env = {**EMBEDDED_BROKER_ENV, **os.environ, **self._extra_env}
+        env = {**os.environ, **self._extra_env}
         env.update(
             KAFKA_BOOTSTRAP_SERVERS=self.broker.bootstrap,
             CASEWORK_DATA_DIR=str(self.data_dir),
