@@ -17,7 +17,7 @@ from caseplatform.grpc_server import build_server
 from caseplatform.testing import TestIdentities, controlled_clock
 from caseplatform.testing import field_violations as violations
 from casework.reporting.v1 import reporting_pb2, reporting_pb2_grpc
-from reporting.entrypoints import grpc_api
+from reporting.entrypoints import grpc_api, sla_grpc
 
 from .sla_helpers import GOOD_FRIDAY_EVENING, Feed, app_for, case_id_for, disclosure, watch_for
 
@@ -87,3 +87,23 @@ async def test_a_bad_page_request_is_refused_by_field(reporting: Any) -> None:
             await reporting.ListSlaBreaches(request, metadata=STAFF)
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert violations(refused.value) == {field: reason}
+
+
+async def test_more_matches_than_one_answer_may_carry_are_refused_with_what_to_do(
+    reporting: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without page_size every match comes in one answer, up to `UNPAGED_MAX`; beyond it (an
+    answer a gRPC client would refuse as too large) the caller is told to page, by field. The
+    area filter is applied first: what counts is what matches, not what the rows hold."""
+    monkeypatch.setattr(sla_grpc, "UNPAGED_MAX", 5)
+    north = await reporting.ListSlaBreaches(
+        reporting_pb2.ListSlaBreachesRequest(filter=reporting_pb2.SlaFilter(area=NORTH)), metadata=STAFF)
+    assert len(north.breaches) == 5  # seven breaches, five of them in the north: all in one answer
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await reporting.ListSlaBreaches(reporting_pb2.ListSlaBreachesRequest(), metadata=STAFF)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(refused.value) == {
+        "page_size": "is needed: more than 5 breaches match this filter (ask for pages of at most 1,000 "
+                     "and follow next_page_token)"}
+    paged = await pages(reporting, 5, reporting_pb2.SlaFilter())
+    assert [len(page) for page in paged] == [5, 2]

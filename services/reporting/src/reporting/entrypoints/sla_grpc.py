@@ -17,6 +17,10 @@ from reporting.domain.sla import BREACHED, MET, OPEN, WITHDRAWN, SlaClock
 from reporting.sla_projection import BreachFilter, SlaProjection
 
 MAX_PAGE = 1000  # a larger page_size is taken as this
+# Without page_size every match comes in one answer, up to this many (~2.5 MB; gRPC clients
+# refuse answers over 4 MB by default). Beyond it the caller is told to page, by field, before
+# the server has loaded them all.
+UNPAGED_MAX = 10_000
 
 STATES = {
     OPEN: reporting_pb2.SLA_OPEN,
@@ -39,7 +43,11 @@ class SlaRpcs:
         if not request.page_size:
             if after is not None:
                 raise InvalidArgument.one("page_size", "is needed with a page_token")
-            found = await asyncio.to_thread(self._sla.breaches, wanted)
+            found = await asyncio.to_thread(self._sla.breaches, wanted, UNPAGED_MAX)
+            if len(found) > UNPAGED_MAX:
+                raise InvalidArgument.one(
+                    "page_size", f"is needed: more than {UNPAGED_MAX:,} breaches match this filter "
+                    f"(ask for pages of at most {MAX_PAGE:,} and follow next_page_token)")
             return reporting_pb2.ListSlaBreachesResponse(breaches=[clock_message(c, area) for c, area in found])
         size = min(request.page_size, MAX_PAGE)
         found, last = await asyncio.to_thread(self._sla.breach_page, wanted, size, after)
