@@ -161,18 +161,10 @@ class SlaProjection:
         started = [c for c in clocks if c is not None and c.started]
         return case.area, sorted(started, key=lambda c: (c.due_at, c.kind, c.clock_id))
 
-    def breaches(self, wanted: BreachFilter, limit: int | None = None) -> list[tuple[SlaClock, str]]:
-        """Breached clocks (with their case's area) matching the filter, by breached_at then clock;
-        with `limit`, at most one more than it (enough to tell that there are more)."""
+    def breaches(self, wanted: BreachFilter) -> list[tuple[SlaClock, str]]:
+        """Breached clocks (with their case's area) matching the filter, by breached_at then clock."""
         rows = self._breach_rows.clocks(wanted.kind, wanted.service, wanted.start, wanted.end)
-        found: list[tuple[SlaClock, str]] = []
-        for _, clock in rows:
-            matched = self._matched(UUID(clock), wanted)
-            if matched is not None:
-                found.append(matched)
-                if limit is not None and len(found) > limit:
-                    break
-        return found
+        return [found for _, clock in rows if (found := self._matched(UUID(clock), wanted)) is not None]
 
     def breach_page(
         self, wanted: BreachFilter, size: int, after: tuple[str, str] | None = None

@@ -43,7 +43,8 @@ class SlaRpcs:
         if not request.page_size:
             if after is not None:
                 raise InvalidArgument.one("page_size", "is needed with a page_token")
-            found = await asyncio.to_thread(self._sla.breaches, wanted, UNPAGED_MAX)
+            # One page one larger than the limit: enough to tell that there are more.
+            found, _ = await asyncio.to_thread(self._sla.breach_page, wanted, UNPAGED_MAX + 1)
             if len(found) > UNPAGED_MAX:
                 raise InvalidArgument.one(
                     "page_size", f"is needed: more than {UNPAGED_MAX:,} breaches match this filter "
