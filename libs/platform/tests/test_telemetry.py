@@ -3,11 +3,16 @@ OpenTelemetry's propagators on every carrier, and leaves everything else to them
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from opentelemetry import baggage, propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
+from pydantic import ValidationError
 
-from caseplatform.telemetry import context_from, current_carrier
+from caseplatform.settings import PlatformSettings
+from caseplatform.telemetry import context_from, current_carrier, tracer_provider
 
 TRACE, SPAN = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 HEADERS = {"content-type": "application/x-protobuf", "event-type": "intake.v1.DisclosureReceived"}
@@ -55,3 +60,42 @@ def test_a_span_started_in_the_context_read_continues_the_trace() -> None:
         pass
     assert processed.get_span_context().trace_id == published.get_span_context().trace_id
     assert processed.parent is not None and processed.parent.span_id == published.get_span_context().span_id
+
+
+NOT_SAMPLED = {"traceparent": f"00-{TRACE}-{SPAN}-00"}
+
+
+def test_with_traces_off_spans_record_nothing_but_the_trace_still_joins_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    tracer = tracer_provider("risk", PlatformSettings(casework_data_dir=tmp_path)).get_tracer("test")
+    with tracer.start_as_current_span("grpc") as root:
+        carrier = current_carrier()
+    assert not root.is_recording()
+    assert root.get_span_context().is_valid  # a trace id to store with events and log
+    with tracer.start_as_current_span("process", context=context_from(carrier)) as consumed:
+        pass
+    assert consumed.get_span_context().trace_id == root.get_span_context().trace_id
+    assert not (tmp_path / "risk").exists()
+
+
+def test_a_service_writing_traces_records_its_spans_under_a_caller_that_records_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    provider = tracer_provider("reporting", PlatformSettings(casework_data_dir=tmp_path, casework_traces="file"))
+    with provider.get_tracer("test").start_as_current_span("process", context=context_from(NOT_SAMPLED)) as span:
+        pass
+    provider.shutdown()
+    assert span.is_recording() is False  # ended
+    written = [json.loads(line) for line in (tmp_path / "reporting" / "traces.jsonl").read_text().splitlines()]
+    assert [(w["name"], w["context"]["trace_id"], w["parent_id"]) for w in written] == [("process", f"0x{TRACE}", f"0x{SPAN}")]
+
+
+def test_an_operator_sampler_decides_instead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+    provider = tracer_provider("reporting", PlatformSettings(casework_data_dir=tmp_path, casework_traces="file"))
+    with provider.get_tracer("test").start_as_current_span("process", context=context_from(NOT_SAMPLED)) as span:
+        assert not span.is_recording()  # the caller's "not sampled" is followed
+
+
+def test_an_unknown_trace_destination_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError, match="casework_traces"):
+        PlatformSettings(casework_traces="otlp")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,7 +42,7 @@ class PlatformSettings(BaseSettings):
     # Give up on a lock (table lock for ordered inserts) rather than wait for ever; 0: no limit.
     casework_postgres_lock_timeout_s: int = Field(default=0, ge=0)
     # Where spans go: "none", "console", or "file" (JSON lines under <data dir>/<service>/traces.jsonl).
-    casework_traces: str = "none"
+    casework_traces: Literal["none", "console", "file"] = "none"
     # Start the process clock at this instant (then real time passes): for test and training
     # environments only. Unset in production.
     casework_clock_start: datetime | None = None
