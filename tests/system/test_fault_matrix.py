@@ -124,11 +124,7 @@ def test_each_service_killed_in_turn_under_load(own_stack: OwnStack) -> None:
 
 
 @pytest.mark.slow
-def test_broker_stopped_mid_load(own_stack: OwnStack, persistence: str) -> None:
-    if persistence == "postgres":
-        # The 30 s outage exercises the broker and the relays' replay, not the store; on PostgreSQL
-        # test_faults.py's broker-down test covers the same path (CI's 30-minute budget).
-        pytest.skip("broker outage run on SQLite; on PostgreSQL see test_faults.py")
+def test_broker_stopped_mid_load(own_stack: OwnStack) -> None:
     stack, client = own_stack()
     with Load(client) as load:
         load.wait_for(20)
