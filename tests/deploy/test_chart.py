@@ -32,6 +32,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
                        "grafanaDashboard": {"enabled": False}},
     },
     "pinned-digests": {"image": {"digests": {s: "sha256:" + "ab" * 32 for s in topology.SERVICES}}},
+    "traces-to-a-collector": {"tracing": {"otlpEndpoint": "https://otel-collector.observability:4317",
+                                          "caSecret": "otel-collector-ca"}},
     "kafka-sasl-scram-and-client-cert": {"kafka": {"security": {
         "protocol": "SASL_SSL", "clientCertSecret": "casework-kafka-user",
         "sasl": {"mechanism": "SCRAM-SHA-512", "username": "casework", "passwordSecret": "casework-kafka-user"}}}},
@@ -159,6 +161,29 @@ def test_services_reach_only_dns_the_broker_and_their_database(render: Render) -
             {"cnpg.io/cluster": "casework-postgres"},
         ], f"{service} may reach more than it needs"
         assert [rule["ports"][0]["port"] for rule in spec["ingress"]] == [50051, 9100]
+
+
+def test_traces_go_to_the_collector_when_one_is_given(render: Render) -> None:
+    for deployment in of_kind(render(), "Deployment"):
+        assert env_of(deployment)["CASEWORK_TRACES"] == "none"
+        assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env_of(deployment)
+    endpoint = "https://otel-collector.observability:4317"
+    docs = render({"tracing": {"otlpEndpoint": endpoint, "caSecret": "otel-collector-ca"}})
+    for deployment in of_kind(docs, "Deployment"):
+        env = env_of(deployment)
+        assert (env["CASEWORK_TRACES"], env["OTEL_EXPORTER_OTLP_ENDPOINT"]) == ("otlp", endpoint)
+        pod = deployment["spec"]["template"]["spec"]
+        mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        assert env["OTEL_EXPORTER_OTLP_CERTIFICATE"] == mounts["otlp-ca"] + "/ca.crt"
+        assert {"name": "otlp-ca", "secret": {"secretName": "otel-collector-ca", "defaultMode": 0o444,
+                                              "items": [{"key": "ca.crt", "path": "ca.crt"}]}} in pod["volumes"]
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(docs, "NetworkPolicy")}
+    for service in topology.SERVICES:
+        rules = policies[f"casework-{service}"]["egress"]
+        to_collector = [r for r in rules if r["ports"] == [{"port": 4317, "protocol": "TCP"}]]
+        assert [r["to"] for r in to_collector] == [
+            [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}]
+        ], f"{service} cannot reach the collector, or reaches more"
 
 
 def test_a_grpc_peer_is_allowed_both_ways(render: Render) -> None:

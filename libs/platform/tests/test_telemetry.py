@@ -11,6 +11,7 @@ from opentelemetry import baggage, propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import ValidationError
 
+from caseplatform.devstack.collector import TraceCollector
 from caseplatform.settings import PlatformSettings
 from caseplatform.telemetry import context_from, current_carrier, tracer_provider
 
@@ -96,6 +97,29 @@ def test_an_operator_sampler_decides_instead(tmp_path: Path, monkeypatch: pytest
         assert not span.is_recording()  # the caller's "not sampled" is followed
 
 
+def test_spans_go_to_an_otlp_collector_over_grpc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    with TraceCollector() as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint)
+        provider = tracer_provider("referral", PlatformSettings(casework_data_dir=tmp_path, casework_traces="otlp"))
+        tracer = provider.get_tracer("test")
+        with (
+            tracer.start_as_current_span("process", context=context_from(NOT_SAMPLED), attributes={"casework.source": "risk"}),
+            tracer.start_as_current_span("store.append") as inner,
+        ):
+            pass
+        assert provider.force_flush(10_000)
+        provider.shutdown()
+        got = {s.name: s for s in collector.spans()}
+    assert set(got) == {"process", "store.append"}
+    assert {s.service for s in got.values()} == {"referral"}
+    assert {s.trace_id for s in got.values()} == {TRACE}  # the caller's trace, not a new one
+    assert got["process"].parent_span_id == SPAN
+    assert got["store.append"].parent_span_id == got["process"].span_id == f"{inner.parent.span_id:016x}"
+    assert got["process"].attributes == {"casework.source": "risk"}
+    assert not (tmp_path / "referral").exists()  # nothing written locally
+
+
 def test_an_unknown_trace_destination_is_refused_at_start() -> None:
     with pytest.raises(ValidationError, match="casework_traces"):
-        PlatformSettings(casework_traces="otlp")
+        PlatformSettings(casework_traces="jaeger")

@@ -41,8 +41,9 @@ class PlatformSettings(BaseSettings):
     casework_postgres_pre_ping: bool = False
     # Give up on a lock (table lock for ordered inserts) rather than wait for ever; 0: no limit.
     casework_postgres_lock_timeout_s: int = Field(default=0, ge=0)
-    # Where spans go: "none", "console", or "file" (JSON lines under <data dir>/<service>/traces.jsonl).
-    casework_traces: Literal["none", "console", "file"] = "none"
+    # Where spans go: "none", "console", "file" (JSON lines under <data dir>/<service>/traces.jsonl)
+    # or "otlp" (a collector, at OTEL_EXPORTER_OTLP_ENDPOINT).
+    casework_traces: Literal["none", "console", "file", "otlp"] = "none"
     # Start the process clock at this instant (then real time passes): for test and training
     # environments only. Unset in production.
     casework_clock_start: datetime | None = None

@@ -32,7 +32,8 @@ def _one_line(span: ReadableSpan) -> str:
 
 
 def setup_tracing(service: str, settings: PlatformSettings) -> TracerProvider:
-    """Install this process's tracer provider; spans go where CASEWORK_TRACES says."""
+    """Install this process's tracer provider; spans go where CASEWORK_TRACES says. The caller
+    shuts it down on exit, which sends what is still batched."""
     provider = tracer_provider(service, settings)
     trace.set_tracer_provider(provider)
     return provider
@@ -45,8 +46,13 @@ def tracer_provider(service: str, settings: PlatformSettings) -> TracerProvider:
     stored with the events and carried in Kafka headers and logs, so traces stay joined up
     across services. Building spans nobody exports cost 7-14 % of each service's CPU. A service
     that writes spans records all of its own, whatever the caller's sampled flag (its callers
-    may be services that record nothing). OTEL_TRACES_SAMPLER, when set, decides instead."""
-    exporting = settings.casework_traces in ("console", "file")
+    may be services that record nothing). OTEL_TRACES_SAMPLER, when set, decides instead.
+
+    `otlp` sends spans to an OpenTelemetry collector over gRPC, configured the standard way
+    (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, https for TLS, with
+    OTEL_EXPORTER_OTLP_CERTIFICATE and the client key and certificate for mutual TLS), in
+    batches from a background thread: a collector that is away loses spans, never a request."""
+    exporting = settings.casework_traces != "none"
     sampler: Sampler | None = None
     if "OTEL_TRACES_SAMPLER" not in os.environ:
         sampler = ALWAYS_ON if exporting else ALWAYS_OFF
@@ -59,6 +65,11 @@ def tracer_provider(service: str, settings: PlatformSettings) -> TracerProvider:
         stream: IO[str] = path.open("a", encoding="utf-8", buffering=1)
         exporter = ConsoleSpanExporter(service_name=service, out=stream, formatter=_one_line)
         provider.add_span_processor(SimpleSpanProcessor(exporter))
+    elif settings.casework_traces == "otlp":
+        # Imported only when used: it loads the OTLP protobufs and a gRPC channel.
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return provider
 
 
