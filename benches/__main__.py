@@ -21,7 +21,7 @@ from pathlib import Path
 from caseplatform import topology
 from caseplatform.devstack.stack import DevStack
 
-from . import ceilings, load, sla, timeline
+from . import ceilings, load, machine, sla, timeline
 from .memory import cpu_seconds, peak_rss_mib
 from .report import Report, percentile
 from .stack import AsyncClient, has_rpc, new_stack
@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     # `timeout`, CI or a user's kill sends SIGTERM: unwind like Ctrl-C, so the stacks the bench
     # started are stopped and its work folder removed (by default Python would just exit).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    loop = f"{machine.ITERATIONS:,} additions in a Python loop, best of 5"
+    speed_at_start = machine.reference_loop_ms()
+    report.add("0 machine", "reference loop at start", speed_at_start, "ms", note=loop)
     try:
         asyncio.run(run(report, sizes(scale), only, work, args.out if args.profile else None))
     except KeyboardInterrupt:
@@ -67,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    speed_at_end = machine.reference_loop_ms()
+    report.add("0 machine", "reference loop at end", speed_at_end, "ms",
+               note="compare runs of other days by this figure; end / start shows the machine slowing")
+    report.add("0 machine", "ratio end / start", speed_at_end / speed_at_start, "x")
     print(report.table())
     print(f"written to {report.write(args.out)}")
     return 0

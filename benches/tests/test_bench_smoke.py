@@ -25,7 +25,7 @@ def test_quick_bench_runs_every_section_and_writes_its_report(tmp_path: Path) ->
     assert "ratio e2e / raw broker" in proc.stdout and "ratio rebuild / raw read" in proc.stdout
     report = json.loads((out / "latest.json").read_text())
     sections = {f["section"] for f in report["figures"]} | set(report["skipped"])
-    assert {"1 e2e", "1 ceilings", "2 breach lag", "3 timeline", "4 rebuild", "5 memory"} <= sections
+    assert {"0 machine", "1 e2e", "1 ceilings", "2 breach lag", "3 timeline", "4 rebuild", "5 memory"} <= sections
     by_name = {f["name"]: f for f in report["figures"]}
     # Nothing lost, whatever the speed.
     assert by_name["incomplete after run"]["value"] == 0
@@ -34,3 +34,6 @@ def test_quick_bench_runs_every_section_and_writes_its_report(tmp_path: Path) ->
     rebuilt = report["details"]["rebuild"]["rebuild"]
     assert rebuilt["raw_read"] == rebuilt["messages"] and 0 < rebuilt["rows"] == rebuilt["rows_in_table"]
     assert all(f["value"] is not None for f in report["figures"] if f["section"] != "5 memory")
+    # The machine's speed, taken before and after, so that runs of other days can be compared.
+    start, end = by_name["reference loop at start"]["value"], by_name["reference loop at end"]["value"]
+    assert start > 0 and end > 0 and by_name["ratio end / start"]["value"] == pytest.approx(end / start)
