@@ -21,17 +21,49 @@ class Effect(NamedTuple):
 
 
 def deadline_effects(event_type: str, payload: Any) -> list[Effect]:
+    fields, legacy = _plan(payload.DESCRIPTOR), _marks_in_own_words(event_type)
+    if not fields and not legacy:
+        return []  # most events: no deadline field, no marks in their own words (a rebuild asks a million times)
     effects: list[Effect] = []
-    for field, value in _message_fields(payload):
-        name = field.message_type.full_name
-        if name == DEADLINE and value.kind:
-            effects.append(_from_deadline(payload, value))
-        elif name == DEADLINE_MET and value.kind:
-            effects.append(Effect(value.kind, value.clock_id, "MET" if value.on_time else "MET_LATE"))
-        elif name == DEADLINE_WITHDRAWN and value.kind:
-            effects.append(Effect(value.kind, value.clock_id, "WITHDRAWN"))
-    effects += _legacy_marks(event_type, payload, effects)
+    for name, kind, repeated in fields:
+        if repeated:
+            values = getattr(payload, name)
+        elif payload.HasField(name):
+            values = (getattr(payload, name),)
+        else:
+            continue
+        for value in values:
+            if not value.kind:
+                continue
+            if kind == DEADLINE:
+                effects.append(_from_deadline(payload, value))
+            elif kind == DEADLINE_MET:
+                effects.append(Effect(value.kind, value.clock_id, "MET" if value.on_time else "MET_LATE"))
+            else:
+                effects.append(Effect(value.kind, value.clock_id, "WITHDRAWN"))
+    if legacy:
+        effects += _legacy_marks(event_type, payload, effects)
     return _unique(effects)
+
+
+@functools.cache
+def _plan(descriptor: Any) -> tuple[tuple[str, str, bool], ...]:
+    """Once per message type: its deadline fields, in field order (name, which kind, repeated)."""
+    return tuple(
+        (field.name, field.message_type.full_name, field.is_repeated)
+        for field in descriptor.fields
+        if field.message_type is not None and field.message_type.full_name in DEADLINE_TYPES
+    )
+
+
+@functools.cache
+def _marks_in_own_words(event_type: str) -> bool:
+    """Whether `_legacy_marks` may find anything in an event of this type (it goes by the short name)."""
+    return event_type.rsplit(".", 1)[-1] in LEGACY_MARKERS
+
+
+DEADLINE_TYPES = frozenset({DEADLINE, DEADLINE_MET, DEADLINE_WITHDRAWN})
+LEGACY_MARKERS = frozenset({"SafeContactRecorded", "SlaBreached"})
 
 
 def _from_deadline(payload: Any, deadline: Any) -> Effect:
@@ -54,24 +86,6 @@ def _legacy_marks(event_type: str, payload: Any, found: list[Effect]) -> list[Ef
         if kind:
             return [Effect(str(kind), str(getattr(payload, "clock_id", "")), "BREACHED")]
     return []
-
-
-def _message_fields(payload: Any):
-    for field, repeated in _message_typed_fields(payload.DESCRIPTOR):
-        if repeated:
-            for item in getattr(payload, field.name):
-                yield field, item
-        elif payload.HasField(field.name):
-            yield field, getattr(payload, field.name)
-
-
-@functools.cache
-def _message_typed_fields(descriptor: Any) -> tuple[tuple[Any, bool], ...]:
-    """The fields of a message type that hold messages (maps left out), once per type."""
-    return tuple(
-        (field, field.is_repeated) for field in descriptor.fields
-        if field.message_type is not None and not (field.is_repeated and field.message_type.GetOptions().map_entry)
-    )
 
 
 def _unique(effects: list[Effect]) -> list[Effect]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -233,14 +234,20 @@ def summarise(event_type: str, payload: Any) -> str:
 
 
 def _enum_name(message: Any, field: str) -> str:
-    descriptor = message.DESCRIPTOR.fields_by_name[field].enum_type
-    return descriptor.values_by_number[getattr(message, field)].name
+    return _enum_names(message.DESCRIPTOR, field)[getattr(message, field)]
+
+
+@functools.cache
+def _enum_names(descriptor: Any, field: str) -> dict[int, str]:
+    """An enum field's value names by number, once per type and field (every entry asks)."""
+    return {number: value.name for number, value in descriptor.fields_by_name[field].enum_type.values_by_number.items()}
 
 
 def _enum_value(message: Any, field: str, number: int) -> str:
     return message.DESCRIPTOR.fields_by_name[field].enum_type.values_by_number[number].name
 
 
+@functools.lru_cache(maxsize=4096)
 def _words(name: str) -> str:
     """'VICTIM_DIRECT' → 'victim direct'; 'CaseFileOpened' → 'case file opened'."""
     if "_" in name or name.isupper():

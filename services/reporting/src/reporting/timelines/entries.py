@@ -21,6 +21,7 @@ from reporting.domain.deadline_marks import deadline_effects, iso_of
 from reporting.domain.summaries import summarise
 
 MARK = reporting_pb2.DeadlineMark
+TimelineEntry = reporting_pb2.TimelineEntry
 MARK_NUMBER = dict(MARK.items())  # a dict: MARK.Value is Python per call
 
 
@@ -41,22 +42,20 @@ class Row(NamedTuple):
 
 def timeline_row(event: IncomingEvent) -> Row:
     envelope, payload = event.envelope, event.payload
-    entry = reporting_pb2.TimelineEntry(
-        event_id=envelope.event_id, service=envelope.source.service, event_type=envelope.event_type,
-        summary=summarise(envelope.event_type, payload), correction=is_correction(envelope.event_type),
+    event_id, event_type, service = envelope.event_id, envelope.event_type, envelope.source.service
+    occurred_at, recorded_at = envelope.occurred_at, envelope.recorded_at
+    entry = TimelineEntry(
+        event_id=event_id, service=service, event_type=event_type, summary=summarise(event_type, payload),
+        correction=is_correction(event_type), actor=envelope.actor, occurred_at=occurred_at, recorded_at=recorded_at,
     )
-    entry.actor.CopyFrom(envelope.actor)
-    entry.occurred_at.CopyFrom(envelope.occurred_at)
-    entry.recorded_at.CopyFrom(envelope.recorded_at)
     if payload is not None:
-        for effect in deadline_effects(envelope.event_type, payload):
+        for effect in deadline_effects(event_type, payload):
             added = entry.deadlines.add(kind=effect.kind, clock_id=effect.clock_id, mark=MARK_NUMBER[effect.mark])
             if effect.due_at is not None:
                 added.due_at.CopyFrom(effect.due_at)
     return Row(
-        envelope.event_id, envelope.case_id, iso_of(envelope.occurred_at), iso_of(envelope.recorded_at),
-        envelope.source.service, envelope.source.notification_id, envelope.event_type,
-        entry.SerializeToString(deterministic=True),
+        event_id, envelope.case_id, iso_of(occurred_at), iso_of(recorded_at), service,
+        envelope.source.notification_id, event_type, entry.SerializeToString(deterministic=True),
         payload.DESCRIPTOR.full_name if payload is not None else "",
         payload.SerializeToString(deterministic=True) if payload is not None else b"",
     )

