@@ -24,7 +24,7 @@ from casework.intake.v1 import intake_pb2
 from casework.referral.v1 import events_pb2 as referral_events
 from casework.reporting.v1 import events_pb2 as reporting_events
 from reporting.application import ReportingApplication
-from reporting.domain.sla import BREACHED, MET, OPEN, WITHDRAWN, SlaClock
+from reporting.domain.sla import BREACHED, MET, OPEN, WITHDRAWN, SlaCase, SlaClock
 from reporting.sla_breaches import TABLE as BREACH_TABLE
 from reporting.sla_projection import BreachFilter
 from reporting.translation import to_contract
@@ -396,3 +396,26 @@ def test_an_outcome_recorded_before_the_area_was_known_is_published_with_it_read
     feed.send("intake", case, disclosure(case, GOOD_FRIDAY_EVENING, area="Caerphilly"), GOOD_FRIDAY_EVENING)
     assert to_contract(met, app.sla.area_of).payload.area == "Caerphilly"  # the policy kept it current
     assert reads == [case]
+
+
+def test_a_case_with_many_clocks_is_loaded_from_a_snapshot_equal_to_its_replay(app: ReportingApplication) -> None:
+    """A case's SLA record gains an event per clock for the case's whole life: past 100 it is
+    loaded from a snapshot (ADR 0034), which must hold what replaying every event gives."""
+    case = case_id_for("long-lived")
+    feed = Feed(app)
+    feed.send("intake", case, disclosure(case, GOOD_FRIDAY_EVENING), GOOD_FRIDAY_EVENING)
+    due = GOOD_FRIDAY_EVENING + timedelta(hours=24)
+    for i in range(105):
+        feed.send("repairs", case, work_order_raised(case, f"wo-{i}", due), GOOD_FRIDAY_EVENING)
+    case_id = SlaCase.create_id(case)
+    snapshots = list(app.snapshots.get(case_id)) if app.snapshots else []
+    assert [s.originator_version for s in snapshots] == [100]
+    replayed = None
+    for stored in app.repository.event_store.get(case_id):  # every event, from the first
+        replayed = stored.mutate(replayed)
+    loaded = app.repository.get(case_id)
+    assert vars(loaded) == vars(replayed) and loaded.version > 100
+    work_orders = [c for c in loaded.clock_ids if c.startswith("work-order:")]
+    assert len(work_orders) == 105 and len(loaded.clock_ids) == 107  # and the disclosure's own two
+    area, clocks = app.sla.status(case)
+    assert area == "Torfaen North" and {c.clock_id for c in clocks} == set(loaded.clock_ids)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from caseplatform.envelope import IncomingEvent
@@ -15,6 +15,7 @@ from caseplatform.settings import PlatformSettings
 from caseplatform.store import ServiceApplication
 from casework.reporting.v1 import reporting_pb2
 from reporting.access_log import AccessLogTable, is_audit, record_access
+from reporting.domain.sla import SlaCase
 from reporting.domain.deadline_marks import iso
 from reporting.exports.redaction import redact
 from reporting.sla_breaches import BreachTable
@@ -26,6 +27,9 @@ from reporting.timelines.watch import TimelineWatch
 
 
 class ReportingApplication(ServiceApplication):
+    # A case's SLA record gains an event per clock for as long as the case is open (ADR 0034).
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {SlaCase: 100}
+
     def __init__(self, settings: PlatformSettings, env: dict[str, str] | None = None) -> None:
         super().__init__("reporting", settings, env)
         self.timelines = TimelineTable(self)
