@@ -419,3 +419,24 @@ def test_a_case_with_many_clocks_is_loaded_from_a_snapshot_equal_to_its_replay(a
     assert len(work_orders) == 105 and len(loaded.clock_ids) == 107  # and the disclosure's own two
     area, clocks = app.sla.status(case)
     assert area == "Torfaen North" and {c.clock_id for c in clocks} == set(loaded.clock_ids)
+
+
+def test_an_enum_value_from_a_newer_risk_service_still_meets_the_deadline(app: ReportingApplication, clock: Any) -> None:
+    """Adding an enum value is a compatible contract change: reporting built before it must still
+    put the event on the timeline and mark its deadline met, not dead-letter it and let the clock
+    breach."""
+    case = case_id_for("newer-grade")
+    feed = Feed(app)
+    feed.send("intake", case, disclosure(case, GOOD_FRIDAY_EVENING), GOOD_FRIDAY_EVENING)
+    feed.send("risk", case, assessment_required(case, GOOD_FRIDAY_EVENING), GOOD_FRIDAY_EVENING)
+    done = GOOD_FRIDAY_EVENING + timedelta(hours=3)
+    clock.set(done)
+    assessed = risk_assessed(case, GOOD_FRIDAY_EVENING, done, on_time=True)
+    assessed.grade, assessed.triggers[:] = 77, [78]  # numbers this build does not know
+    outcome = feed.inbox.apply("risk", 0, [feed.event("risk", case, assessed, done)])
+    assert (outcome.processed, outcome.dead_letters) == (1, [])
+    states = {c.clock_id: (c.state, c.on_time) for c in app.sla.status(case)[1]}
+    assert states[f"{case}:RISK_ASSESSMENT"] == (MET, True)
+    entry = app.timelines.for_case(case)[-1]
+    assert entry["event_type"] == "risk.v1.RiskAssessed"
+    assert "unrecognised value 77 risk" in entry["summary"] and "unrecognised value 78" in entry["summary"]

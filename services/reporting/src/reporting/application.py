@@ -15,8 +15,8 @@ from caseplatform.settings import PlatformSettings
 from caseplatform.store import ServiceApplication
 from casework.reporting.v1 import reporting_pb2
 from reporting.access_log import AccessLogTable, is_audit, record_access
-from reporting.domain.sla import SlaCase
 from reporting.domain.deadline_marks import iso
+from reporting.domain.sla import SlaCase
 from reporting.exports.redaction import redact
 from reporting.sla_breaches import BreachTable
 from reporting.sla_projection import SlaProjection

@@ -175,8 +175,9 @@ def access_log(ctx: typer.Context, case_id: str) -> None:
     """Who read or was refused the case's data, when and why (the read audit; Housing Manager, regulator)."""
     response = ctx.obj.call("GetAccessLog", reporting_pb2.GetAccessLogRequest(case_id=case_id))
     table = Table("at", "service", "rpc", "agency", "role", "user", "purpose", "outcome", title=f"access log of {case_id}")
-    for e in response.entries:
-        outcome = common_access.AccessOutcome.Name(e.outcome) + (f": {e.reason}" if e.reason else "")
+    outcomes = {number: name for name, number in common_access.AccessOutcome.items()}
+    for e in response.entries:  # a newer server may send an outcome this build does not know
+        outcome = outcomes.get(e.outcome, f"unrecognised value {e.outcome}") + (f": {e.reason}" if e.reason else "")
         table.add_row(_when(e.at), e.service, e.rpc, e.agency, e.access_role or e.role, e.user, e.purpose, outcome)
     console.print(table)
 

@@ -20,7 +20,7 @@ def _assessment(p: Any) -> str:
 
 
 def _risk_assessed(p: Any) -> str:
-    criteria = ", ".join(_words(p.DESCRIPTOR.fields_by_name["triggers"].enum_type.values_by_number[t].name) for t in p.triggers)
+    criteria = ", ".join(_words(_enum_value(p, "triggers", t)) for t in p.triggers)
     police = _enum_name(p, "checklist") == "POLICE_DASH"
     basis = "graded by the police, not re-scored" if police else f"{p.yes_count} \"yes\" answer{'s' if p.yes_count != 1 else ''}"
     text = (
@@ -61,7 +61,9 @@ def _further(p: Any) -> str:
 
 def _safe_contact(p: Any) -> str:
     outcome = {"ATTEMPTED": "Safe contact attempted, not made", "MADE": "Safe contact made",
-               "UNSAFE_TO_CONTACT": "Not safe to contact the victim now"}[_enum_name(p, "outcome")]
+               "UNSAFE_TO_CONTACT": "Not safe to contact the victim now"}.get(_enum_name(p, "outcome"))
+    if outcome is None:
+        outcome = f"Safe contact recorded ({_enum_name(p, 'outcome')})"
     if _enum_name(p, "outcome") == "MADE":
         outcome += " (within the deadline)" if p.deadline_met else " (after the deadline)"
     return outcome
@@ -76,7 +78,7 @@ def _reassigned(p: Any) -> str:
 
 
 def _work_order_raised(p: Any) -> str:
-    measures = ", ".join(_words(p.DESCRIPTOR.fields_by_name["measures"].enum_type.values_by_number[m].name) for m in p.measures)
+    measures = ", ".join(_words(_enum_value(p, "measures", m)) for m in p.measures)
     return (
         f"{_enum_name(p, 'priority').capitalize()} work order raised ({_words(_enum_name(p, 'source'))}): "
         f"{measures}; due by {p.deadline.due_date}"
@@ -91,8 +93,7 @@ def _action_agreed(p: Any) -> str:
     source = "MARAC action" if _enum_name(p, "source") == "MARAC_MEETING" else "Agency request"
     text = f"{source} agreed for {p.owning_agency}: {_action_kind(p)}, due by the end of {p.deadline.due_date}"
     if p.measures:
-        names = p.DESCRIPTOR.fields_by_name["measures"].enum_type.values_by_number
-        text += f" ({', '.join(_words(names[m].name) for m in p.measures)})"
+        text += f" ({', '.join(_words(_enum_value(p, 'measures', m)) for m in p.measures)})"
     return text
 
 
@@ -119,7 +120,7 @@ def _dacc_matched(p: Any) -> str:
 
 
 def _dacc_outcome(p: Any) -> str:
-    offered = ", ".join(_words(p.DESCRIPTOR.fields_by_name["interventions"].enum_type.values_by_number[i].name) for i in p.interventions)
+    offered = ", ".join(_words(_enum_value(p, "interventions", i)) for i in p.interventions)
     agencies = len(p.agencies_shared)
     return (
         f"DACC outcome recorded for {p.dacc_date}: {agencies} agenc{'ies' if agencies != 1 else 'y'} shared information; "
@@ -234,17 +235,20 @@ def summarise(event_type: str, payload: Any) -> str:
 
 
 def _enum_name(message: Any, field: str) -> str:
-    return _enum_names(message.DESCRIPTOR, field)[getattr(message, field)]
+    return _enum_value(message, field, getattr(message, field))
+
+
+def _enum_value(message: Any, field: str, number: int) -> str:
+    """The name of an enum field's value. A number this build does not know (a newer publisher
+    added the value: a compatible change) reads as such, rather than failing the event."""
+    name = _enum_names(message.DESCRIPTOR, field).get(number)
+    return name if name is not None else f"unrecognised value {number}"
 
 
 @functools.cache
 def _enum_names(descriptor: Any, field: str) -> dict[int, str]:
     """An enum field's value names by number, once per type and field (every entry asks)."""
     return {number: value.name for number, value in descriptor.fields_by_name[field].enum_type.values_by_number.items()}
-
-
-def _enum_value(message: Any, field: str, number: int) -> str:
-    return message.DESCRIPTOR.fields_by_name[field].enum_type.values_by_number[number].name
 
 
 @functools.lru_cache(maxsize=4096)
