@@ -79,11 +79,14 @@ def _exported_names() -> set[str]:
             if not isinstance(value, MetricWrapperBase):
                 continue
             for family in value.describe():
+                # The series names a scrape holds: a counter's or a histogram's bare name is none
+                # of them (a rule on `casework_events_consumed` would never match anything).
                 base = family.name
-                names.add(base)
                 kind = value._type
                 if kind == "counter":
                     names |= {f"{base}_total", f"{base}_created"}
                 elif kind == "histogram":
-                    names |= {f"{base}_bucket", f"{base}_sum", f"{base}_count"}
+                    names |= {f"{base}_bucket", f"{base}_sum", f"{base}_count", f"{base}_created"}
+                else:
+                    names.add(base)
     return names

@@ -8,6 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from caseplatform.aggregate import CaseAggregate
+from caseplatform.enums import enum_name
 from caseplatform.envelope import (
     IncomingEvent,
     OutgoingEvent,
@@ -40,12 +41,17 @@ class Counter(CaseAggregate):
 
 
 class CounterApp(ServiceApplication):
-    """Counts, per case, every DisclosureReceived it applies; refuses tenant ref 'POISON'."""
+    """Counts, per case, every DisclosureReceived it applies; refuses tenant ref 'POISON'; reads
+    the channel by name, so a channel newer than this build is not understood (ADR 0038)."""
+
+    understands_channel: int | None = None  # a newer build: this unknown number reads as "NEWER"
 
     def policy(self, event: IncomingEvent, unit: Unit) -> None:
         assert isinstance(event.payload, events_pb2.DisclosureReceived)
         if event.payload.tenant_ref == "POISON":
             raise ValueError("cannot apply this one")
+        if event.payload.channel != self.understands_channel:
+            enum_name(event.payload, "channel")
         counter = unit.get(Counter.create_id(event.case_id)) or Counter(case_id=event.case_id, meta=unit.meta())
         counter.see(event.envelope.event_id, meta=unit.meta())
         unit.collect(counter)
@@ -53,13 +59,13 @@ class CounterApp(ServiceApplication):
 
 def incoming(
     case_id: str, notification_id: int, previous: int, *, partition: int = 0, tenant_ref: str = "T-1",
-    source: str = "intake", recorded_at: Any = None,
+    source: str = "intake", recorded_at: Any = None, channel: int = 0,
 ) -> IncomingEvent:
     from datetime import UTC, datetime
 
     outgoing = OutgoingEvent(
         case_id=case_id,
-        payload=events_pb2.DisclosureReceived(case_id=case_id, tenant_ref=tenant_ref),
+        payload=events_pb2.DisclosureReceived(case_id=case_id, tenant_ref=tenant_ref, channel=channel),
         occurred_at=datetime(2027, 3, 26, 17, 30, tzinfo=UTC),
     )
     envelope = build_envelope(

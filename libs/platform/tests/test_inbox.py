@@ -70,6 +70,35 @@ def test_a_poison_event_is_dead_lettered_and_the_partition_carries_on(app: Count
     assert len(seen(app, "a")) == 2
 
 
+NEWER_CHANNEL = 97  # a value a newer intake could add to intake.v1.Channel: unknown to this build
+
+
+def test_an_event_not_understood_yet_holds_its_partition_until_a_build_that_does(app: CounterApp, inbox: Inbox) -> None:
+    """ADR 0038: not dead-lettered (its effect would be lost) nor guessed at, but held — what
+    came before is applied, nothing after it, and the same run applies whole once understood."""
+    run = [incoming("a", 1, 0), incoming("a", 2, 1, channel=NEWER_CHANNEL), incoming("a", 3, 2)]
+    held = inbox.apply("intake", 0, run)
+    assert (held.processed, held.held_at, held.dead_letters) == (1, 1, [])
+    assert inbox.tracked("intake", 0) == 1 and len(seen(app, "a")) == 1
+    again = inbox.apply("intake", 0, run[1:])  # tried again: still held, still nothing lost
+    assert (again.processed, again.held_at, inbox.tracked("intake", 0)) == (0, 0, 1)
+
+    app.understands_channel = NEWER_CHANNEL  # the upgraded build
+    upgraded = inbox.apply("intake", 0, run[1:])
+    assert (upgraded.processed, upgraded.held_at) == (2, None)
+    assert inbox.tracked("intake", 0) == 3 and len(seen(app, "a")) == 3
+
+
+def test_a_held_partition_in_a_batch_spares_the_others(app: CounterApp, inbox: Inbox) -> None:
+    outcomes = inbox.apply_batch({
+        ("intake", 0): [incoming("a", 1, 0, channel=NEWER_CHANNEL), incoming("a", 2, 1)],
+        ("intake", 1): [incoming("b", 1, 0, partition=1)],
+    })
+    assert (outcomes[("intake", 0)].held_at, outcomes[("intake", 0)].processed) == (0, 0)
+    assert (outcomes[("intake", 1)].held_at, outcomes[("intake", 1)].processed) == (None, 1)
+    assert (inbox.tracked("intake", 0), inbox.tracked("intake", 1)) == (0, 1)
+
+
 def test_events_recorded_by_a_policy_name_the_event_that_caused_them(app: CounterApp, inbox: Inbox) -> None:
     event = incoming("a", 1, 0)
     inbox.apply("intake", 0, [event])

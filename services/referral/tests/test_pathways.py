@@ -13,6 +13,7 @@ import pytest
 
 from caseplatform.calendar import LONDON, WorkingDayCalendar
 from caseplatform.clock import ControlledClock
+from caseplatform.envelope import to_timestamp
 from caseplatform.errors import InvalidArgument, PermissionDenied, PreconditionFailed
 from caseplatform.identity import Actor
 from caseplatform.marac_areas import MaracSchedule
@@ -21,6 +22,7 @@ from caseplatform.testing import controlled_clock
 from casework.intake.v1 import events_pb2 as intake_events
 from casework.intake.v1 import intake_pb2
 from casework.referral.v1 import events_pb2
+from casework.risk.v1 import events_pb2 as risk_events
 from referral import commands
 from referral.application import ReferralApplication
 from referral.domain.referral import Referral
@@ -87,6 +89,19 @@ def test_high_risk_requires_a_marac_referral_before_the_areas_next_cutoff_and_in
     # Monday 1 March, so this goes to 18 March, whose list closes at the end of Monday 15 March.
     assert marac.deadline["due_date"] == "2027-03-15"
     assert [e.area for e in of_type(app, events_pb2.CsoInformed)] == ["torfaen"]
+
+
+def test_a_risk_grade_newer_than_this_build_holds_the_partition_and_skips_nothing(app, feed, case_id):
+    """A newer risk service may grade with a value this build does not know (adding an enum value
+    is a compatible change). Guessing "not HIGH" could skip a MARAC referral; dead-lettering would
+    lose the assessment. Held (ADR 0038): nothing applied from it on until a build that knows it."""
+    feed.disclosure(case_id)
+    payload = risk_events.RiskAssessed(case_id=case_id, assessment_id="a-new", grade=77, completed_at=to_timestamp(THURSDAY))
+    outcome = feed.send("risk", payload)
+    assert (outcome.held_at, outcome.processed, outcome.dead_letters) == (0, 0, [])
+    assert feed.inbox.tracked("risk", 0) == 0 and "MARAC" not in by_type(app, case_id)
+    feed.risk(case_id, "HIGH", triggers=("VISIBLE_HIGH_RISK",))  # what follows it waits too
+    assert feed.inbox.tracked("risk", 0) == 0 and "MARAC" not in by_type(app, case_id)
 
 
 def test_risk_heard_before_the_disclosure_waits_for_it_and_is_timed_by_the_cases_own_area(app, feed, case_id):

@@ -91,6 +91,14 @@ def _prompt_subscriber(linger_s: float) -> type[PromptBatchSubscriber]:
     return type("PromptBatchSubscriber", (PromptBatchSubscriber,), {"__slots__": (), "linger_s": linger_s})
 
 
+def _resume(consumer: Any, tp: TopicPartition) -> None:
+    try:
+        if tp in consumer.assignment():
+            consumer.resume(tp)
+    except Exception:  # noqa: BLE001 - the consumer has stopped or lost the partition meanwhile
+        log.debug("resume of %s skipped", tp)
+
+
 class TrackedConsumer:
     def __init__(
         self,
@@ -158,6 +166,7 @@ class TrackedConsumer:
         self._loop = asyncio.get_running_loop()
         records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
         runs: dict[tuple[str, int], list[IncomingEvent]] = defaultdict(list)
+        offsets: dict[tuple[str, int], list[int]] = defaultdict(list)  # each run's records' offsets
         for record in records:
             try:
                 event = self._read(record)
@@ -165,13 +174,16 @@ class TrackedConsumer:
                 await self._dead_letter(record, str(exc))
                 continue
             runs[(self._by_topic[record.topic], record.partition)].append(event)
+            offsets[(self._by_topic[record.topic], record.partition)].append(record.offset)
         assert self._inbox is not None
         if self._before_batch is not None:
             await self._before_batch()
         if runs:
             outcomes = await asyncio.to_thread(self._inbox.apply_batch, runs)
             for (source, partition), outcome in outcomes.items():
-                if outcome.gaps:
+                if outcome.held_at is not None:
+                    await self._hold(msg, topic_for(source), partition, offsets[(source, partition)][outcome.held_at])
+                elif outcome.gaps:
                     self._rewind(msg, topic_for(source), partition)
         self._export_lag(msg, records)
 
@@ -188,6 +200,22 @@ class TrackedConsumer:
         if consumer is not None:
             log.warning("%s: gap on %s[%d]; re-reading the partition from its start", self.service, topic, partition)
             consumer.seek(TopicPartition(topic, partition), 0)
+
+    async def _hold(self, msg: Any, topic: str, partition: int, offset: int) -> None:
+        """An event this build does not understand yet (ADR 0038): the partition goes back to it
+        and pauses; in a few seconds it is read and tried again, until a build that knows it runs.
+        The group's offset is committed there too, so a restarted (upgraded) consumer starts at it."""
+        consumer = getattr(msg, "consumer", None)
+        if consumer is None:
+            return
+        tp = TopicPartition(topic, partition)
+        consumer.seek(tp, offset)
+        consumer.pause(tp)
+        asyncio.get_running_loop().call_later(REWIND_INTERVAL_S, _resume, consumer, tp)
+        try:
+            await consumer.commit({tp: offset})
+        except Exception:  # noqa: BLE001 - a rebalance under way: the store is the record anyway
+            log.info("%s: could not commit the held offset of %s[%d]", self.service, topic, partition)
 
     async def start_positions(self, assigned: Any) -> None:
         """On assignment, a partition this store has never applied anything from is read from its

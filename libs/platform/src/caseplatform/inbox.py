@@ -12,7 +12,9 @@ events the policy produced. Each message names its predecessor on the partition,
 A fetched batch is applied in one transaction with every partition's position in it
 (ARCHITECTURE.md: one commit per message caps throughput; ADR 0027: one per partition's run made
 a quiet stack's small batches, spread over every partition of every source, cost a commit each). A message the policy cannot apply is dead-lettered with the reason and
-stepped over, so one bad event does not stop a partition.
+stepped over, so one bad event does not stop a partition — except one this build does not
+understand yet (`caseplatform.enums.NotUnderstood`: a newer contract's enum value), which holds
+its partition until a build that does is running (ADR 0038).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from opentelemetry import trace
 
 from caseplatform import metrics
+from caseplatform.enums import NotUnderstood
 from caseplatform.envelope import IncomingEvent
 from caseplatform.identity import system_actor
 from caseplatform.projection import RowWriter, TrackingWithRows
@@ -129,6 +132,9 @@ class BatchOutcome:
     duplicates: int = 0
     gaps: int = 0
     dead_letters: list[tuple[IncomingEvent, str]] = field(default_factory=list)
+    # Index, in the run given, of an event held for a newer build (ADR 0038): it and what follows
+    # were not applied; the consumer reads the partition again from it a little later.
+    held_at: int | None = None
 
 
 class PolicyFailed(Exception):
@@ -136,6 +142,10 @@ class PolicyFailed(Exception):
         super().__init__(reason)
         self.index = index
         self.reason = reason
+
+
+class Held(PolicyFailed):
+    """The policy does not understand the event yet (`NotUnderstood`): hold, do not step over."""
 
 
 class Inbox:
@@ -200,6 +210,11 @@ class Inbox:
                 index = start + failed.index
                 self._apply_run(source_service, partition, events[start:index], outcome)
                 bad = events[index]
+                if isinstance(failed, Held):  # …or, not understood yet, stop there (ADR 0038)
+                    log.warning("inbox %s: holding %s:%s at %d until a newer build: %s",
+                                self.app.service, source_service, partition, bad.notification_id, failed.reason)
+                    outcome.held_at = index
+                    return
                 if bad.previous_notification_id == self.tracked(source_service, partition):
                     if self._park is not None:
                         self._park(source_service, partition, bad, failed.reason)
@@ -304,6 +319,8 @@ class Inbox:
                 return  # an event type this service does not know: nothing to do
             try:
                 self._policy(event, unit)
+            except NotUnderstood as exc:
+                raise Held(index, str(exc)) from exc
             except Exception as exc:
                 log.exception("inbox %s: policy failed on %s", self.app.service, event.event_type)
                 raise PolicyFailed(index, f"{type(exc).__name__}: {exc}") from exc
@@ -320,3 +337,4 @@ class Inbox:
         counter.labels(service, source_service, "duplicate").inc(outcome.duplicates)
         counter.labels(service, source_service, "gap").inc(outcome.gaps)
         counter.labels(service, source_service, "dead_lettered").inc(len(outcome.dead_letters))
+        counter.labels(service, source_service, "held").inc(outcome.held_at is not None)

@@ -27,7 +27,7 @@ RELAY_REPUBLISHES = Counter(
 )
 EVENTS_CONSUMED = Counter(
     "casework_events_consumed",
-    "Messages the inbox handled, by outcome (processed, duplicate, gap, dead_lettered)",
+    "Messages the inbox handled, by outcome (processed, duplicate, gap, dead_lettered, held: ADR 0038)",
     ["service", "source_service", "outcome"],
 )
 CONSUMER_LAG = Gauge(

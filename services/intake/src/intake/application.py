@@ -14,6 +14,7 @@ from eventsourcing.application import AggregateNotFoundError
 from caseplatform.calendar import WorkingDayCalendar
 from caseplatform.clock import process_clock
 from caseplatform.concurrency import retry_on_conflict
+from caseplatform.enums import enum_name
 from caseplatform.envelope import IncomingEvent
 from caseplatform.errors import Conflict, InvalidArgument, NotFound, PreconditionFailed
 from caseplatform.identity import Actor
@@ -25,9 +26,7 @@ from caseplatform.projection import Rows
 from caseplatform.settings import PlatformSettings
 from caseplatform.store import ServiceApplication, Sql
 from casework.marac.v1 import events_pb2 as marac_events
-from casework.marac.v1 import marac_pb2
 from casework.risk.v1 import events_pb2 as risk_events
-from casework.risk.v1 import risk_pb2
 from intake import commands, erasure
 from intake.case_list import CaseList, CaseRow
 from intake.commands import (
@@ -150,7 +149,7 @@ class IntakeApplication(ServiceApplication):
         if isinstance(event.payload, risk_events.RiskAssessed):
             case = unit.get(UUID(event.payload.case_id))
             if isinstance(case, Case):
-                grade = risk_pb2.Grade.Name(event.payload.grade)
+                grade = enum_name(event.payload, "grade")
                 case.note_risk_grade(grade=grade, assessment_id=event.payload.assessment_id, meta=unit.meta())
                 unit.collect(case)
         elif isinstance(event.payload, (marac_events.ActionAgreed, marac_events.ActionCompleted)):
@@ -412,7 +411,7 @@ def housing_work_from_marac(event: IncomingEvent, unit: Unit) -> None:
     if not isinstance(case, Case):
         return
     if isinstance(payload, marac_events.ActionAgreed):
-        kind = marac_pb2.ActionKind.Name(payload.kind)
+        kind = enum_name(payload, "kind")
         if payload.landlord_owned and kind in HOUSING_ACTIONS:
             case.assign_landlord_action(
                 action_id=payload.action_id, kind=kind, due_date=payload.deadline.due_date, meta=unit.meta()

@@ -9,15 +9,14 @@ from typing import Any
 from uuid import UUID
 
 from caseplatform.deadlines import Deadline, deadline_from_message
+from caseplatform.enums import enum_name, enum_names
 from caseplatform.envelope import IncomingEvent, from_timestamp
 from caseplatform.inbox import Unit
 from caseplatform.marac_areas import area_key
 from casework.intake.v1 import events_pb2 as intake_events
-from casework.intake.v1 import intake_pb2
 from casework.marac.v1 import events_pb2 as marac_events
 from casework.marac.v1 import marac_pb2
 from casework.risk.v1 import events_pb2 as risk_events
-from casework.risk.v1 import risk_pb2
 from referral.deadlines import PathwayDeadlines
 from referral.domain.case_file import MaracHistory, ReferralCase
 from referral.domain.pathways import PATHWAYS, Gate, ReferralType, children_reason
@@ -79,7 +78,7 @@ class PathwayPolicy:
 
     def on_ConsentRecorded(self, c: intake_events.ConsentRecorded, event: IncomingEvent, unit: Unit) -> None:
         case = self._case(c.case_id, unit)
-        decision = intake_pb2.ConsentDecision.Name(c.decision)
+        decision = enum_name(c, "decision")
         agencies = [a for a in c.agencies if a]
         case.note_consent(decision=decision, agencies=agencies, meta=unit.meta())
         unit.collect(case)
@@ -99,7 +98,7 @@ class PathwayPolicy:
     def on_SafeguardingConcernRecorded(self, s: intake_events.SafeguardingConcernRecorded, event: IncomingEvent,
                                        unit: Unit) -> None:
         case = self._case(s.case_id, unit)
-        case.note_safeguarding_concern(kind=intake_pb2.SafeguardingConcern.Name(s.kind), meta=unit.meta())
+        case.note_safeguarding_concern(kind=enum_name(s, "kind"), meta=unit.meta())
         unit.collect(case)
 
     def on_MaracReferralDetailsRecorded(self, f: intake_events.MaracReferralDetailsRecorded, event: IncomingEvent,
@@ -120,7 +119,7 @@ class PathwayPolicy:
         unit.collect(case)
 
     def on_RehousingRequested(self, r: intake_events.RehousingRequested, event: IncomingEvent, unit: Unit) -> None:
-        route = intake_pb2.RehousingRoute.Name(r.route)
+        route = enum_name(r, "route")
         self.require(unit, self._case(r.case_id, unit), ReferralType.REHOUSING, f"rehousing requested: {route}",
                      _occurred(event), occasion=event.envelope.event_id)
 
@@ -142,8 +141,8 @@ class PathwayPolicy:
 
     def on_RiskAssessed(self, r: risk_events.RiskAssessed, event: IncomingEvent, unit: Unit) -> None:
         case = self._case(r.case_id, unit)
-        grade = risk_pb2.Grade.Name(r.grade)
-        case.note_risk(grade=grade, triggers=[risk_pb2.Trigger.Name(t) for t in r.triggers], meta=unit.meta())
+        grade = enum_name(r, "grade")
+        case.note_risk(grade=grade, triggers=enum_names(r, "triggers"), meta=unit.meta())
         unit.collect(case)
         at = from_timestamp(r.completed_at) if r.HasField("completed_at") else _occurred(event)
         if grade == "HIGH":

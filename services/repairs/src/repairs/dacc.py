@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from caseplatform.enums import enum_names
 from caseplatform.envelope import IncomingEvent, from_timestamp
 from caseplatform.inbox import Unit
 from casework.intake.v1 import events_pb2 as intake_events
 from casework.police.v1 import dacc_pb2
-from casework.repairs.v1 import repairs_pb2
 from repairs.domain.case_file import CaseFile
 from repairs.domain.work_order import Priority, Source, WorkOrder, work_order_id_for
 
@@ -33,7 +33,7 @@ def react(app: Any, event: IncomingEvent, unit: Unit) -> None:
     order = WorkOrder(
         work_order_id=work_order_id,
         case_id=outcome.case_id,
-        measures=[repairs_pb2.Measure.Name(m) for m in outcome.target_hardening_measures],
+        measures=enum_names(outcome, "target_hardening_measures"),
         priority=Priority.SECURITY.value,
         source=Source.DACC_OUTCOME.value,
         reason="Target hardening offered at the daily police conference call (DACC)",

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from caseplatform.enums import enum_names
 from caseplatform.envelope import IncomingEvent
 from caseplatform.inbox import Unit
 from casework.marac.v1 import events_pb2 as marac_events
 from casework.marac.v1 import marac_pb2
-from casework.repairs.v1 import repairs_pb2
 from repairs.domain.case_file import CaseFile
 from repairs.domain.work_order import Priority, Source, WorkOrder, work_order_id_for
 
@@ -45,7 +45,7 @@ def raise_for_marac_action(app: RepairsApplication, event: IncomingEvent, unit: 
     order = WorkOrder(
         work_order_id=order_id,
         case_id=agreed.case_id,
-        measures=[repairs_pb2.Measure.Name(m) for m in agreed.measures],
+        measures=enum_names(agreed, "measures"),
         priority=Priority.SECURITY.value,
         source=Source.MARAC_ACTION.value,
         reason=f"MARAC action {agreed.action_id}: target hardening",

@@ -7,12 +7,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from caseplatform.enums import enum_name, enum_names
 from caseplatform.envelope import IncomingEvent, from_timestamp
 from caseplatform.inbox import Unit
 from casework.repairs.v1 import events_pb2 as repairs_events
-from casework.repairs.v1 import repairs_pb2
 from casework.risk.v1 import events_pb2 as risk_events
-from casework.risk.v1 import risk_pb2
 from intake.dacc.aggregates import TenancyFile
 from intake.domain.case import Case
 
@@ -21,14 +20,14 @@ def learn(event: IncomingEvent, unit: Unit) -> None:
     payload = event.payload
     if isinstance(payload, risk_events.RiskAssessed):
         _with_file(unit, payload.case_id, lambda f: f.knows("risk_grades", payload.assessment_id) or f.learn_risk_grade(
-            assessment_id=payload.assessment_id, case_id=payload.case_id, grade=risk_pb2.Grade.Name(payload.grade),
-            source=risk_pb2.Checklist.Name(payload.checklist), at=from_timestamp(event.envelope.occurred_at),
+            assessment_id=payload.assessment_id, case_id=payload.case_id, grade=enum_name(payload, "grade"),
+            source=enum_name(payload, "checklist"), at=from_timestamp(event.envelope.occurred_at),
         ))
     elif isinstance(payload, repairs_events.WorkOrderRaised):
         _with_file(unit, payload.case_id, lambda f: f.knows("work_orders", payload.work_order_id) or f.learn_work_order(
             work_order_id=payload.work_order_id, case_id=payload.case_id,
-            measures=[repairs_pb2.Measure.Name(m) for m in payload.measures],
-            priority=repairs_pb2.Priority.Name(payload.priority), source=repairs_pb2.WorkOrderSource.Name(payload.source),
+            measures=enum_names(payload, "measures"),
+            priority=enum_name(payload, "priority"), source=enum_name(payload, "source"),
             raised_at=from_timestamp(event.envelope.occurred_at),
         ))
     elif isinstance(payload, repairs_events.WorkCompleted | repairs_events.WorkOrderCancelled):
