@@ -75,7 +75,7 @@ class TimelineRpcs:
     async def ExportCaseTimeline(self, request, context):
         case_id = parse_uuid(request.case_id, "case_id")
         as_at = from_timestamp(request.as_at) if request.HasField("as_at") else None
-        fmt = reporting_pb2.ExportFormat.Name(request.format or reporting_pb2.JSON)
+        fmt = _export_format(request.format)
         entries = await asyncio.to_thread(self._app.timeline, case_id, as_at)
         exported = await asyncio.to_thread(
             export_timeline, str(case_id), iso(as_at) if as_at else None, entries, fmt, iso(process_clock().now())
@@ -172,3 +172,15 @@ def _figure(f: Figure) -> reporting_pb2.DatasetFigure:
         measure=f.measure, dimension=f.dimension, breakdown=f.breakdown,
         value=f.value if f.value is not None else 0.0, suppressed=f.suppressed,
     )
+
+
+EXPORT_FORMATS = {number: name for name, number in reporting_pb2.ExportFormat.items() if number}
+
+
+def _export_format(number: int) -> str:
+    """The format's name (unspecified: JSON); a number no build knows is the caller's mistake."""
+    if not number:
+        return "JSON"
+    if number not in EXPORT_FORMATS:
+        raise InvalidArgument.one("format", f"unknown value {number}: one of {', '.join(EXPORT_FORMATS.values())}")
+    return EXPORT_FORMATS[number]
