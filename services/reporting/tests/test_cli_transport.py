@@ -16,6 +16,7 @@ from caseplatform.testing import TestIdentities, issue_certificate, pem
 from caseplatform.tls import TlsConfig
 from casework.reporting.v1 import reporting_pb2
 from reporting.application import ReportingApplication
+from reporting.cli.app import _marks
 from reporting.cli.connection import CliError, Connection
 from reporting.entrypoints import grpc_api
 
@@ -67,3 +68,10 @@ def test_casectl_refuses_plaintext_beyond_loopback(tmp_path: Path) -> None:
                       tls_ca=tmp_path / "ca.crt", tls_cert=tmp_path / "c.crt")
     with pytest.raises(CliError, match="go together"):
         half.channel()
+
+
+def test_casectl_shows_a_deadline_mark_of_a_newer_server_instead_of_failing() -> None:
+    entry = reporting_pb2.TimelineEntry()
+    entry.deadlines.add(kind="SAFE_CONTACT", mark=reporting_pb2.MET)
+    entry.deadlines.add(kind="RISK_ASSESSMENT", mark=77)  # a mark this build of casectl does not know
+    assert _marks(entry) == "SAFE_CONTACT MET, RISK_ASSESSMENT unrecognised value 77"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import grpc
 import typer
@@ -58,6 +58,15 @@ def connect(
                          tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key)
 
 
+def _name_of(enum: Any, number: int) -> str:
+    """An enum value's name; a newer server may send one this build of casectl does not know."""
+    return next((name for name, value in enum.items() if value == number), f"unrecognised value {number}")
+
+
+def _marks(entry: Any) -> str:
+    return ", ".join(f"{d.kind} {_name_of(reporting_pb2.DeadlineMark, d.mark)}" for d in entry.deadlines)
+
+
 @timeline.command("show")
 def show(ctx: typer.Context, case_id: str, as_at: AsAt = None) -> None:
     request = reporting_pb2.GetCaseTimelineRequest(case_id=case_id)
@@ -66,7 +75,7 @@ def show(ctx: typer.Context, case_id: str, as_at: AsAt = None) -> None:
     response = ctx.obj.call("GetCaseTimeline", request)
     table = Table("happened (UTC)", "recorded (UTC)", "service", "who", "what", "deadlines")
     for e in response.entries:
-        marks = ", ".join(f"{d.kind} {reporting_pb2.DeadlineMark.Name(d.mark)}" for d in e.deadlines)
+        marks = _marks(e)
         what = ("CORRECTION: " if e.correction else "") + e.summary
         table.add_row(_when(e.occurred_at), _when(e.recorded_at), e.service, f"{e.actor.agency} ({e.actor.role})", what, marks)
     console.print(table)
@@ -86,7 +95,7 @@ def watch(
     try:
         for update in stream:
             for e in update.entries:
-                marks = ", ".join(f"{d.kind} {reporting_pb2.DeadlineMark.Name(d.mark)}" for d in e.deadlines)
+                marks = _marks(e)
                 console.print(f"{_when(e.occurred_at)}  {e.service:9}  {e.event_type}  {e.summary}"
                               + (f"  [{marks}]" if marks else ""), highlight=False)
             if update.complete:
@@ -175,9 +184,8 @@ def access_log(ctx: typer.Context, case_id: str) -> None:
     """Who read or was refused the case's data, when and why (the read audit; Housing Manager, regulator)."""
     response = ctx.obj.call("GetAccessLog", reporting_pb2.GetAccessLogRequest(case_id=case_id))
     table = Table("at", "service", "rpc", "agency", "role", "user", "purpose", "outcome", title=f"access log of {case_id}")
-    outcomes = {number: name for name, number in common_access.AccessOutcome.items()}
-    for e in response.entries:  # a newer server may send an outcome this build does not know
-        outcome = outcomes.get(e.outcome, f"unrecognised value {e.outcome}") + (f": {e.reason}" if e.reason else "")
+    for e in response.entries:
+        outcome = _name_of(common_access.AccessOutcome, e.outcome) + (f": {e.reason}" if e.reason else "")
         table.add_row(_when(e.at), e.service, e.rpc, e.agency, e.access_role or e.role, e.user, e.purpose, outcome)
     console.print(table)
 
