@@ -7,7 +7,7 @@ SERVICES := intake risk referral marac repairs reporting
 CONTRACTS := libs/contracts/src
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
-.PHONY: install proto run test test-unit token lint system-deps lock lock-deploy deploy-tools asyncapi bench clean
+.PHONY: install proto proto-baseline run test test-unit token lint system-deps lock lock-deploy deploy-tools asyncapi bench clean
 
 # The virtualenv, pinned dependencies and the project's own source folders on its path.
 $(VENV)/.installed: requirements.lock
@@ -31,6 +31,11 @@ $(CONTRACTS)/.generated: $(VENV)/.installed $(PROTOS)
 	touch $@
 
 proto: $(CONTRACTS)/.generated
+
+# Record proto/'s current shape as the compatibility baseline (tests/contract/test_compatibility.py),
+# after a reviewed change: additions only, or a breaking change made in a new v2 package.
+proto-baseline: proto
+	$(PY) -m caseplatform.contract_shape --write
 
 # Re-pin: a throwaway virtualenv from requirements.in, every package frozen with ==.
 lock:
