@@ -34,8 +34,8 @@ def _changed(base: Shape, change) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_a_removed_field_breaks_unless_its_number_is_reserved(base: Shape) -> None:
-    message = base["messages"]["risk.v1.RiskAssessed"]
-    number, field = next((n, f) for n, f in message["fields"].items() if f["name"] == "grade")
+    fields = base["messages"]["risk.v1.RiskAssessed"]["fields"]
+    number = next(n for n, f in fields.items() if f["name"] == "grade")
 
     def remove(s: Shape) -> None:
         del s["messages"]["risk.v1.RiskAssessed"]["fields"][number]
