@@ -172,6 +172,13 @@ def test_casectl_dataset_rebuild_and_sla(stack: DevStack, case: dict, tmp_path: 
     # With the SLA engine: its status; without it: a plain message naming the missing RPC.
     assert status.returncode == 0 or "GetSlaStatus" in status.stderr, status.stderr
 
+    # The breach list's filter is nested in the request: options reach it (a flat field=value could not).
+    breaches = casectl(stack, "sla", "breaches", "--kind", "SAFE_CONTACT", "--area", "Torfaen North",
+                       "--from", str(disclosed.date() - timedelta(days=1)), "--page-size", "5")
+    assert breaches.returncode == 0, breaches.stderr
+    refused = casectl(stack, "sla", "breaches", "--page-size", "-1")
+    assert refused.returncode == 1 and "page_size" in refused.stderr, refused.stderr
+
 
 def test_casectl_watches_a_timeline_until_what_it_waits_for_is_there(stack: DevStack, case: dict) -> None:
     done = casectl(stack, "timeline", "watch", case["id"], "--until", "intake.v1.DetailsCorrected", "--timeout", "60")

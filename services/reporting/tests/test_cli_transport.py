@@ -8,6 +8,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from google.protobuf import json_format
 
 from caseplatform.devstack.ports import free_ports
 from caseplatform.grpc_server import build_server
@@ -16,7 +17,7 @@ from caseplatform.testing import TestIdentities, issue_certificate, pem
 from caseplatform.tls import TlsConfig
 from casework.reporting.v1 import reporting_pb2
 from reporting.application import ReportingApplication
-from reporting.cli.app import _marks
+from reporting.cli.app import _marks, breach_request
 from reporting.cli.connection import CliError, Connection
 from reporting.entrypoints import grpc_api
 
@@ -75,3 +76,18 @@ def test_casectl_shows_a_deadline_mark_of_a_newer_server_instead_of_failing() ->
     entry.deadlines.add(kind="SAFE_CONTACT", mark=reporting_pb2.MET)
     entry.deadlines.add(kind="RISK_ASSESSMENT", mark=77)  # a mark this build of casectl does not know
     assert _marks(entry) == "SAFE_CONTACT MET, RISK_ASSESSMENT unrecognised value 77"
+
+
+def test_casectl_sla_breaches_options_make_the_filtered_request() -> None:
+    """`casectl sla breaches --kind … --area … --from … --to …` (and `--filter filter.service=…`):
+    the filter is nested in the request, which a flat field=value could not reach."""
+    fields = breach_request(kind="SAFE_CONTACT", area="Torfaen North", start="2027-03-01",
+                            end="2027-04-01T00:00:00+01:00", page_size=50, where=["filter.service=intake"])
+    request = json_format.ParseDict(fields, reporting_pb2.ListSlaBreachesRequest())
+    assert (request.filter.kind, request.filter.area, request.filter.service) == ("SAFE_CONTACT", "Torfaen North", "intake")
+    assert getattr(request.filter, "from").ToJsonString() == "2027-03-01T00:00:00Z"
+    assert request.filter.to.ToJsonString() == "2027-03-31T23:00:00Z"  # the offset kept: 23:00 UTC
+    assert request.page_size == 50 and not request.page_token
+    assert breach_request() == {}
+    with pytest.raises(CliError):
+        breach_request(where=["kind"])

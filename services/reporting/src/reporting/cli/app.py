@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -146,11 +147,50 @@ def sla_status(ctx: typer.Context, case_id: str) -> None:
 @sla.command("breaches")
 def sla_breaches(
     ctx: typer.Context,
-    where: Annotated[list[str] | None, typer.Option("--filter", help="field=value of the request, repeatable")] = None,
+    kind: Annotated[str | None, typer.Option(help="a deadline kind, e.g. SAFE_CONTACT")] = None,
+    service: Annotated[str | None, typer.Option(help="the service whose event started the clock")] = None,
+    area: Annotated[str | None, typer.Option(help="e.g. 'Torfaen North'")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="breached at or after (ISO 8601; UTC if no offset)")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="breached before (ISO 8601; UTC if no offset)")] = None,
+    page_size: Annotated[int | None, typer.Option(help="breaches per page (at most 1,000)")] = None,
+    page_token: Annotated[str | None, typer.Option(help="the previous page's next_page_token")] = None,
+    where: Annotated[list[str] | None, typer.Option(
+        "--filter", help="field=value of the request, repeatable; nested as filter.kind=…")] = None,
 ) -> None:
-    """Breached deadlines (the SLA engine's ListSlaBreaches)."""
-    fields = dict(item.split("=", 1) for item in where or [])
+    """Breached deadlines, oldest breach first (the SLA engine's ListSlaBreaches)."""
+    fields = breach_request(kind=kind, service=service, area=area, start=start, end=end,
+                            page_size=page_size, page_token=page_token, where=where or [])
     _print_message(ctx.obj.call_by_name("ListSlaBreaches", fields))
+
+
+def breach_request(*, kind: str | None = None, service: str | None = None, area: str | None = None,
+                   start: str | None = None, end: str | None = None, page_size: int | None = None,
+                   page_token: str | None = None, where: Sequence[str] = ()) -> dict[str, Any]:
+    """ListSlaBreaches' request as a dict for `json_format.ParseDict`, from casectl's options."""
+    fields: dict[str, Any] = {}
+    for item in where:  # field=value, a dotted field nested: filter.kind=SAFE_CONTACT
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise CliError(f"--filter wants field=value, not {item!r}")
+        *parents, leaf = name.split(".")
+        target = fields
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = value
+    chosen = {"kind": kind, "service": service, "area": area,
+              "from": _rfc3339(start) if start else None, "to": _rfc3339(end) if end else None}
+    fields.setdefault("filter", {}).update({k: v for k, v in chosen.items() if v is not None})
+    if not fields["filter"]:
+        del fields["filter"]
+    if page_size is not None:
+        fields["page_size"] = page_size
+    if page_token is not None:
+        fields["page_token"] = page_token
+    return fields
+
+
+def _rfc3339(text: str) -> str:
+    return _instant(text).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @app.command("dataset")
