@@ -70,36 +70,35 @@ def _enum(out: Shape, prefix: str, enum: descriptor_pb2.EnumDescriptorProto) -> 
 def breaking(recorded: Shape, current: Shape) -> list[str]:
     """What in `current` breaks code or data built against `recorded`, one line each."""
     found: list[str] = []
-    for name, was in recorded["messages"].items():
-        now = current["messages"].get(name)
-        if now is None:
-            found.append(f"message {name} removed")
-            continue
-        for number, field in was["fields"].items():
-            after = now["fields"].get(number)
-            if after is None:
-                if int(number) not in now["reserved"]:
-                    found.append(f"{name} field {number} ({field['name']}) removed without reserving its number")
-            elif after != field:
-                found.append(f"{name} field {number} changed: {_differ(field, after)}")
-    for name, was in recorded["enums"].items():
-        now = current["enums"].get(name)
-        if now is None:
-            found.append(f"enum {name} removed")
-            continue
-        for number, value in was["values"].items():
-            after = now["values"].get(number)
-            if after is None:
-                if int(number) not in now["reserved"]:
-                    found.append(f"{name} value {number} ({value}) removed without reserving its number")
-            elif after != value:  # names are on the wire in JSON, and services read them by name
-                found.append(f"{name} value {number} renamed {value} -> {after}")
+    for kind, members, member in (("message", "messages", "fields"), ("enum", "enums", "values")):
+        for name, was in recorded[members].items():
+            now = current[members].get(name)
+            if now is None:
+                found.append(f"{kind} {name} removed")
+            else:
+                found += _numbered(f"{name} {member[:-1]}", was[member], now[member], now["reserved"])
     for name, was in recorded["methods"].items():
         now = current["methods"].get(name)
         if now is None:
             found.append(f"rpc {name} removed")
         elif now != was:
             found.append(f"rpc {name} changed: {_differ(was, now)}")
+    return found
+
+
+def _numbered(what: str, was: dict[str, Any], now: dict[str, Any], reserved: list[int]) -> list[str]:
+    """Fields or enum values by number: each recorded one still there, unchanged, or reserved.
+    (An enum value renamed breaks too: names are on the wire in JSON, and services read them.)"""
+    found = []
+    for number, before in was.items():
+        after = now.get(number)
+        if after is None:
+            if int(number) not in reserved:
+                label = before["name"] if isinstance(before, dict) else before
+                found.append(f"{what} {number} ({label}) removed without reserving its number")
+        elif after != before:
+            change = _differ(before, after) if isinstance(before, dict) else f"{before} -> {after}"
+            found.append(f"{what} {number} {'changed: ' if isinstance(before, dict) else 'renamed '}{change}")
     return found
 
 
