@@ -12,6 +12,7 @@ after it, and tries again every few seconds until a build that knows the value i
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 
@@ -30,10 +31,21 @@ def enum_names(message: Any, field: str) -> list[str]:
     return [_name(message, field, number) for number in getattr(message, field)]
 
 
+def label(enum_type: Any, number: int) -> str:
+    """For showing only (a timeline summary, casectl): the value's name, or "unrecognised value N"."""
+    return _names(enum_type).get(number) or f"unrecognised value {number}"
+
+
 def _name(message: Any, field: str, number: int) -> str:
-    value = message.DESCRIPTOR.fields_by_name[field].enum_type.values_by_number.get(number)
-    if value is None:
+    name = _names(message.DESCRIPTOR.fields_by_name[field].enum_type).get(number)
+    if name is None:
         raise NotUnderstood(
             f"{message.DESCRIPTOR.full_name}.{field} = {number}: a value this build of the contracts does not know"
         )
-    return value.name
+    return name
+
+
+@functools.cache
+def _names(enum_type: Any) -> dict[int, str]:
+    """An enum's value names by number, once per enum (every event read asks)."""
+    return {number: value.name for number, value in enum_type.values_by_number.items()}

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from caseplatform.enums import label
 from caseplatform.envelope import to_timestamp
 from casework.common.v1 import access_pb2 as common_access
 from casework.reporting.v1 import reporting_pb2
@@ -59,13 +60,8 @@ def connect(
                          tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key)
 
 
-def _name_of(enum: Any, number: int) -> str:
-    """An enum value's name; a newer server may send one this build of casectl does not know."""
-    return next((name for name, value in enum.items() if value == number), f"unrecognised value {number}")
-
-
 def _marks(entry: Any) -> str:
-    return ", ".join(f"{d.kind} {_name_of(reporting_pb2.DeadlineMark, d.mark)}" for d in entry.deadlines)
+    return ", ".join(f"{d.kind} {label(reporting_pb2.DeadlineMark.DESCRIPTOR, d.mark)}" for d in entry.deadlines)
 
 
 @timeline.command("show")
@@ -225,7 +221,7 @@ def access_log(ctx: typer.Context, case_id: str) -> None:
     response = ctx.obj.call("GetAccessLog", reporting_pb2.GetAccessLogRequest(case_id=case_id))
     table = Table("at", "service", "rpc", "agency", "role", "user", "purpose", "outcome", title=f"access log of {case_id}")
     for e in response.entries:
-        outcome = _name_of(common_access.AccessOutcome, e.outcome) + (f": {e.reason}" if e.reason else "")
+        outcome = label(common_access.AccessOutcome.DESCRIPTOR, e.outcome) + (f": {e.reason}" if e.reason else "")
         table.add_row(_when(e.at), e.service, e.rpc, e.agency, e.access_role or e.role, e.user, e.purpose, outcome)
     console.print(table)
 

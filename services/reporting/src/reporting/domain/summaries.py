@@ -6,6 +6,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from caseplatform.enums import label
+
 Summariser = Callable[[Any], str]
 
 
@@ -241,14 +243,7 @@ def _enum_name(message: Any, field: str) -> str:
 def _enum_value(message: Any, field: str, number: int) -> str:
     """The name of an enum field's value. A number this build does not know (a newer publisher
     added the value: a compatible change) reads as such, rather than failing the event."""
-    name = _enum_names(message.DESCRIPTOR, field).get(number)
-    return name if name is not None else f"unrecognised value {number}"
-
-
-@functools.cache
-def _enum_names(descriptor: Any, field: str) -> dict[int, str]:
-    """An enum field's value names by number, once per type and field (every entry asks)."""
-    return {number: value.name for number, value in descriptor.fields_by_name[field].enum_type.values_by_number.items()}
+    return label(message.DESCRIPTOR.fields_by_name[field].enum_type, number)
 
 
 @functools.lru_cache(maxsize=4096)
