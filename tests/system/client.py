@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -147,3 +151,21 @@ def settled(complete: Callable[[], list], quiet_s: float = 1.0, timeout: float =
 
     eventually(complete, timeout=timeout)
     return eventually(unchanged, timeout=60)
+
+
+def casectl(stack: DevStack, *args: str, role: str | None = None, agency: str = "landlord") -> subprocess.CompletedProcess[str]:
+    # Timelines are case content: a Housing Manager exports them; figures and rebuilds are
+    # operations' (casectl's default role) — ADR 0021.
+    role = role or ("HOUSING_MANAGER" if args[:1] == ("timeline",) else "operations")
+    env = {
+        **os.environ,
+        "CASECTL_TARGET": stack.grpc_address("reporting"),
+        "CASECTL_ROLE": role,
+        "CASECTL_AGENCY": agency,
+        "COLUMNS": "250",  # rich's tables: one row per line
+        "CASEWORK_DATA_DIR": str(stack.data_dir),  # the stack's dev issuer mints casectl's token
+    }
+    # The command `make install` puts on the venv's PATH (the module itself if run outside `make`).
+    script = Path(sys.executable).with_name("casectl")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "reporting.cli"]
+    return subprocess.run([*command, *args], check=False, env=env, capture_output=True, text=True, timeout=180)

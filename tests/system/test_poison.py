@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from caseplatform import topology
 from caseplatform.devstack.stack import DevStack
 
-from .client import Client, disclosure, eventually
+from .client import Client, casectl, disclosure, eventually
 
 pytestmark = pytest.mark.system
 
@@ -63,3 +63,21 @@ def test_poison_on_every_topic_is_dead_lettered_and_the_flow_carries_on(stack: D
                 assert b"not an EventEnvelope" in poison[0]["dead-letter-reason"], (service, source)
 
     eventually(parked, timeout=60, interval=1)
+
+    # The operator's view (ADR 0039), through casectl against each consumer's own OpsService:
+    # the poison is listed with its reason as unreadable, and is not replayed (nothing to apply).
+    for service in sorted({s for source in sources for s in consumers_of(source)}):
+        at = ("--service", service, "--at", stack.grpc_address(service))
+        listed = casectl(stack, "dead-letters", "list", *at)
+        assert listed.returncode == 0, listed.stderr
+        rows = [line for line in listed.stdout.splitlines() if "not an EventEnvelope" in line]
+        assert rows and all("UNREADABLE" in row for row in rows), (service, listed.stdout)
+        place = next(word for word in rows[0].split() if "@" in word and word.split("@")[0].isdigit())
+        refused = casectl(stack, "dead-letters", "replay", *at, place)
+        assert refused.returncode == 1 and "FAILED_PRECONDITION" in refused.stderr, (service, refused.stderr)
+        assert "nothing to replay" in refused.stderr
+        pending = casectl(stack, "dead-letters", "replay", *at, "--all-pending")
+        assert pending.returncode == 0 and "no pending dead letters" in pending.stdout, (service, pending)
+        # Reasons and places, not case content, but an operations tool all the same.
+        cso = casectl(stack, "dead-letters", "list", *at, role="CSO")
+        assert cso.returncode == 1 and "PERMISSION_DENIED" in cso.stderr, (service, cso.stderr)

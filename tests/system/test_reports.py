@@ -4,9 +4,7 @@ as operations and reviewers would use it (a real process, real gRPC)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import uuid
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -18,29 +16,11 @@ from casework.intake.v1 import intake_pb2
 from casework.reporting.v1 import reporting_pb2
 from reporting.exports.pdf import chromium_command, chromium_path
 
-from .client import STAFF, Client, disclosure, eventually, settled, timestamp
+from .client import STAFF, Client, casectl, disclosure, eventually, settled, timestamp
 
 pytestmark = pytest.mark.system
 SAFE_PHONE = "07700 900461"
 POSTCODE = "NP4 6YB"
-
-
-def casectl(stack: DevStack, *args: str, role: str | None = None, agency: str = "landlord") -> subprocess.CompletedProcess[str]:
-    # Timelines are case content: a Housing Manager exports them; figures and rebuilds are
-    # operations' (casectl's default role) — ADR 0021.
-    role = role or ("HOUSING_MANAGER" if args[:1] == ("timeline",) else "operations")
-    env = {
-        **os.environ,
-        "CASECTL_TARGET": stack.grpc_address("reporting"),
-        "CASECTL_ROLE": role,
-        "CASECTL_AGENCY": agency,
-        "COLUMNS": "250",  # rich's tables: one row per line
-        "CASEWORK_DATA_DIR": str(stack.data_dir),  # the stack's dev issuer mints casectl's token
-    }
-    # The command `make install` puts on the venv's PATH (the module itself if run outside `make`).
-    script = Path(sys.executable).with_name("casectl")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "reporting.cli"]
-    return subprocess.run([*command, *args], check=False, env=env, capture_output=True, text=True, timeout=180)
 
 
 @pytest.fixture(scope="module")

@@ -45,10 +45,11 @@ class CounterApp(ServiceApplication):
     the channel by name, so a channel newer than this build is not understood (ADR 0038)."""
 
     understands_channel: int | None = None  # a newer build: this unknown number reads as "NEWER"
+    refuses: str | None = "POISON"  # None: a build with the defect fixed (ADR 0039's replays)
 
     def policy(self, event: IncomingEvent, unit: Unit) -> None:
         assert isinstance(event.payload, events_pb2.DisclosureReceived)
-        if event.payload.tenant_ref == "POISON":
+        if event.payload.tenant_ref == self.refuses:
             raise ValueError("cannot apply this one")
         if event.payload.channel != self.understands_channel:
             enum_name(event.payload, "channel")

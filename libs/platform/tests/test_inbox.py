@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from caseplatform.inbox import Inbox
+from caseplatform.inbox import REPLAYED, SET_ASIDE, Inbox, NotSetAside, PolicyFailed
 from caseplatform.settings import PlatformSettings
 
 from .fakes import Counter, CounterApp, incoming
@@ -68,6 +68,36 @@ def test_a_poison_event_is_dead_lettered_and_the_partition_carries_on(app: Count
     assert outcome.processed == 2
     assert inbox.tracked("intake", 0) == 3
     assert len(seen(app, "a")) == 2
+
+
+def test_a_stepped_over_event_is_replayed_once_the_defect_is_fixed_and_only_once(app: CounterApp, inbox: Inbox) -> None:
+    poison = incoming("b", 2, 1, tenant_ref="POISON")
+    inbox.apply("intake", 0, [incoming("a", 1, 0), poison, incoming("a", 3, 2)])
+    assert inbox.set_aside_state(0, poison) == SET_ASIDE  # recorded in the step's own commit
+
+    with pytest.raises(PolicyFailed, match="cannot apply this one"):
+        inbox.replay(0, poison)  # the defect is not fixed yet: nothing recorded
+    assert inbox.set_aside_state(0, poison) == SET_ASIDE
+    assert app.repository.get(Counter.create_id("a")).version == 3  # untouched
+
+    app.refuses = None  # the fixed build
+    assert inbox.replay(0, poison) is True
+    assert seen(app, "b") == [poison.envelope.event_id]
+    assert inbox.set_aside_state(0, poison) == REPLAYED
+    assert inbox.replay(0, poison) is False  # asked again (or a second copy of the dead letter)
+    assert seen(app, "b") == [poison.envelope.event_id]
+    assert inbox.tracked("intake", 0) == 3  # the partition's position is not the replay's business
+
+
+def test_a_replay_of_an_event_that_was_applied_is_refused(app: CounterApp, inbox: Inbox) -> None:
+    # A dead letter published just before a crash, then the event applied when read again:
+    # the store has no record of stepping over it, so replaying it would apply it twice.
+    applied = incoming("a", 1, 0)
+    inbox.apply("intake", 0, [applied])
+    assert inbox.set_aside_state(0, applied) is None
+    with pytest.raises(NotSetAside):
+        inbox.replay(0, applied)
+    assert seen(app, "a") == [applied.envelope.event_id]
 
 
 NEWER_CHANNEL = 97  # a value a newer intake could add to intake.v1.Channel: unknown to this build

@@ -91,3 +91,20 @@ def test_casectl_sla_breaches_options_make_the_filtered_request() -> None:
     assert breach_request() == {}
     with pytest.raises(CliError):
         breach_request(where=["kind"])
+
+
+def test_dead_letter_commands_reach_the_named_service_and_read_places_strictly() -> None:
+    from reporting.cli.dead_letters import _Ops, _place
+
+    assert _place("2@17") == (2, 17)
+    for bad in ("2:17", "@3", "a@1", "1@"):
+        with pytest.raises(CliError, match="PARTITION@OFFSET"):
+            _place(bad)
+    local = Connection("127.0.0.1:50056", "landlord", "operations", "ops-1")
+    assert _Ops(local, "risk", None).target == "127.0.0.1:50052"  # --target's host, risk's own port
+    assert _Ops(local, "risk", "127.0.0.1:6000").target == "127.0.0.1:6000"
+    with pytest.raises(CliError, match="--service must be one of"):
+        _Ops(local, "billing", None)
+    remote = Connection("reporting.casework.svc:50056", "landlord", "operations", "ops-1")
+    with pytest.raises(CliError, match="refusing to send a token"):
+        _Ops(remote, "referral", None)  # in clear, off this machine: only with --tls-ca

@@ -114,4 +114,7 @@ RULES: dict[str, Rule] = {
     REPORTING + "GetAccessLog": read({R.HOUSING_MANAGER: ANY, R.REGULATOR: ANY}),
     # ---- every service: store and relay counts for operations ----
     OPS + "GetStoreStats": figures({R.OPERATIONS: AGGREGATE, R.HOUSING_MANAGER: AGGREGATE}),
+    # ---- every service: its dead letters (ADR 0039): types, ids and reasons, never content ----
+    OPS + "ListDeadLetters": figures({R.OPERATIONS: AGGREGATE}),
+    OPS + "ReplayDeadLetter": write({R.OPERATIONS: AGGREGATE}),
 }

@@ -71,6 +71,16 @@ def tracking_name(source_service: str, partition: int) -> str:
     return f"{source_service}:{partition}"
 
 
+# A stepped-over event's own tracking row (ADR 0039): SET_ASIDE when the inbox steps over it,
+# REPLAYED once a replay has applied it. The library's single-row tracking only ever moves a
+# row forward, so a second replay (or a replica's racing one) fails to record: exactly once.
+SET_ASIDE, REPLAYED = 1, 2
+
+
+def set_aside_name(source_service: str, partition: int, notification_id: int) -> str:
+    return f"dead-letter/{source_service}/{partition}/{notification_id}"
+
+
 class Unit:
     """One transaction: the aggregates the policy touched for a run of messages."""
 
@@ -148,6 +158,10 @@ class Held(PolicyFailed):
     """The policy does not understand the event yet (`NotUnderstood`): hold, do not step over."""
 
 
+class NotSetAside(Exception):
+    """A replay asked for an event the inbox has no record of stepping over."""
+
+
 class Inbox:
     def __init__(
         self,
@@ -218,7 +232,12 @@ class Inbox:
                 if bad.previous_notification_id == self.tracked(source_service, partition):
                     if self._park is not None:
                         self._park(source_service, partition, bad, failed.reason)
-                    self._record(Unit(self.app), Tracking(tracking_name(source_service, partition), bad.notification_id))
+                    # The step and its record (what a replay asks for: ADR 0039), in one commit.
+                    unit = Unit(self.app)
+                    self._record(unit, unit.tracking(
+                        tracking_name(source_service, partition), bad.notification_id,
+                        Tracking(set_aside_name(source_service, partition, bad.notification_id), SET_ASIDE),
+                    ))
                     outcome.dead_letters.append((bad, failed.reason))
                 start = index + 1
 
@@ -324,6 +343,42 @@ class Inbox:
             except Exception as exc:
                 log.exception("inbox %s: policy failed on %s", self.app.service, event.event_type)
                 raise PolicyFailed(index, f"{type(exc).__name__}: {exc}") from exc
+
+    def set_aside_state(self, partition: int, event: IncomingEvent) -> int | None:
+        """SET_ASIDE or REPLAYED for an event this inbox stepped over (read from its source's
+        `partition`); None if it has no record of that (the event was applied after all, or has
+        not been read again yet)."""
+        return self.app.process_recorder.max_tracking_id(
+            set_aside_name(event.source_service, partition, event.notification_id))
+
+    def replay(self, partition: int, event: IncomingEvent) -> bool:
+        """Apply a dead-lettered event through the policy, in one transaction with its record:
+        True if applied now, False if a replay already had. Raises `NotSetAside` for an event
+        this inbox did not step over, and `PolicyFailed` (`Held`) if the policy still fails on it
+        (nothing recorded)."""
+        name = set_aside_name(event.source_service, partition, event.notification_id)
+        for _attempt in range(3):
+            state = self.app.process_recorder.max_tracking_id(name)
+            if state is None:
+                raise NotSetAside(f"{event.source_service}:{partition} #{event.notification_id} "
+                                  f"was not stepped over by {self.app.service}")
+            if state >= REPLAYED:
+                return False
+            unit = Unit(self.app)
+            self._apply_one(event, unit, 0)
+            try:
+                self._record(unit, unit.tracking(name, REPLAYED))
+                break
+            except IntegrityError:
+                # A racing write to an aggregate it touched (a batch), or another replica's replay
+                # of it: nothing of this unit was recorded; look again.
+                log.info("inbox %s: a replay raced another write; retrying", self.app.service)
+        else:
+            raise RuntimeError("inbox could not record the replay after 3 attempts")
+        metrics.EVENTS_CONSUMED.labels(self.app.service, event.source_service, "replayed").inc()
+        log.info("inbox %s: replayed %s:%s #%d", self.app.service, event.source_service, partition,
+                 event.notification_id)
+        return True
 
     def _record(self, unit: Unit, tracking: Tracking) -> None:
         unit.processing.tracking = tracking

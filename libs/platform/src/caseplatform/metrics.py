@@ -27,7 +27,8 @@ RELAY_REPUBLISHES = Counter(
 )
 EVENTS_CONSUMED = Counter(
     "casework_events_consumed",
-    "Messages the inbox handled, by outcome (processed, duplicate, gap, dead_lettered, held: ADR 0038)",
+    "Messages the inbox handled, by outcome (processed, duplicate, gap, dead_lettered, held: ADR 0038, "
+    "replayed: a dead letter applied by ReplayDeadLetter, ADR 0039)",
     ["service", "source_service", "outcome"],
 )
 CONSUMER_LAG = Gauge(

@@ -1,4 +1,5 @@
-"""`common.v1.OpsService`: counts and positions for operations and tests — never case content."""
+"""`common.v1.OpsService`: counts and positions for operations and tests, and the service's dead
+letters (ADR 0039) — never case content."""
 
 from __future__ import annotations
 
@@ -11,14 +12,22 @@ from caseplatform.store import ServiceApplication, Sql
 from casework.common.v1 import ops_pb2, ops_pb2_grpc
 
 if TYPE_CHECKING:
+    from caseplatform.dead_letters import DeadLetters
     from caseplatform.relay import Relay
 
 
 class OpsServicer(ops_pb2_grpc.OpsServiceServicer):
-    def __init__(self, app: ServiceApplication, relay: Relay) -> None:
+    def __init__(self, app: ServiceApplication, relay: Relay, dead_letters: DeadLetters) -> None:
         self._app = app
         self._relay = relay
         self._sql = Sql(app)
+        self._dead_letters = dead_letters
+
+    async def ListDeadLetters(self, request, context):
+        return await self._dead_letters.page(request.pending_only, request.page_size, request.page_token)
+
+    async def ReplayDeadLetter(self, request, context):
+        return await self._dead_letters.replay(request.partition, request.offset)
 
     async def GetStoreStats(self, request, context):
         return await asyncio.to_thread(self._stats)

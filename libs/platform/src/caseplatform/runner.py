@@ -22,6 +22,7 @@ from caseplatform.audit import ReadAudit, is_access_event_class, skip_audit, tra
 from caseplatform.case_owners import OwnerIndex, is_kernel_event, is_kernel_event_class
 from caseplatform.clock import OffsetClock, set_process_clock
 from caseplatform.consumer import TrackedConsumer
+from caseplatform.dead_letters import DeadLetters, DeadLetterShelf
 from caseplatform.envelope import event_types
 from caseplatform.inbox import Inbox, Policy
 from caseplatform.kafka.admin import ensure_topics
@@ -148,7 +149,10 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
     inbox = Inbox(parts.app, access.policy) if access.policy else None
     broker = wire_broker(service, settings, inbox, partial(
         relay.backlog_below, settings.relay_backlog_pause, settings.relay_backlog_pause_max_s))
-    server, health_servicer = _build_grpc(service, parts, relay, grpc_port, settings, access)
+    dead_letters = DeadLetters(service, SUBSCRIPTIONS.get(service, ()),
+                               DeadLetterShelf(service, settings.kafka_bootstrap_servers), inbox)
+    server, health_servicer = _build_grpc(service, parts, OpsServicer(parts.app, relay, dead_letters), grpc_port,
+                                          settings, access)
     start_http_server(metrics_port, addr=settings.casework_bind_host)
     await server.start()
     servers = [server]
@@ -221,13 +225,12 @@ class KernelAccess:
 
 
 def _build_grpc(
-    service: str, parts: ServiceParts, relay: Relay, port: int, settings: PlatformSettings, access: KernelAccess
+    service: str, parts: ServiceParts, ops: OpsServicer, port: int, settings: PlatformSettings, access: KernelAccess
 ) -> tuple[grpc.aio.Server, object]:
     from caseplatform.auth import AuthConfig, TokenVerifier
     from caseplatform.grpc_server import build_server
     from caseplatform.tls import TlsConfig
 
-    ops = OpsServicer(parts.app, relay)
     return build_server(
         service,
         [*parts.grpc_register, lambda server: register_ops(server, ops)],

@@ -1,4 +1,5 @@
-"""casectl commands: timeline (show, export, verify), sla (status, breaches), dataset, projection."""
+"""casectl commands: timeline (show, export, verify), sla (status, breaches), dataset, projection,
+dead-letters (list, replay: any service's, ADR 0039)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from caseplatform.envelope import to_timestamp
 from casework.common.v1 import access_pb2 as common_access
 from casework.reporting.v1 import reporting_pb2
 from reporting.cli.connection import CliError, Connection, explain
+from reporting.cli.dead_letters import dead_letters
 from reporting.exports.document import verify_json
 from reporting.exports.html import verify_html
 
@@ -30,6 +32,7 @@ projection = typer.Typer(help="Reporting's read models.", no_args_is_help=True)
 app.add_typer(timeline, name="timeline")
 app.add_typer(sla, name="sla")
 app.add_typer(projection, name="projection")
+app.add_typer(dead_letters, name="dead-letters")
 console, errors = Console(), Console(stderr=True)
 AsAt = Annotated[str | None, typer.Option(help="Only what had been recorded by this instant (ISO 8601)")]
 

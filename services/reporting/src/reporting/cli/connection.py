@@ -58,7 +58,9 @@ class Connection:
     def stub(self) -> reporting_pb2_grpc.ReportingServiceStub:
         return reporting_pb2_grpc.ReportingServiceStub(self.channel())
 
-    def channel(self) -> grpc.Channel:
+    def channel(self, target: str | None = None) -> grpc.Channel:
+        """To reporting, or to `target` (another service's address: its OpsService)."""
+        target = target or self.target
         if self.tls_ca is not None:
             if (self.tls_cert is None) != (self.tls_key is None):
                 raise CliError("--tls-cert and --tls-key go together (this client's certificate and its key)")
@@ -67,14 +69,14 @@ class Connection:
                 private_key=self.tls_key.read_bytes() if self.tls_key else None,
                 certificate_chain=self.tls_cert.read_bytes() if self.tls_cert else None,
             )
-            return grpc.secure_channel(self.target, credentials)
-        host = self.target.rsplit(":", 1)[0]
+            return grpc.secure_channel(target, credentials)
+        host = target.rsplit(":", 1)[0]
         if not (is_loopback(host.strip("[]")) or allow_plaintext_from_env()):
             raise CliError(
-                f"refusing to send a token and case data in clear to {self.target}: pass --tls-ca "
+                f"refusing to send a token and case data in clear to {target}: pass --tls-ca "
                 "(and --tls-cert/--tls-key for mutual TLS), or run against a loopback address"
             )
-        return grpc.insecure_channel(self.target)
+        return grpc.insecure_channel(target)
 
     def call(self, method: str, request: Any) -> Any:
         try:
@@ -109,10 +111,10 @@ def _message_class(name: str) -> Any:
     return getattr(reporting_pb2, name)
 
 
-def explain(error: grpc.RpcError, method: str) -> CliError:
+def explain(error: grpc.RpcError, method: str, service: str = "reporting") -> CliError:
     code, details = error.code(), error.details()  # type: ignore[attr-defined]
     if code == grpc.StatusCode.UNIMPLEMENTED:
-        return CliError(f"the reporting service at this address does not offer {method} (UNIMPLEMENTED)")
+        return CliError(f"the {service} service at this address does not offer {method} (UNIMPLEMENTED)")
     if code == grpc.StatusCode.UNAVAILABLE:
-        return CliError(f"cannot reach the reporting service: {details}")
+        return CliError(f"cannot reach the {service} service: {details}")
     return CliError(f"{method} failed: {code.name}: {details}")
