@@ -114,3 +114,48 @@ def test_a_batch_large_enough_or_a_linger_of_zero_is_applied_at_once(tmp_path: A
 def test_a_linger_longer_than_a_second_is_refused_by_name(tmp_path: Any) -> None:
     with pytest.raises(ValueError, match="consumer_linger_ms"):
         PlatformSettings(casework_data_dir=tmp_path, consumer_linger_ms=5000)
+
+
+class Batch:
+    """A fetched batch as the handler sees it: acknowledged or sent back to be read again."""
+
+    def __init__(self) -> None:
+        self.nacked = self.acked = 0
+
+    async def nack(self) -> None:
+        self.nacked += 1
+
+    async def ack(self) -> None:
+        self.acked += 1
+
+
+def test_a_batch_that_fails_is_read_again_after_a_growing_pause_reset_by_success(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    settings = PlatformSettings(casework_data_dir=tmp_path)
+    consumer = TrackedConsumer(KafkaBroker("127.0.0.1:9"), "risk", ("intake",), settings, inbox=None)
+    outcomes = [OSError("store away")] * 7 + [None, OSError("store away again")]
+
+    async def apply(_msg: Any) -> None:
+        if (outcome := outcomes.pop(0)) is not None:
+            raise outcome
+
+    monkeypatch.setattr(consumer, "_apply", apply)
+    slept: list[float] = []
+
+    async def no_sleep(delay: float, *_: Any) -> None:
+        slept.append(delay)
+
+    monkeypatch.setattr(asyncio, "sleep", no_sleep)
+    batch = Batch()
+
+    async def deliver_all() -> None:
+        for _ in range(9):
+            try:
+                await consumer.on_events(batch)  # type: ignore[arg-type]
+            except OSError:
+                pass
+
+    asyncio.run(deliver_all())
+    assert batch.nacked == 8  # every failed batch is read again…
+    assert slept == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 0.2]  # …after a pause that grows to 5 s, reset by a success

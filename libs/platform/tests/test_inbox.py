@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import psycopg
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from caseplatform.inbox import REPLAYED, SET_ASIDE, Inbox, NotSetAside, PolicyFailed
 from caseplatform.settings import PlatformSettings
@@ -98,6 +102,32 @@ def test_a_replay_of_an_event_that_was_applied_is_refused(app: CounterApp, inbox
     with pytest.raises(NotSetAside):
         inbox.replay(0, applied)
     assert seen(app, "a") == [applied.envelope.event_id]
+
+
+@pytest.mark.parametrize("trouble", [
+    OperationalError("the connection to the server was lost"),  # the library's, wrapping psycopg's
+    sqlite3.OperationalError("disk I/O error"),  # raw, from a read-model query in a policy
+    psycopg.OperationalError("server closed the connection unexpectedly"),
+])
+def test_a_store_failing_under_a_policy_fails_the_batch_and_sets_nothing_aside(
+    app: CounterApp, inbox: Inbox, monkeypatch: pytest.MonkeyPatch, trouble: Exception
+) -> None:
+    # The store, not the event: dead-lettering it would step over an event that is fine.
+    real_get, failed = app.repository.get, []
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        if not failed:
+            failed.append(trouble)
+            raise trouble
+        return real_get(*args, **kwargs)
+
+    monkeypatch.setattr(app.repository, "get", flaky)
+    run = [incoming("a", 1, 0), incoming("a", 2, 1)]
+    with pytest.raises(type(trouble)):
+        inbox.apply("intake", 0, run)
+    assert inbox.tracked("intake", 0) == 0 and inbox.set_aside_state(0, run[0]) is None
+    assert inbox.apply("intake", 0, run).processed == 2  # read again once the store answers
+    assert len(seen(app, "a")) == 2
 
 
 NEWER_CHANNEL = 97  # a value a newer intake could add to intake.v1.Channel: unknown to this build

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 REWIND_INTERVAL_S = 5.0
 COMMIT_INTERVAL_S = 1.0
+FAILED_BATCH_BACKOFF_S, FAILED_BATCH_BACKOFF_MAX_S = 0.2, 5.0
 
 
 async def _the_message(msg: KafkaMessage) -> KafkaMessage:
@@ -124,6 +125,7 @@ class TrackedConsumer:
         )
         self._rewound_at: dict[tuple[str, int], float] = {}
         self._committed_at = 0.0
+        self._failed_in_a_row = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         if inbox is not None:
             inbox.park_with(self.park)
@@ -154,13 +156,25 @@ class TrackedConsumer:
             await self._apply(msg)
         except Exception:
             await msg.nack()  # each partition of the batch re-read from its earliest record here
+            await self._back_off()
             raise
+        self._failed_in_a_row = 0
         # Committed offsets only save re-reading after a restart (the inbox's tracking is the
         # record, and drops what is read twice): one commit a second, not one per batch.
         now = time.monotonic()
         if now - self._committed_at >= COMMIT_INTERVAL_S:
             self._committed_at = now
             await msg.ack()
+
+    async def _back_off(self) -> None:
+        """A batch that failed (a store not answering, the dead-letter topic unreachable) is read
+        again, but not at once: 0.2 s, doubling to 5 s while failures follow each other, so a
+        store that is down is not hammered (nor the log filled) many times a second."""
+        delay = min(FAILED_BATCH_BACKOFF_S * 2 ** self._failed_in_a_row, FAILED_BATCH_BACKOFF_MAX_S)
+        self._failed_in_a_row += 1
+        log.warning("%s: applying a batch failed (%d in a row); reading it again in %.1fs",
+                    self.service, self._failed_in_a_row, delay)
+        await asyncio.sleep(delay)
 
     async def _apply(self, msg: KafkaMessage) -> None:
         self._loop = asyncio.get_running_loop()

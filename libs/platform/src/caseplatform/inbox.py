@@ -14,13 +14,16 @@ A fetched batch is applied in one transaction with every partition's position in
 a quiet stack's small batches, spread over every partition of every source, cost a commit each). A message the policy cannot apply is dead-lettered with the reason and
 stepped over, so one bad event does not stop a partition — except one this build does not
 understand yet (`caseplatform.enums.NotUnderstood`: a newer contract's enum value), which holds
-its partition until a build that does is running (ADR 0038).
+its partition until a build that does is running (ADR 0038). The step over is recorded with it,
+and `replay` applies the event once the defect is fixed, exactly once (ADR 0039). A store that
+fails under a policy is not the event's fault: the batch fails and is read again.
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,8 +31,10 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
 from opentelemetry import trace
+from psycopg import InterfaceError as PgInterfaceError
+from psycopg import OperationalError as PgOperationalError
 
 from caseplatform import metrics
 from caseplatform.enums import NotUnderstood
@@ -41,6 +46,12 @@ from caseplatform.telemetry import context_from, tracer
 
 log = logging.getLogger(__name__)
 
+
+# A store that does not answer while a policy reads it (a connection lost, a disk error, the
+# library's pool empty) fails the batch, which is read again, rather than dead-letter an event
+# that is fine: the library's own errors and the drivers' raw ones (a policy's read-model query).
+STORE_TROUBLE = (OperationalError, InterfaceError, sqlite3.OperationalError, sqlite3.InterfaceError,
+                 PgOperationalError, PgInterfaceError)
 
 # Events applied in one transaction at most (whole runs: a longer run is a unit of its own).
 # Bigger units commit less often but hold the store's write lock longer against commands.
@@ -340,6 +351,8 @@ class Inbox:
                 self._policy(event, unit)
             except NotUnderstood as exc:
                 raise Held(index, str(exc)) from exc
+            except STORE_TROUBLE:
+                raise  # the store, not the event: the batch fails and is read again; nothing set aside
             except Exception as exc:
                 log.exception("inbox %s: policy failed on %s", self.app.service, event.event_type)
                 raise PolicyFailed(index, f"{type(exc).__name__}: {exc}") from exc
