@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 from caseplatform.access_guard import AccessGuard
 from caseplatform.access_rules import RULES
 from caseplatform.audit import ReadAudit
-from caseplatform.dead_letters import DeadLetters, DeadLetterShelf
+from caseplatform.dead_letters import DeadLetters, DeadLetterShelf, export_pending
 from caseplatform.devstack.ports import free_port
 from caseplatform.grpc_server import build_server
 from caseplatform.inbox import Inbox
@@ -48,6 +48,10 @@ async def _until(check: Callable[[], bool], timeout_s: float = 30.0) -> None:
         await asyncio.sleep(0.1)
 
 
+def _pending() -> float | None:
+    return REGISTRY.get_sample_value("casework_dead_letters_pending", {"service": "risk"})
+
+
 def _replayed_count() -> float:
     return REGISTRY.get_sample_value(
         "casework_events_consumed_total", {"service": "risk", "source_service": "intake", "outcome": "replayed"}
@@ -64,6 +68,7 @@ async def _scenario(bootstrap: str, tmp_path: Path) -> None:
     await ensure_topics(bootstrap, [TOPIC, SHELF], 3)
     app = CounterApp("risk", settings)
     inbox = Inbox(app, app.policy)
+    export_pending("risk", inbox)
     first, poison, after = incoming("a", 1, 0), incoming("b", 2, 1, tenant_ref="POISON"), incoming("c", 3, 2)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
@@ -114,6 +119,7 @@ async def _scenario(bootstrap: str, tmp_path: Path) -> None:
             "intake.v1.DisclosureReceived", "b", poison.envelope.event_id)
         assert (stepped.original_topic, stepped.original_partition, stepped.source_notification_id) == (TOPIC, 0, 2)
         assert "cannot apply this one" in stepped.reason
+        assert _pending() == 1  # the unreadable one is not counted: there is nothing to replay
         assert "not an EventEnvelope" in by_state[UNREADABLE].reason and not by_state[UNREADABLE].event_id
 
         denied = await refusal(stub.ListDeadLetters(ops_pb2.ListDeadLettersRequest(), metadata=CSO, timeout=30))
@@ -134,6 +140,7 @@ async def _scenario(bootstrap: str, tmp_path: Path) -> None:
         assert again.outcome == ops_pb2.REPLAY_OUTCOME_ALREADY_REPLAYED
         assert app.repository.get(Counter.create_id("b")).seen == [poison.envelope.event_id]  # once
         assert _replayed_count() == replayed_before + 1
+        assert _pending() == 0
         assert not (await listed(pending_only=True)).dead_letters
 
         garbage = await refusal(replay(by_state[UNREADABLE].partition, by_state[UNREADABLE].offset))

@@ -76,8 +76,10 @@ def test_a_poison_event_is_dead_lettered_and_the_partition_carries_on(app: Count
 
 def test_a_stepped_over_event_is_replayed_once_the_defect_is_fixed_and_only_once(app: CounterApp, inbox: Inbox) -> None:
     poison = incoming("b", 2, 1, tenant_ref="POISON")
+    assert inbox.pending_dead_letters() == 0
     inbox.apply("intake", 0, [incoming("a", 1, 0), poison, incoming("a", 3, 2)])
     assert inbox.set_aside_state(0, poison) == SET_ASIDE  # recorded in the step's own commit
+    assert inbox.pending_dead_letters() == 1
 
     with pytest.raises(PolicyFailed, match="cannot apply this one"):
         inbox.replay(0, poison)  # the defect is not fixed yet: nothing recorded
@@ -87,6 +89,7 @@ def test_a_stepped_over_event_is_replayed_once_the_defect_is_fixed_and_only_once
     app.refuses = None  # the fixed build
     assert inbox.replay(0, poison) is True
     assert seen(app, "b") == [poison.envelope.event_id]
+    assert inbox.pending_dead_letters() == 0
     assert inbox.set_aside_state(0, poison) == REPLAYED
     assert inbox.replay(0, poison) is False  # asked again (or a second copy of the dead letter)
     assert seen(app, "b") == [poison.envelope.event_id]

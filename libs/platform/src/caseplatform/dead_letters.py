@@ -13,6 +13,8 @@ commit of what it applied (`Inbox.replay`).
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from caseplatform import metrics
 from caseplatform.aio import bounded
 from caseplatform.envelope import IncomingEvent, UnreadableMessage, parse_envelope
 from caseplatform.errors import InvalidArgument, NotFound, PreconditionFailed, Unavailable
@@ -28,6 +31,8 @@ from caseplatform.kafka.reading import PartitionEnds
 from caseplatform.kafka.security import kafka_client_options
 from caseplatform.topology import dead_letter_topic_for, topic_for
 from casework.common.v1 import ops_pb2
+
+log = logging.getLogger(__name__)
 
 STALL_S = 10.0  # a read that gets nothing for this long, with the partition not read to its end
 PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
@@ -149,6 +154,20 @@ async def _read_to_end(consumer: AIOKafkaConsumer, partitions: list[TopicPartiti
         elif remaining and time.monotonic() - last_read > STALL_S:
             raise Unavailable(f"reading {partitions[0].topic}: nothing for {STALL_S:.0f}s before its end")
     return sorted(letters, key=lambda letter: letter.key)
+
+
+def export_pending(service: str, inbox: Inbox) -> None:
+    """`casework_dead_letters_pending{service}`, counted in the store at each scrape (so every
+    replica of a shared store says the same, whichever stepped over or replayed)."""
+
+    def pending() -> float:
+        try:
+            return float(inbox.pending_dead_letters())
+        except Exception:  # a store not answering: no figure, rather than a failed scrape
+            log.debug("pending dead letters not counted", exc_info=True)
+            return math.nan
+
+    metrics.DEAD_LETTERS_PENDING.labels(service).set_function(pending)
 
 
 class DeadLetters:

@@ -88,8 +88,11 @@ def tracking_name(source_service: str, partition: int) -> str:
 SET_ASIDE, REPLAYED = 1, 2
 
 
+SET_ASIDE_PREFIX = "dead-letter/"
+
+
 def set_aside_name(source_service: str, partition: int, notification_id: int) -> str:
-    return f"dead-letter/{source_service}/{partition}/{notification_id}"
+    return f"{SET_ASIDE_PREFIX}{source_service}/{partition}/{notification_id}"
 
 
 class Unit:
@@ -363,6 +366,14 @@ class Inbox:
         not been read again yet)."""
         return self.app.process_recorder.max_tracking_id(
             set_aside_name(event.source_service, partition, event.notification_id))
+
+    def pending_dead_letters(self) -> int:
+        """Events stepped over and not replayed yet, from the store: the same on every replica."""
+        rows = self._sql.query(
+            f"SELECT COUNT(*) FROM {self._sql.tracking_table} WHERE application_name LIKE ? AND notification_id = ?",
+            [f"{SET_ASIDE_PREFIX}%", SET_ASIDE],
+        )
+        return int(rows[0][0])
 
     def replay(self, partition: int, event: IncomingEvent) -> bool:
         """Apply a dead-lettered event through the policy, in one transaction with its record:

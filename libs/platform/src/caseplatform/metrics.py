@@ -31,6 +31,12 @@ EVENTS_CONSUMED = Counter(
     "replayed: a dead letter applied by ReplayDeadLetter, ADR 0039)",
     ["service", "source_service", "outcome"],
 )
+DEAD_LETTERS_PENDING = Gauge(
+    "casework_dead_letters_pending",
+    "Events this service stepped over (dead-lettered) and has not replayed yet (ADR 0039), read "
+    "from its store at each scrape",
+    ["service"],
+)
 CONSUMER_LAG = Gauge(
     "casework_consumer_lag_messages",
     "Messages on a source partition not yet handled by this service",
