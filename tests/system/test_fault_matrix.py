@@ -1,5 +1,6 @@
 """The fault matrix: under a steady load, kill -9 each service in turn, stop the broker for a
-while, make a store read-only for a moment. Afterwards every count reconciles — disclosures in =
+while, make a store read-only for a moment, drop every PostgreSQL connection. Afterwards every
+count reconciles — disclosures in =
 cases in intake = timelines (and each downstream record) everywhere — with nothing applied twice,
 and the relay and consumer lag exported on /metrics is back to (near) zero.
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Self
 
 import grpc
+import psycopg
 import pytest
 
 from caseplatform import topology
@@ -172,3 +174,47 @@ def test_a_store_read_only_for_a_moment(own_stack: OwnStack, service: str) -> No
         assert stack.is_running(name), f"{name} died of a read-only store"
     reconciles(client, load)
     lag_is_bounded(stack)
+
+
+def dead_letters(stack: DevStack) -> dict[str, float]:
+    """Events each consuming service set aside, by /metrics (dead-lettered since it started, and
+    pending replay in its store)."""
+    found: dict[str, float] = {}
+    for service in stack.services:
+        text = urllib.request.urlopen(stack.metrics_url(service), timeout=5).read().decode()
+        for line in text.splitlines():
+            if line.startswith("casework_events_consumed_total{") and 'outcome="dead_lettered"' in line \
+                    or line.startswith("casework_dead_letters_pending{"):
+                found[f"{service} {line.rsplit(' ', 1)[0]}"] = float(line.rsplit(" ", 1)[1])
+    return {k: v for k, v in found.items() if v}
+
+
+def drop_connections(dsn: str) -> int:
+    """What a PostgreSQL failover or restart does to the services: every connection of theirs
+    to the database is closed under them."""
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        return len(admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall())
+
+
+@pytest.mark.parametrize("persistence", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_postgresql_drops_every_connection_mid_load(own_stack: OwnStack) -> None:
+    # A connection lost under a policy's read is the store's fault, not the event's: nothing may be
+    # dead-lettered for it (ADR 0039), and every service reconnects by itself.
+    stack, client = own_stack()
+    dsn = stack.setting("CASEWORK_POSTGRES_DSN")
+    assert dsn
+    with Load(client) as load:
+        load.wait_for(20)
+        dropped = 0
+        for _ in range(6):  # over ~3 s, so some land mid-transaction and some on idle pooled ones
+            dropped += drop_connections(dsn)
+            time.sleep(0.5)
+        assert dropped >= len(stack.services)
+        load.wait_for(len(load.case_ids) + 20)
+    for name in stack.services:
+        assert stack.is_running(name), f"{name} died of a dropped connection"
+    reconciles(client, load)
+    lag_is_bounded(stack)
+    assert dead_letters(stack) == {}

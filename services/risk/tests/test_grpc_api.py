@@ -3,6 +3,7 @@ found, idempotency, history and escalation."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
+from eventsourcing.persistence import OperationalError
 from google.protobuf import timestamp_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -247,3 +249,28 @@ async def test_reflection_lists_the_risk_service(risk: Risk) -> None:
         )
         names = [s.name async for r in responses for s in r.list_services_response.service]
     assert "risk.v1.RiskService" in names
+
+
+@pytest.mark.parametrize("trouble", [OperationalError("connection lost"), sqlite3.OperationalError("disk I/O error")])
+async def test_a_store_that_does_not_answer_is_unavailable_to_retry_not_an_internal_error(
+    risk: Risk, monkeypatch: pytest.MonkeyPatch, trouble: Exception
+) -> None:
+    # A failover or a full disk is not the caller's fault: UNAVAILABLE is what gRPC retry policies
+    # retry, and a retry with the same idempotency key records it once when the store is back.
+    case_id = open_case(risk.app)
+
+    def not_answering(*_: object, **__: object) -> None:
+        raise trouble
+
+    with monkeypatch.context() as m:
+        m.setattr(risk.app, "save", not_answering)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await record(risk, request(case_id))
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "retry, with the same idempotency key" in refused.value.details()
+        m.setattr(risk.app.repository, "get", not_answering)
+        with pytest.raises(grpc.aio.AioRpcError) as unread:
+            await history(risk, case_id)
+        assert unread.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert (await record(risk, request(case_id))).created  # once the store is back
+    assert len((await history(risk, case_id)).assessments) == 1

@@ -41,6 +41,7 @@ from caseplatform.errors import (
     Unavailable,
 )
 from caseplatform.identity import Actor, current_actor
+from caseplatform.store import STORE_TROUBLE
 from caseplatform.telemetry import tracer
 from caseplatform.tls import TlsConfig, bind
 
@@ -201,6 +202,9 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
                     except DomainError as exc:
                         code = next((c for t, c in _CODES if isinstance(exc, t)), grpc.StatusCode.INVALID_ARGUMENT)
                         await context.abort(code, str(exc), trailing_metadata=_status_details(exc, code))
+                    except STORE_TROUBLE as exc:
+                        code = grpc.StatusCode.UNAVAILABLE
+                        await context.abort(code, _store_trouble(method, exc))
                     finally:
                         current_actor.reset(token)
                 except grpc.aio.AbortError:
@@ -264,12 +268,22 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
                 except DomainError as exc:
                     code = next((c for t, c in _CODES if isinstance(exc, t)), grpc.StatusCode.INVALID_ARGUMENT)
                     await context.abort(code, str(exc), trailing_metadata=_status_details(exc, code))
+                except STORE_TROUBLE as exc:
+                    code = grpc.StatusCode.UNAVAILABLE
+                    await context.abort(code, _store_trouble(method, exc))
                 finally:
                     current_actor.reset(token)
             finally:
                 metrics.GRPC_REQUESTS.labels(service, short, code.name).inc()
 
         return stream
+
+
+def _store_trouble(method: str, exc: BaseException) -> str:
+    """A store that did not answer is not the caller's fault, and worth a retry: UNAVAILABLE, which
+    gRPC clients' retry policies retry, rather than INTERNAL."""
+    log.warning("%s: the store did not answer (%s)", method, type(exc).__name__)
+    return "the service's store did not answer: retry, with the same idempotency key for a change (it may or may not have been recorded)"
 
 
 class Malformed:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,27 +30,19 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from opentelemetry import trace
-from psycopg import InterfaceError as PgInterfaceError
-from psycopg import OperationalError as PgOperationalError
 
 from caseplatform import metrics
 from caseplatform.enums import NotUnderstood
 from caseplatform.envelope import IncomingEvent
 from caseplatform.identity import system_actor
 from caseplatform.projection import RowWriter, TrackingWithRows
-from caseplatform.store import ServiceApplication, Sql
+from caseplatform.store import STORE_TROUBLE, ServiceApplication, Sql
 from caseplatform.telemetry import context_from, tracer
 
 log = logging.getLogger(__name__)
 
-
-# A store that does not answer while a policy reads it (a connection lost, a disk error, the
-# library's pool empty) fails the batch, which is read again, rather than dead-letter an event
-# that is fine: the library's own errors and the drivers' raw ones (a policy's read-model query).
-STORE_TROUBLE = (OperationalError, InterfaceError, sqlite3.OperationalError, sqlite3.InterfaceError,
-                 PgOperationalError, PgInterfaceError)
 
 # Events applied in one transaction at most (whole runs: a longer run is a unit of its own).
 # Bigger units commit less often but hold the store's write lock longer against commands.
@@ -355,7 +346,9 @@ class Inbox:
             except NotUnderstood as exc:
                 raise Held(index, str(exc)) from exc
             except STORE_TROUBLE:
-                raise  # the store, not the event: the batch fails and is read again; nothing set aside
+                # The store, not the event (a connection lost, a disk error): the batch fails and
+                # is read again; nothing is set aside.
+                raise
             except Exception as exc:
                 log.exception("inbox %s: policy failed on %s", self.app.service, event.event_type)
                 raise PolicyFailed(index, f"{type(exc).__name__}: {exc}") from exc

@@ -9,6 +9,7 @@ counts) on whichever datastore is configured.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -25,11 +26,15 @@ from eventsourcing.application import (
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     EventStore,
+    InterfaceError,
     JSONTranscoder,
+    OperationalError,
     ProcessRecorder,
     Recording,
     Transcoding,
 )
+from psycopg import InterfaceError as PgInterfaceError
+from psycopg import OperationalError as PgOperationalError
 
 from caseplatform.crypto import cipher_env
 from caseplatform.identity import Actor
@@ -39,6 +44,15 @@ from caseplatform.sqlite_health import heal_read_only_connections
 from caseplatform.telemetry import current_carrier, tracer
 
 log = logging.getLogger(__name__)
+
+# A store not answering (a connection lost, a failover, a disk error, the pool empty, a file made
+# read-only): the library's own errors and the drivers' raw ones, from a read-model query. Not the
+# request's or the event's fault: the edge answers UNAVAILABLE (retry), the inbox fails the batch
+# and reads it again rather than dead-letter a sound event (ADR 0039).
+STORE_TROUBLE: tuple[type[BaseException], ...] = (
+    OperationalError, InterfaceError, sqlite3.OperationalError, sqlite3.InterfaceError,
+    PgOperationalError, PgInterfaceError,
+)
 
 
 class SetAsList(Transcoding):

@@ -213,6 +213,10 @@ class DevStack:
         """The service an instance runs (`referral@2` -> `referral`)."""
         return self._replicas.get(name, name)
 
+    def setting(self, name: str) -> str | None:
+        """A setting the stack gives every service beyond the defaults (e.g. its PostgreSQL DSN)."""
+        return self._extra_env.get(name)
+
     def is_running(self, name: str) -> bool:
         proc = self._procs.get(name)
         return proc is not None and proc.poll() is None
