@@ -9,6 +9,7 @@ would: a retry after a crash must not become a second case."""
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 import shutil
@@ -46,6 +47,7 @@ class Load:
         self._stop = threading.Event()
         self.case_ids: list[str] = []
         self.with_children = 0
+        self.refusals: collections.Counter[grpc.StatusCode] = collections.Counter()  # retried, same key
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> Self:
@@ -64,7 +66,8 @@ class Load:
                 try:
                     self.case_ids.append(self._client.intake.SubmitDisclosure(request, metadata=_CHO, timeout=5).case_id)
                     break
-                except grpc.RpcError:
+                except grpc.RpcError as refused:
+                    self.refusals[refused.code()] += 1
                     time.sleep(0.2)
             self.with_children += bool(request.children)
             i += 1
@@ -172,6 +175,7 @@ def test_a_store_read_only_for_a_moment(own_stack: OwnStack, service: str) -> No
         load.wait_for(len(load.case_ids) + 20)
     for name in stack.services:
         assert stack.is_running(name), f"{name} died of a read-only store"
+    assert set(load.refusals) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}, load.refusals
     reconciles(client, load)
     lag_is_bounded(stack)
 
@@ -215,6 +219,8 @@ def test_postgresql_drops_every_connection_mid_load(own_stack: OwnStack) -> None
         load.wait_for(len(load.case_ids) + 20)
     for name in stack.services:
         assert stack.is_running(name), f"{name} died of a dropped connection"
+    # A partner whose submission met a dropped connection was told to retry, not of an internal error.
+    assert set(load.refusals) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}, load.refusals
     reconciles(client, load)
     lag_is_bounded(stack)
     assert dead_letters(stack) == {}
