@@ -26,6 +26,7 @@ from caseplatform import metrics
 from caseplatform.aio import bounded
 from caseplatform.envelope import IncomingEvent, UnreadableMessage, parse_envelope
 from caseplatform.errors import InvalidArgument, NotFound, PreconditionFailed, Unavailable
+from caseplatform.identity import current_actor
 from caseplatform.inbox import REPLAYED, SET_ASIDE, Held, Inbox, NotSetAside, PolicyFailed
 from caseplatform.kafka.reading import PartitionEnds
 from caseplatform.kafka.security import kafka_client_options
@@ -223,6 +224,10 @@ class DeadLetters:
         except PolicyFailed as failed:
             raise PreconditionFailed(f"{where}: the policy still fails on it ({failed.reason}); nothing recorded") from None
         outcome = ops_pb2.REPLAY_OUTCOME_REPLAYED if applied else ops_pb2.REPLAY_OUTCOME_ALREADY_REPLAYED
+        actor = current_actor.get()  # who asked (opaque ids only), for the operations log
+        log.info("%s: %s %s at the request of %s", self._service, where,
+                 "replayed" if applied else "already replayed",
+                 f"{actor.agency}/{actor.role}/{actor.user}" if actor else "an unnamed caller")
         return ops_pb2.ReplayDeadLetterResponse(outcome=outcome, dead_letter=self.describe(letter))
 
     def describe(self, letter: Letter) -> ops_pb2.DeadLetter:
