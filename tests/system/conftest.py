@@ -60,7 +60,11 @@ def store_env(persistence: str) -> Iterator[dict[str, str]]:
     server = postgres.shared_server()
     dsn = server.create_database()
     try:
-        yield {"CASEWORK_PERSISTENCE": "postgres", "CASEWORK_POSTGRES_DSN": dsn}
+        # Smaller pools than a deployment's (5, growing to 15 per process): the session's stack and
+        # a test's own stack run side by side against one server, and the machine's server allows
+        # 100 connections in all (two stacks at the defaults reached it under the fault load).
+        yield {"CASEWORK_PERSISTENCE": "postgres", "CASEWORK_POSTGRES_DSN": dsn,
+               "CASEWORK_POSTGRES_POOL_SIZE": "2", "CASEWORK_POSTGRES_MAX_OVERFLOW": "6"}
     finally:
         server.drop_database(dsn)
 

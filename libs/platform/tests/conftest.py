@@ -7,6 +7,7 @@ import psycopg
 import pytest
 
 from caseplatform.settings import PlatformSettings
+from caseplatform.store import ServiceApplication
 from caseplatform.testing import postgres_or_skip
 
 TEST_SCHEMAS = ("counter", "downstream", "source")
@@ -34,3 +35,23 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platfor
         yield PlatformSettings(
             casework_data_dir=tmp_path, casework_persistence="postgres", casework_postgres_dsn=_fresh_postgres()
         )
+
+
+
+@pytest.fixture(autouse=True)
+def _applications_closed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every application a test makes is closed after it. On PostgreSQL each holds a pool of
+    connections that outlived the test (31 after these tests, for the whole session), and the
+    system tests' stacks then met the server's connection limit."""
+    made: list[ServiceApplication] = []
+    construct = ServiceApplication.__init__
+
+    def tracked(self: ServiceApplication, *args: object, **kwargs: object) -> None:
+        construct(self, *args, **kwargs)  # type: ignore[arg-type]
+        made.append(self)
+
+    monkeypatch.setattr(ServiceApplication, "__init__", tracked)
+    yield
+    for app in made:
+        app.close()
+

@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 from caseplatform.access_guard import AccessGuard
 from caseplatform.access_rules import RULES
 from caseplatform.audit import ReadAudit
-from caseplatform.dead_letters import DeadLetters, DeadLetterShelf, export_pending
+from caseplatform.dead_letters import DeadLetters, DeadLetterShelf, count_pending
 from caseplatform.devstack.ports import free_port
 from caseplatform.grpc_server import build_server
 from caseplatform.inbox import Inbox
@@ -58,7 +58,10 @@ def _replayed_count() -> float:
     ) or 0.0
 
 
-def test_dead_letters_are_listed_replayed_once_after_the_fix_and_refused_with_reasons(tmp_path: Path) -> None:
+def test_dead_letters_are_listed_replayed_once_after_the_fix_and_refused_with_reasons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("caseplatform.dead_letters.PENDING_REFRESH_S", 0.1)  # once a minute in service
     with running_broker(tmp_path / "broker") as tansu:
         asyncio.run(_scenario(tansu.bootstrap, tmp_path))
 
@@ -68,7 +71,7 @@ async def _scenario(bootstrap: str, tmp_path: Path) -> None:
     await ensure_topics(bootstrap, [TOPIC, SHELF], 3)
     app = CounterApp("risk", settings)
     inbox = Inbox(app, app.policy)
-    export_pending("risk", inbox)
+    counting = asyncio.create_task(count_pending("risk", inbox))
     first, poison, after = incoming("a", 1, 0), incoming("b", 2, 1, tenant_ref="POISON"), incoming("c", 3, 2)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
@@ -119,7 +122,7 @@ async def _scenario(bootstrap: str, tmp_path: Path) -> None:
             "intake.v1.DisclosureReceived", "b", poison.envelope.event_id)
         assert (stepped.original_topic, stepped.original_partition, stepped.source_notification_id) == (TOPIC, 0, 2)
         assert "cannot apply this one" in stepped.reason
-        assert _pending() == 1  # the unreadable one is not counted: there is nothing to replay
+        await _until(lambda: _pending() == 1)  # the unreadable one is not counted: nothing to replay
         assert "not an EventEnvelope" in by_state[UNREADABLE].reason and not by_state[UNREADABLE].event_id
 
         denied = await refusal(stub.ListDeadLetters(ops_pb2.ListDeadLettersRequest(), metadata=CSO, timeout=30))
@@ -177,6 +180,7 @@ async def _scenario(bootstrap: str, tmp_path: Path) -> None:
         no_offset = await refusal(replay(stepped.partition, 999))
         assert no_offset.code() == grpc.StatusCode.NOT_FOUND
     finally:
+        counting.cancel()
         await channel.close()
         await server.stop(None)
         await broker.stop()

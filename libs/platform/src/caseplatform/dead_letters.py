@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from caseplatform.identity import current_actor
 from caseplatform.inbox import REPLAYED, SET_ASIDE, Held, Inbox, NotSetAside, PolicyFailed
 from caseplatform.kafka.reading import PartitionEnds
 from caseplatform.kafka.security import kafka_client_options
+from caseplatform.store import STORE_TROUBLE
 from caseplatform.topology import dead_letter_topic_for, topic_for
 from casework.common.v1 import ops_pb2
 
@@ -157,18 +157,23 @@ async def _read_to_end(consumer: AIOKafkaConsumer, partitions: list[TopicPartiti
     return sorted(letters, key=lambda letter: letter.key)
 
 
-def export_pending(service: str, inbox: Inbox) -> None:
-    """`casework_dead_letters_pending{service}`, counted in the store at each scrape (so every
-    replica of a shared store says the same, whichever stepped over or replayed)."""
+PENDING_REFRESH_S = 60.0
 
-    def pending() -> float:
-        try:
-            return float(inbox.pending_dead_letters())
-        except Exception:  # a store not answering: no figure, rather than a failed scrape
-            log.debug("pending dead letters not counted", exc_info=True)
-            return math.nan
 
-    metrics.DEAD_LETTERS_PENDING.labels(service).set_function(pending)
+async def count_pending(service: str, inbox: Inbox) -> None:
+    """Keep `casework_dead_letters_pending{service}` counted from the store, once a minute (so
+    every replica of a shared store says the same, whichever stepped over or replayed; not at
+    each scrape, which would take a store connection in the scraper's thread every time)."""
+    while True:
+        await refresh_pending(service, inbox)
+        await asyncio.sleep(PENDING_REFRESH_S)
+
+
+async def refresh_pending(service: str, inbox: Inbox) -> None:
+    try:
+        metrics.DEAD_LETTERS_PENDING.labels(service).set(await asyncio.to_thread(inbox.pending_dead_letters))
+    except STORE_TROUBLE as exc:  # the figure stays as it was; the store's own alerts say why
+        log.info("%s: pending dead letters not counted: %s", service, type(exc).__name__)
 
 
 class DeadLetters:
@@ -206,7 +211,10 @@ class DeadLetters:
 
     async def replay(self, partition: int, offset: int) -> ops_pb2.ReplayDeadLetterResponse:
         letter = await self._shelf.one(partition, offset)
-        return await asyncio.to_thread(self._replay, letter)
+        response = await asyncio.to_thread(self._replay, letter)
+        if self._inbox is not None:
+            await refresh_pending(self._service, self._inbox)  # the operator sees it go down at once
+        return response
 
     def _replay(self, letter: Letter) -> ops_pb2.ReplayDeadLetterResponse:
         where = f"dead letter {letter.partition}@{letter.offset}"

@@ -22,7 +22,7 @@ from caseplatform.audit import ReadAudit, is_access_event_class, skip_audit, tra
 from caseplatform.case_owners import OwnerIndex, is_kernel_event, is_kernel_event_class
 from caseplatform.clock import OffsetClock, set_process_clock
 from caseplatform.consumer import TrackedConsumer
-from caseplatform.dead_letters import DeadLetters, DeadLetterShelf, export_pending
+from caseplatform.dead_letters import DeadLetters, DeadLetterShelf, count_pending
 from caseplatform.envelope import event_types
 from caseplatform.inbox import Inbox, Policy
 from caseplatform.kafka.admin import ensure_topics
@@ -147,8 +147,6 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
         lease=lease_for(service, settings),
     )
     inbox = Inbox(parts.app, access.policy) if access.policy else None
-    if inbox is not None:
-        export_pending(service, inbox)
     broker = wire_broker(service, settings, inbox, partial(
         relay.backlog_below, settings.relay_backlog_pause, settings.relay_backlog_pause_max_s))
     dead_letters = DeadLetters(service, SUBSCRIPTIONS.get(service, ()),
@@ -173,6 +171,8 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
     if inbox is not None:
         topics = [topic_for(s) for s in SUBSCRIPTIONS[service]] + [dead_letter_topic_for(service)]
         tasks.append(asyncio.create_task(_start_consumer(broker, settings, topics), name="consumer"))
+        tasks.append(asyncio.create_task(
+            _supervised(partial(count_pending, service, inbox), "dead letters count"), name="dead letters count"))
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("%s serving gRPC on %s, metrics on %s", service, grpc_port, metrics_port)
     await stop.wait()
