@@ -138,6 +138,15 @@ def test_topics_come_from_the_topology_with_the_services_partition_count(render:
 def test_postgres_through_cloudnativepg_or_an_existing_server(render: Render) -> None:
     (cluster,) = of_kind(render(), "Cluster")
     assert cluster["apiVersion"] == "postgresql.cnpg.io/v1" and cluster["spec"]["instances"] == 3
+    # The server admits every process's pool at its ceiling, at the most replicas the HPAs allow.
+    docs = render()
+    processes = sum(h["spec"]["maxReplicas"] for h in of_kind(docs, "HorizontalPodAutoscaler"))
+    pool = env_of(of_kind(docs, "Deployment")[0])
+    per_process = int(pool["CASEWORK_POSTGRES_POOL_SIZE"]) + int(pool["CASEWORK_POSTGRES_MAX_OVERFLOW"]) + 2
+    assert int(cluster["spec"]["postgresql"]["parameters"]["max_connections"]) >= processes * per_process
+    bigger = render({"postgresql": {"pool": {"size": 10, "maxOverflow": 20}}})
+    (grown,) = of_kind(bigger, "Cluster")
+    assert int(grown["spec"]["postgresql"]["parameters"]["max_connections"]) >= processes * 32
     external = render(EXTERNAL)
     assert not of_kind(external, "Cluster") and not of_kind(external, "KafkaTopic")
     deployment = of_kind(external, "Deployment")[0]

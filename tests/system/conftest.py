@@ -64,7 +64,7 @@ def store_env(persistence: str) -> Iterator[dict[str, str]]:
         # a test's own stack run side by side against one server, and the machine's server allows
         # 100 connections in all (two stacks at the defaults reached it under the fault load).
         yield {"CASEWORK_PERSISTENCE": "postgres", "CASEWORK_POSTGRES_DSN": dsn,
-               "CASEWORK_POSTGRES_POOL_SIZE": "2", "CASEWORK_POSTGRES_MAX_OVERFLOW": "6"}
+               "CASEWORK_POSTGRES_POOL_SIZE": "1", "CASEWORK_POSTGRES_MAX_OVERFLOW": "4"}
     finally:
         server.drop_database(dsn)
 

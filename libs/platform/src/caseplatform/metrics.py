@@ -33,8 +33,8 @@ EVENTS_CONSUMED = Counter(
 )
 DEAD_LETTERS_PENDING = Gauge(
     "casework_dead_letters_pending",
-    "Events this service stepped over (dead-lettered) and has not replayed yet (ADR 0039), read "
-    "from its store at each scrape",
+    "Events this service stepped over (dead-lettered) and has not replayed yet (ADR 0039), counted "
+    "in its store once a minute and after each replay",
     ["service"],
 )
 CONSUMER_LAG = Gauge(
