@@ -188,10 +188,9 @@ class DeadLetters:
     async def page(self, pending_only: bool, page_size: int, page_token: str) -> ops_pb2.ListDeadLettersResponse:
         if page_size > MAX_PAGE_SIZE:
             raise InvalidArgument.one("page_size", f"at most {MAX_PAGE_SIZE}; follow next_page_token for more")
-        after = _token_key(page_token)
+        after, size = _token_key(page_token), page_size or PAGE_SIZE
         letters = [letter for letter in await self._shelf.all() if after is None or letter.key > after]
-        described = await asyncio.to_thread(self._describe_until, letters, pending_only, (page_size or PAGE_SIZE) + 1)
-        size = page_size or PAGE_SIZE
+        described = await asyncio.to_thread(self._describe_until, letters, pending_only, size + 1)  # one more: a next page?
         response = ops_pb2.ListDeadLettersResponse(dead_letters=[d for _, d in described[:size]])
         if len(described) > size:
             last = described[size - 1][0]
