@@ -24,6 +24,7 @@ from faststream.kafka.subscriber.usecase import BatchSubscriber
 from caseplatform import metrics
 from caseplatform.envelope import IncomingEvent, UnreadableMessage, parse_envelope
 from caseplatform.inbox import Inbox
+from caseplatform.kafka.reading import text_headers
 from caseplatform.settings import PlatformSettings
 from caseplatform.topology import dead_letter_topic_for, topic_for
 
@@ -242,13 +243,7 @@ class TrackedConsumer:
                 self.subscriber.consumer.seek(tp, 0)
 
     def _read(self, record: Any) -> IncomingEvent:
-        headers = {}
-        for key, value in record.headers or ():
-            try:
-                headers[key] = value.decode()
-            except (UnicodeDecodeError, AttributeError):
-                continue
-        event = parse_envelope(record.value, headers)
+        event = parse_envelope(record.value, text_headers(record))
         if event.source_service != self._by_topic.get(record.topic):
             raise UnreadableMessage(
                 f"envelope from {event.source_service!r} on topic {record.topic!r}"

@@ -19,15 +19,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 
 from caseplatform import metrics
-from caseplatform.aio import bounded
 from caseplatform.envelope import IncomingEvent, UnreadableMessage, parse_envelope
 from caseplatform.errors import InvalidArgument, NotFound, PreconditionFailed, Unavailable
 from caseplatform.identity import current_actor
 from caseplatform.inbox import REPLAYED, SET_ASIDE, Held, Inbox, NotSetAside, PolicyFailed
-from caseplatform.kafka.reading import PartitionEnds
+from caseplatform.kafka.reading import (
+    BROKER_TROUBLE,
+    PartitionEnds,
+    close_reader,
+    start_reader,
+    text_headers,
+)
 from caseplatform.kafka.security import kafka_client_options
 from caseplatform.store import STORE_TROUBLE
 from caseplatform.topology import dead_letter_topic_for, topic_for
@@ -58,13 +62,7 @@ class Letter:
 
     @classmethod
     def of(cls, record: Any) -> Letter:
-        headers = {}
-        for name, raw in record.headers or ():
-            try:
-                headers[name] = raw.decode()
-            except (UnicodeDecodeError, AttributeError):
-                continue
-        return cls(record.partition, record.offset, record.timestamp or 0, headers, record.value or b"")
+        return cls(record.partition, record.offset, record.timestamp or 0, text_headers(record), record.value or b"")
 
 
 class DeadLetterShelf:
@@ -116,22 +114,13 @@ class _Connected:
 
     async def __aenter__(self) -> AIOKafkaConsumer:
         try:
-            await bounded(self._consumer.start(), STALL_S)
-            await bounded(self._consumer.topics(), STALL_S)  # the topic's partitions, known
-        except (TimeoutError, OSError, KafkaError) as exc:
-            await self._close()
+            await start_reader(self._consumer, STALL_S, with_topics=True)  # the topic's partitions, known
+        except BROKER_TROUBLE as exc:
             raise Unavailable(f"cannot reach the broker to read {self._topic}: {type(exc).__name__}") from exc
         return self._consumer
 
     async def __aexit__(self, *_: object) -> None:
-        await self._close()
-
-    async def _close(self) -> None:
-        try:
-            await bounded(self._consumer.stop(), 10)
-        except (Exception, asyncio.CancelledError):  # closing after trouble: what is read is read
-            if (task := asyncio.current_task()) is not None and task.cancelling():
-                raise
+        await close_reader(self._consumer)
 
 
 async def _read_to_end(consumer: AIOKafkaConsumer, partitions: list[TopicPartition], listed_ends: dict,

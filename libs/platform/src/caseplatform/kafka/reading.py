@@ -7,15 +7,54 @@ as in the relay, ADR 0009), and a reader that hangs turns a test of something el
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 
 from caseplatform.aio import bounded
 
 log = logging.getLogger(__name__)
+
+BROKER_TROUBLE = (TimeoutError, OSError, KafkaError)  # what a short-lived reader meets when the broker is away
+
+
+def text_headers(record: Any) -> dict[str, str]:
+    """A record's headers as text; a header that is not UTF-8 text is left out (no header of
+    ours is binary: one that is came from elsewhere and is not relied on)."""
+    headers = {}
+    for name, raw in record.headers or ():
+        try:
+            headers[name] = raw.decode()
+        except (UnicodeDecodeError, AttributeError):
+            continue
+    return headers
+
+
+async def start_reader(consumer: AIOKafkaConsumer, timeout_s: float, *, with_topics: bool = False) -> None:
+    """Start a short-lived reader within `timeout_s` (and, `with_topics`, learn the topics'
+    partitions). One that cannot start is closed and the error, one of BROKER_TROUBLE, raised."""
+    try:
+        await bounded(consumer.start(), timeout_s)
+        if with_topics:
+            await bounded(consumer.topics(), timeout_s)
+    except BROKER_TROUBLE:
+        await close_reader(consumer)
+        raise
+
+
+async def close_reader(consumer: AIOKafkaConsumer, timeout_s: float = 10) -> None:
+    """Stop a short-lived reader, bounded in time. It is closed after trouble as well, so a
+    failing stop is not an error (what is read is read), but a cancellation still cancels."""
+    try:
+        await bounded(consumer.stop(), timeout_s)
+    except (Exception, asyncio.CancelledError):
+        if (task := asyncio.current_task()) is not None and task.cancelling():
+            raise
+        log.debug("reader stop failed", exc_info=True)
 
 
 async def read_topics(
@@ -49,10 +88,7 @@ async def _read_once(bootstrap: str, topics: list[str], settle_s: float) -> list
             for rs in batch.values():
                 records.extend(rs)
     finally:
-        try:
-            await bounded(consumer.stop(), 5)
-        except Exception:  # a reader that cannot say goodbye has still read
-            log.debug("reader stop failed", exc_info=True)
+        await close_reader(consumer, 5)
 
 
 class PartitionEnds:

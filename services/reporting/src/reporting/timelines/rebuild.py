@@ -30,12 +30,10 @@ from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from caseplatform.aio import bounded
 from caseplatform.envelope import IncomingEvent, UnreadableMessage, parse_envelope
-from caseplatform.kafka.reading import PartitionEnds
+from caseplatform.kafka.reading import BROKER_TROUBLE, PartitionEnds, close_reader, start_reader
 from caseplatform.kafka.security import kafka_client_options
 from caseplatform.topology import SUBSCRIPTIONS, topic_for
 from reporting.access_log import is_audit
@@ -111,7 +109,7 @@ async def _survey(bootstrap: str) -> tuple[list[TopicPartition], int]:
         ends = await consumer.end_offsets(partitions)
         return partitions, sum(ends[tp] - starts[tp] for tp in partitions)
     finally:
-        await _close(consumer)
+        await close_reader(consumer)
 
 
 async def read_partitions(
@@ -126,7 +124,7 @@ async def read_partitions(
         ends = await consumer.end_offsets(list(partitions))
         return await _read_to_end(consumer, stage, starts, ends, progress, batch)
     finally:
-        await _close(consumer)
+        await close_reader(consumer)
 
 
 async def _started_consumer(bootstrap: str) -> AIOKafkaConsumer:
@@ -136,19 +134,10 @@ async def _started_consumer(bootstrap: str) -> AIOKafkaConsumer:
         **kafka_client_options(bootstrap),
     )
     try:
-        await bounded(consumer.start(), STALL_S)
-    except (TimeoutError, OSError, KafkaError) as exc:
-        await _close(consumer)
+        await start_reader(consumer, STALL_S)
+    except BROKER_TROUBLE as exc:
         raise BrokerUnavailable(f"cannot reach the broker: {type(exc).__name__}") from exc
     return consumer
-
-
-async def _close(consumer: AIOKafkaConsumer) -> None:
-    try:
-        await bounded(consumer.stop(), 10)
-    except (Exception, asyncio.CancelledError):  # closing after trouble: what is read is read
-        if (task := asyncio.current_task()) is not None and task.cancelling():
-            raise
 
 
 async def _partitions(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
