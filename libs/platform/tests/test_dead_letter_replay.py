@@ -138,6 +138,10 @@ async def _scenario(bootstrap: str, tmp_path: Path) -> None:
         replayed_before = _replayed_count()
         done = await replay(stepped.partition, stepped.offset)
         assert done.outcome == ops_pb2.REPLAY_OUTCOME_REPLAYED and done.dead_letter.state == REPLAYED
+        operator = (done.dead_letter.replayed_by.agency, done.dead_letter.replayed_by.role, done.dead_letter.replayed_by.user)
+        assert operator == ("landlord", "operations", "ops-1")  # who asked, from the store
+        assert abs(done.dead_letter.replayed_at.ToDatetime().timestamp() - time.time()) < 60
+        assert not stepped.HasField("replayed_by")  # listed before the replay
         assert app.repository.get(Counter.create_id("b")).seen == [poison.envelope.event_id]
         again = await replay(stepped.partition, stepped.offset)
         assert again.outcome == ops_pb2.REPLAY_OUTCOME_ALREADY_REPLAYED
@@ -145,6 +149,8 @@ async def _scenario(bootstrap: str, tmp_path: Path) -> None:
         assert _replayed_count() == replayed_before + 1
         assert _pending() == 0
         assert not (await listed(pending_only=True)).dead_letters
+        [shown] = [d for d in (await listed()).dead_letters if d.state == REPLAYED]
+        assert (shown.replayed_by, shown.replayed_at) == (done.dead_letter.replayed_by, done.dead_letter.replayed_at)
 
         garbage = await refusal(replay(by_state[UNREADABLE].partition, by_state[UNREADABLE].offset))
         assert garbage.code() == grpc.StatusCode.FAILED_PRECONDITION and "nothing to replay" in garbage.details()

@@ -8,6 +8,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError
 
+from caseplatform.identity import Actor
 from caseplatform.inbox import REPLAYED, SET_ASIDE, Inbox, NotSetAside, PolicyFailed
 from caseplatform.settings import PlatformSettings
 
@@ -22,6 +23,9 @@ def app(settings: PlatformSettings) -> CounterApp:
 @pytest.fixture
 def inbox(app: CounterApp) -> Inbox:
     return Inbox(app, app.policy)
+
+
+OPERATOR = Actor(agency="landlord", role="operations", user="ops-7")
 
 
 def seen(app: CounterApp, case_id: str) -> list[str]:
@@ -82,18 +86,29 @@ def test_a_stepped_over_event_is_replayed_once_the_defect_is_fixed_and_only_once
     assert inbox.pending_dead_letters() == 1
 
     with pytest.raises(PolicyFailed, match="cannot apply this one"):
-        inbox.replay(0, poison)  # the defect is not fixed yet: nothing recorded
+        inbox.replay(0, poison, OPERATOR)  # the defect is not fixed yet: nothing recorded
     assert inbox.set_aside_state(0, poison) == SET_ASIDE
+    assert inbox.replay_record(0, poison) is None
     assert app.repository.get(Counter.create_id("a")).version == 3  # untouched
 
     app.refuses = None  # the fixed build
-    assert inbox.replay(0, poison) is True
+    assert inbox.replay(0, poison, OPERATOR) is True
     assert seen(app, "b") == [poison.envelope.event_id]
     assert inbox.pending_dead_letters() == 0
     assert inbox.set_aside_state(0, poison) == REPLAYED
-    assert inbox.replay(0, poison) is False  # asked again (or a second copy of the dead letter)
+    assert inbox.replay(0, poison, Actor("landlord", "operations", "ops-8")) is False  # asked again
     assert seen(app, "b") == [poison.envelope.event_id]
     assert inbox.tracked("intake", 0) == 3  # the partition's position is not the replay's business
+
+    # Who asked is in the store, with what the replay applied: a record of the replay (the
+    # first asker's, once) and, on every event the replay caused, beside the policy's own actor.
+    record = inbox.replay_record(0, poison)
+    assert record is not None and record.version == 1
+    assert (record.requested_by, record.case_id, record.event_id) == (OPERATOR, "b", poison.envelope.event_id)
+    caused = list(app.events.get(Counter.create_id("b")))
+    assert caused and all(e.meta["replay_requested_by"] == OPERATOR.as_dict() for e in caused)
+    assert all(e.meta["actor"]["role"] == "system" for e in caused)
+    assert all("replay_requested_by" not in e.meta for e in app.events.get(Counter.create_id("a")))
 
 
 def test_a_replay_of_an_event_that_was_applied_is_refused(app: CounterApp, inbox: Inbox) -> None:
@@ -103,7 +118,8 @@ def test_a_replay_of_an_event_that_was_applied_is_refused(app: CounterApp, inbox
     inbox.apply("intake", 0, [applied])
     assert inbox.set_aside_state(0, applied) is None
     with pytest.raises(NotSetAside):
-        inbox.replay(0, applied)
+        inbox.replay(0, applied, OPERATOR)
+    assert inbox.replay_record(0, applied) is None
     assert seen(app, "a") == [applied.envelope.event_id]
 
 

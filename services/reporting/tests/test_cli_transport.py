@@ -15,6 +15,7 @@ from caseplatform.grpc_server import build_server
 from caseplatform.settings import PlatformSettings
 from caseplatform.testing import TestIdentities, issue_certificate, pem
 from caseplatform.tls import TlsConfig
+from casework.common.v1 import envelope_pb2, ops_pb2
 from casework.reporting.v1 import reporting_pb2
 from reporting.application import ReportingApplication
 from reporting.cli.app import _marks, breach_request
@@ -108,3 +109,14 @@ def test_dead_letter_commands_reach_the_named_service_and_read_places_strictly()
     remote = Connection("reporting.casework.svc:50056", "landlord", "operations", "ops-1")
     with pytest.raises(CliError, match="refusing to send a token"):
         _Ops(remote, "referral", None)  # in clear, off this machine: only with --tls-ca
+
+
+def test_casectl_shows_who_replayed_a_dead_letter_and_when() -> None:
+    from reporting.cli.dead_letters import _replayed
+
+    replayed = ops_pb2.DeadLetter(state=ops_pb2.DEAD_LETTER_STATE_REPLAYED,
+                                  replayed_by=envelope_pb2.Actor(agency="landlord", role="operations", user="ops-1"))
+    replayed.replayed_at.FromJsonString("2026-11-30T19:05:03Z")
+    assert _replayed(replayed) == "2026-11-30 19:05:03 by landlord/operations/ops-1"
+    # Pending, or replayed before replays were recorded: nothing to show, not an empty name.
+    assert _replayed(ops_pb2.DeadLetter(state=ops_pb2.DEAD_LETTER_STATE_REPLAYED)) == "-"

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from caseplatform import metrics
 from caseplatform.envelope import IncomingEvent, UnreadableMessage, parse_envelope
 from caseplatform.errors import InvalidArgument, NotFound, PreconditionFailed, Unavailable
-from caseplatform.identity import current_actor
+from caseplatform.identity import Actor, require_actor
 from caseplatform.inbox import REPLAYED, SET_ASIDE, Held, Inbox, NotSetAside, PolicyFailed
 from caseplatform.kafka.reading import (
     BROKER_TROUBLE,
@@ -35,7 +35,7 @@ from caseplatform.kafka.reading import (
 from caseplatform.kafka.security import kafka_client_options
 from caseplatform.store import STORE_TROUBLE
 from caseplatform.topology import dead_letter_topic_for, topic_for
-from casework.common.v1 import ops_pb2
+from casework.common.v1 import envelope_pb2, ops_pb2
 
 log = logging.getLogger(__name__)
 
@@ -198,19 +198,20 @@ class DeadLetters:
         return found
 
     async def replay(self, partition: int, offset: int) -> ops_pb2.ReplayDeadLetterResponse:
+        requested_by = require_actor()  # recorded with the replay (opaque ids only)
         letter = await self._shelf.one(partition, offset)
-        response = await asyncio.to_thread(self._replay, letter)
+        response = await asyncio.to_thread(self._replay, letter, requested_by)
         if self._inbox is not None:
             await refresh_pending(self._service, self._inbox)  # the operator sees it go down at once
         return response
 
-    def _replay(self, letter: Letter) -> ops_pb2.ReplayDeadLetterResponse:
+    def _replay(self, letter: Letter, requested_by: Actor) -> ops_pb2.ReplayDeadLetterResponse:
         where = f"dead letter {letter.partition}@{letter.offset}"
         event, source_partition = self._event(letter)
         if event is None or self._inbox is None:
             raise PreconditionFailed(f"{where} is not an event {self._service} reads: nothing to replay")
         try:
-            applied = self._inbox.replay(source_partition, event)
+            applied = self._inbox.replay(source_partition, event, requested_by)
         except NotSetAside:
             raise PreconditionFailed(
                 f"{where}: {self._service} has no record of stepping over this event (it was applied after all, "
@@ -220,10 +221,9 @@ class DeadLetters:
         except PolicyFailed as failed:
             raise PreconditionFailed(f"{where}: the policy still fails on it ({failed.reason}); nothing recorded") from None
         outcome = ops_pb2.REPLAY_OUTCOME_REPLAYED if applied else ops_pb2.REPLAY_OUTCOME_ALREADY_REPLAYED
-        actor = current_actor.get()  # who asked (opaque ids only), for the operations log
         log.info("%s: %s %s at the request of %s", self._service, where,
                  "replayed" if applied else "already replayed",
-                 f"{actor.agency}/{actor.role}/{actor.user}" if actor else "an unnamed caller")
+                 f"{requested_by.agency}/{requested_by.role}/{requested_by.user}")
         return ops_pb2.ReplayDeadLetterResponse(outcome=outcome, dead_letter=self.describe(letter))
 
     def describe(self, letter: Letter) -> ops_pb2.DeadLetter:
@@ -242,6 +242,10 @@ class DeadLetters:
         described.source_service, described.source_notification_id = event.source_service, event.notification_id
         assert self._inbox is not None
         described.state = _STATES[self._inbox.set_aside_state(source_partition, event)]
+        if described.state == ops_pb2.DEAD_LETTER_STATE_REPLAYED and (
+                record := self._inbox.replay_record(source_partition, event)) is not None:
+            described.replayed_by.CopyFrom(envelope_pb2.Actor(agency=record.agency, role=record.role, user=record.user))
+            described.replayed_at.FromDatetime(record.created_on)
         return described
 
     def _event(self, letter: Letter) -> tuple[IncomingEvent | None, int]:

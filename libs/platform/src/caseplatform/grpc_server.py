@@ -315,13 +315,6 @@ def _refuse_streaming(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     return grpc.stream_stream_rpc_method_handler(refuse, handler.request_deserializer, handler.response_serializer)
 
 
-def require_actor() -> Actor:
-    actor = current_actor.get()
-    if actor is None:  # the interceptor guarantees one; a servicer called directly must set it
-        raise RuntimeError("no caller identity in context")
-    return actor
-
-
 def build_server(
     service: str,
     register: Sequence[Callable[[grpc.aio.Server], None]],

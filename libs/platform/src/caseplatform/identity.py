@@ -33,3 +33,10 @@ def system_actor(service: str) -> Actor:
 current_actor: contextvars.ContextVar[Actor | None] = contextvars.ContextVar(
     "current_actor", default=None
 )
+
+
+def require_actor() -> Actor:
+    actor = current_actor.get()
+    if actor is None:  # the interceptor guarantees one; a servicer called directly must set it
+        raise RuntimeError("no caller identity in context")
+    return actor

@@ -36,8 +36,9 @@ from opentelemetry import trace
 from caseplatform import metrics
 from caseplatform.enums import NotUnderstood
 from caseplatform.envelope import IncomingEvent
-from caseplatform.identity import system_actor
+from caseplatform.identity import Actor, system_actor
 from caseplatform.projection import RowWriter, TrackingWithRows
+from caseplatform.replay_record import DeadLetterReplay, replay_record_id
 from caseplatform.store import STORE_TROUBLE, ServiceApplication, Sql
 from caseplatform.telemetry import context_from, tracer
 
@@ -89,10 +90,11 @@ def set_aside_name(source_service: str, partition: int, notification_id: int) ->
 class Unit:
     """One transaction: the aggregates the policy touched for a run of messages."""
 
-    def __init__(self, app: ServiceApplication) -> None:
+    def __init__(self, app: ServiceApplication, replay_requested_by: Actor | None = None) -> None:
         self._app = app
         self.processing = ProcessingEvent[UUID]()
         self.current: IncomingEvent | None = None
+        self._replay_requested_by = replay_requested_by  # a dead letter's replay: who asked
         self._rows: dict[RowWriter, list[tuple[Any, ...]]] = {}
 
     def get(self, aggregate_id: UUID) -> Any | None:
@@ -131,11 +133,14 @@ class Unit:
     def meta(self) -> dict[str, Any]:
         """Metadata for events the policy records: the service acting, caused by the current event."""
         assert self.current is not None
-        return self._app.meta(
+        meta = self._app.meta(
             system_actor(self._app.service),
             caused_by=self.current.envelope.event_id,
             caused_by_actor=self.current.actor.as_dict(),
         )
+        if self._replay_requested_by is not None:
+            meta["replay_requested_by"] = self._replay_requested_by.as_dict()
+        return meta
 
 
 Policy = Callable[[IncomingEvent, Unit], None]
@@ -368,11 +373,11 @@ class Inbox:
         )
         return int(rows[0][0])
 
-    def replay(self, partition: int, event: IncomingEvent) -> bool:
-        """Apply a dead-lettered event through the policy, in one transaction with its record:
-        True if applied now, False if a replay already had. Raises `NotSetAside` for an event
-        this inbox did not step over, and `PolicyFailed` (`Held`) if the policy still fails on it
-        (nothing recorded)."""
+    def replay(self, partition: int, event: IncomingEvent, requested_by: Actor) -> bool:
+        """Apply a dead-lettered event through the policy, in one transaction with its record and
+        with who asked (`DeadLetterReplay`; the events it causes name them too): True if applied
+        now, False if a replay already had. Raises `NotSetAside` for an event this inbox did not
+        step over, and `PolicyFailed` (`Held`) if the policy still fails on it (nothing recorded)."""
         name = set_aside_name(event.source_service, partition, event.notification_id)
         for _attempt in range(3):
             state = self.app.process_recorder.max_tracking_id(name)
@@ -381,8 +386,12 @@ class Inbox:
                                   f"was not stepped over by {self.app.service}")
             if state >= REPLAYED:
                 return False
-            unit = Unit(self.app)
+            unit = Unit(self.app, replay_requested_by=requested_by)
             self._apply_one(event, unit, 0)
+            unit.collect(DeadLetterReplay(
+                place=name, case_id=event.case_id, event_id=event.envelope.event_id, event_type=event.event_type,
+                agency=requested_by.agency, role=requested_by.role, user=requested_by.user,
+            ))
             try:
                 self._record(unit, unit.tracking(name, REPLAYED))
                 break
@@ -396,6 +405,15 @@ class Inbox:
         log.info("inbox %s: replayed %s:%s #%d", self.app.service, event.source_service, partition,
                  event.notification_id)
         return True
+
+    def replay_record(self, partition: int, event: IncomingEvent) -> DeadLetterReplay | None:
+        """Who replayed this stepped-over event and when; None if it was not replayed (or was
+        replayed before replays were recorded)."""
+        try:
+            return self.app.repository.get(replay_record_id(
+                set_aside_name(event.source_service, partition, event.notification_id)))
+        except AggregateNotFoundError:
+            return None
 
     def _record(self, unit: Unit, tracking: Tracking) -> None:
         unit.processing.tracking = tracking

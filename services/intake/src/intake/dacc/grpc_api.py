@@ -8,7 +8,7 @@ from typing import Any
 
 from caseplatform.envelope import to_timestamp
 from caseplatform.errors import InvalidArgument
-from caseplatform.grpc_server import require_actor
+from caseplatform.identity import require_actor
 from caseplatform.validation import parse_command, proto_to_dict
 from casework.intake.v1 import intake_pb2
 from casework.police.v1 import dacc_pb2, dacc_pb2_grpc

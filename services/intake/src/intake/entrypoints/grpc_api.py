@@ -12,7 +12,7 @@ from caseplatform.clock import process_clock
 from caseplatform.deadlines import deadline_message
 from caseplatform.envelope import to_timestamp
 from caseplatform.errors import InvalidArgument, PermissionDenied
-from caseplatform.grpc_server import require_actor
+from caseplatform.identity import require_actor
 from caseplatform.ids import parse_uuid
 from caseplatform.validation import parse_command, proto_to_dict
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc

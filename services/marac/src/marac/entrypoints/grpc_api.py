@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from caseplatform.envelope import to_timestamp
-from caseplatform.grpc_server import require_actor
+from caseplatform.identity import require_actor
 from caseplatform.ids import parse_uuid
 from caseplatform.validation import proto_to_dict
 from casework.marac.v1 import marac_pb2, marac_pb2_grpc

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from caseplatform.deadlines import deadline_message
 from caseplatform.envelope import to_timestamp
-from caseplatform.grpc_server import require_actor
+from caseplatform.identity import require_actor
 from caseplatform.ids import parse_uuid
 from caseplatform.validation import proto_to_dict
 from casework.repairs.v1 import repairs_pb2, repairs_pb2_grpc

@@ -55,12 +55,19 @@ def _state(letter: ops_pb2.DeadLetter) -> str:
     return label(ops_pb2.DeadLetterState.DESCRIPTOR, letter.state).removeprefix("DEAD_LETTER_STATE_")
 
 
+def _replayed(letter: ops_pb2.DeadLetter) -> str:
+    if not letter.HasField("replayed_by"):
+        return "-"
+    by = letter.replayed_by
+    return f"{letter.replayed_at.ToDatetime():%Y-%m-%d %H:%M:%S} by {by.agency}/{by.role}/{by.user}"
+
+
 def _table(letters: list[ops_pb2.DeadLetter], title: str) -> Table:
-    table = Table("parked (UTC)", "place", "state", "read from", "event", "case", "reason", title=title)
+    table = Table("parked (UTC)", "place", "state", "read from", "event", "case", "reason", "replayed (UTC)", title=title)
     for d in letters:
         source = f"{d.original_topic}[{d.original_partition}]" + (f" #{d.source_notification_id}" if d.event_id else "")
         table.add_row(d.dead_lettered_at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"), f"{d.partition}@{d.offset}",
-                      _state(d), source, d.event_type or "-", d.case_id or "-", d.reason)
+                      _state(d), source, d.event_type or "-", d.case_id or "-", d.reason, _replayed(d))
     return table
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from caseplatform.deadlines import deadline_message
 from caseplatform.envelope import to_timestamp
-from caseplatform.grpc_server import require_actor
+from caseplatform.identity import require_actor
 from caseplatform.ids import parse_uuid
 from caseplatform.validation import proto_to_dict
 from casework.risk.v1 import risk_pb2, risk_pb2_grpc
