@@ -2,7 +2,8 @@
 reads intake's topic as the relay wrote it, and protoc decodes the value.
 
 Debian bookworm's kcat (librdkafka 2.0.2) cannot read Tansu's ApiVersions v3 reply, so it
-connects through the ApiVersions shim (see caseplatform.devstack.apiversions_shim)."""
+connects through the ApiVersions shim (see caseplatform.devstack.apiversions_shim), set up as
+`make run` sets it up: beside a broker that advertises its own address to everyone else."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ pytestmark = [
 async def test_kcat_reads_a_disclosure_that_protoc_decodes(tmp_path: Path) -> None:
     broker_port, shim_port = free_ports(2)
     shim = await serve(shim_port, broker_port)
-    broker = TansuBroker(broker_port, tmp_path / "broker.log", advertised_port=shim_port)
+    broker = TansuBroker(broker_port, tmp_path / "broker.log")
     broker.start()
     await asyncio.to_thread(broker.wait_ready)
     app = IntakeApplication(PlatformSettings(casework_data_dir=tmp_path))
@@ -56,12 +57,20 @@ async def test_kcat_reads_a_disclosure_that_protoc_decodes(tmp_path: Path) -> No
         )
         raw, errors = await asyncio.wait_for(kcat.communicate(), 30)
         assert kcat.returncode == 0, errors.decode()
+        listing = await asyncio.create_subprocess_exec(
+            "kcat", "-L", "-b", f"127.0.0.1:{shim_port}", "-t", "intake.events.v1", "-m", "10",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        metadata, errors = await asyncio.wait_for(listing.communicate(), 30)
+        assert listing.returncode == 0, errors.decode()
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         shim.close()
         broker.stop()
 
+    # kcat was sent back to the shim, not to the broker it could not have read.
+    assert f"127.0.0.1:{shim_port}" in metadata.decode() and f":{broker_port}" not in metadata.decode()
     key, size, rest = raw.split(b"\n", 2)
     assert key == case.case.case_id.encode()  # the Kafka key is the case id, nothing personal
     value = rest[: int(size)]

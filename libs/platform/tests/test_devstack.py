@@ -299,7 +299,15 @@ def test_launcher_prints_the_table_and_stops_cleanly_on_sigint(tmp_path: Path, f
         assert f"127.0.0.1:{ports['ALPHA_GRPC_PORT']}" in text
         assert f"http://127.0.0.1:{ports['BETA_METRICS_PORT']}/metrics" in text
         assert "alpha.events.v1" in text
-        assert f"broker   127.0.0.1:{ports['BROKER_PORT']}" in text
+        rows = {}
+        for cells in (line.split() for line in text.splitlines()):
+            at = next((i for i, cell in enumerate(cells) if cell.startswith("127.0.0.1:")), None)
+            if at:
+                rows[" ".join(cells[:at])] = cells[at]
+        assert rows["broker"] == f"127.0.0.1:{ports['BROKER_PORT']}"
+        assert rows["broker for kcat"] == f"127.0.0.1:{ports['KCAT_PORT']}"
+        # A Kafka client that starts at the kcat port is kept there: the shim names itself as the broker.
+        assert asyncio.run(_brokers_seen_from(f"127.0.0.1:{ports['KCAT_PORT']}")) == {ports["KCAT_PORT"]}
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0, output.read_text()
@@ -339,6 +347,12 @@ def test_settings_default_to_the_six_services_and_their_ports() -> None:
     settings = settings_from_env({})
     assert settings.services == topology.SERVICES
     assert settings.broker_port == 9092
+    assert settings.kcat_port == 9093
+    assert settings_from_env({"KCAT_PORT": "0"}).kcat_port is None  # no shim
+    with pytest.raises(ConfigError, match="KCAT_PORT must be a port number"):
+        settings_from_env({"KCAT_PORT": "70000"})
+    with pytest.raises(ValueError, match="port 9092 is given to both the Kafka broker and the broker for kcat"):
+        DevStack(Path("var"), 9092, kcat_port=9092)
     assert settings.data_dir == Path("var")
     assert settings.ports["intake"] == (50051, 9101)
 
@@ -366,6 +380,16 @@ def test_table_aligns_columns() -> None:
 
 
 # ----- helpers ------------------------------------------------------------------------------------
+
+
+async def _brokers_seen_from(bootstrap: str) -> set[int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        await consumer.topics()
+        return {broker.port for broker in consumer._client.cluster.brokers()}
+    finally:
+        await consumer.stop()
 
 
 def _pythonpath(*folders: Path) -> str:
@@ -442,6 +466,7 @@ async def _consume(bootstrap: str, topic: str, *, expect: int, wait_s: float = 3
 def _launcher_env(tmp_path: Path, fakes: Path) -> tuple[dict[str, str], dict[str, int]]:
     keys = [
         "BROKER_PORT",
+        "KCAT_PORT",
         "ALPHA_GRPC_PORT",
         "ALPHA_METRICS_PORT",
         "BETA_GRPC_PORT",

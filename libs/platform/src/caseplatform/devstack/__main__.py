@@ -2,6 +2,8 @@
 
 Environment (all optional):
   BROKER_PORT                       Kafka broker port (default 9092)
+  KCAT_PORT                         the broker for Debian's kcat, through the ApiVersions shim
+                                    (default 9093; 0: none)
   CASEWORK_DATA_DIR                 data directory (default ./var); kept between runs
   <SERVICE>_GRPC_PORT               e.g. INTAKE_GRPC_PORT; defaults in caseplatform.topology
   <SERVICE>_METRICS_PORT            e.g. INTAKE_METRICS_PORT
@@ -43,6 +45,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     broker_port: int
+    kcat_port: int | None
     data_dir: Path
     services: tuple[str, ...]
     ports: dict[str, tuple[int, int]]
@@ -68,8 +71,10 @@ def settings_from_env(environ: Mapping[str, str]) -> Settings:
     partitions = _int(environ, "KAFKA_TOPIC_PARTITIONS", 3)
     if partitions < 1:
         raise ConfigError(f"KAFKA_TOPIC_PARTITIONS must be at least 1, got {partitions}")
+    kcat_port = _int(environ, "KCAT_PORT", 9093)
     return Settings(
         broker_port=_port(environ, "BROKER_PORT", 9092),
+        kcat_port=_port(environ, "KCAT_PORT", 9093) if kcat_port else None,
         data_dir=Path(environ.get("CASEWORK_DATA_DIR") or "var"),
         services=services,
         ports=ports,
@@ -97,6 +102,7 @@ def main() -> int:
             settings.ports,
             services=settings.services,
             partitions=settings.partitions,
+            kcat_port=settings.kcat_port,
         )
     except ValueError as exc:
         log.error("%s", exc)

@@ -47,3 +47,12 @@ def ensure_port_free(port: int, purpose: str, host: str = LOCALHOST) -> None:
             sock.bind((host, port))
         except OSError as exc:
             raise PortInUse(port, purpose, host) from exc
+
+
+def port_open(host: str, port: int) -> bool:
+    """Whether something accepts connections on `port` now."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False

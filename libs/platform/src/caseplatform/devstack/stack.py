@@ -25,7 +25,7 @@ from caseplatform import topology
 from caseplatform.auth import DevIssuer
 from caseplatform.devstack import procs
 from caseplatform.devstack.broker import TansuBroker
-from caseplatform.devstack.ports import LOCALHOST, ensure_port_free
+from caseplatform.devstack.ports import LOCALHOST, ensure_port_free, port_open
 from caseplatform.devstack.sync import run_sync
 from caseplatform.kafka.admin import ensure_topics
 
@@ -84,12 +84,17 @@ class DevStack:
         host: str = LOCALHOST,
         ready_timeout: float = 120.0,
         stop_timeout: float = 10.0,
+        kcat_port: int | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.log_dir = Path(log_dir).resolve() if log_dir is not None else self.data_dir / "logs"
         self.services: tuple[str, ...] = tuple(dict.fromkeys(services))
         self.ports = _resolve_ports(self.services, ports or {})
-        _check_distinct(broker_port, self.ports)
+        _check_distinct(broker_port, self.ports, kcat_port)
+        # Where Debian's kcat (librdkafka 2.0.2) reaches the broker through the ApiVersions shim;
+        # every other client, the services included, talks to the broker directly.
+        self.kcat_port = kcat_port
+        self._kcat_shim: subprocess.Popen[bytes] | None = None
         self.partitions = partitions
         self.host = host
         self.ready_timeout = ready_timeout
@@ -123,6 +128,7 @@ class DevStack:
             for path in [self.broker.log_path, *map(self.log_path, self.services)]:
                 path.write_bytes(b"")  # a fresh run starts fresh logs; the data stays
             self.start_broker()
+            self._start_kcat_shim()
             log.info("starting %s", ", ".join(self.services))
             for name in self.services:
                 self._spawn(name)
@@ -146,12 +152,19 @@ class DevStack:
             except subprocess.TimeoutExpired:
                 log.warning("%s ignored SIGTERM for %gs; killing it", name, self.stop_timeout)
                 procs.kill(proc, signal.SIGKILL)
+        if self._kcat_shim is not None:
+            procs.terminate(self._kcat_shim, self.stop_timeout)
+            self._kcat_shim = None
         self.broker.stop(self.stop_timeout)
         self._started = False
 
     def check_alive(self) -> None:
         """Raise `ServiceFailed` / `BrokerFailed` if a child exited that nobody asked to stop."""
         self.broker.check_alive()
+        if self._kcat_shim is not None and (code := self._kcat_shim.poll()) is not None:
+            self._kcat_shim = None
+            raise ServiceFailed("kcat shim", f"exited unexpectedly ({procs.describe_exit(code)})",
+                                self.log_path("kcat-shim"), code)
         for name, proc in list(self._procs.items()):
             code = proc.poll()
             if code is not None:
@@ -264,6 +277,8 @@ class DevStack:
             for s in self.services
         ]
         rows.append(Endpoint("broker", self.broker.bootstrap, "", ""))
+        if self.kcat_port:
+            rows.append(Endpoint("broker for kcat", f"{self.host}:{self.kcat_port}", "", ""))
         return rows
 
     def child_env(self) -> dict[str, str]:
@@ -293,9 +308,23 @@ class DevStack:
         argv = [sys.executable, "-m", service]
         self._procs[name] = procs.spawn(argv, self.log_path(name), env, header=name)
 
+    def _start_kcat_shim(self) -> None:
+        if not self.kcat_port:
+            return
+        argv = [sys.executable, "-m", "caseplatform.devstack.apiversions_shim", str(self.kcat_port), str(self.broker.port)]
+        self._kcat_shim = procs.spawn(argv, self.log_path("kcat-shim"), self.child_env(), header="kcat shim")
+        deadline = time.monotonic() + self.ready_timeout
+        while not port_open(self.host, self.kcat_port):
+            if (code := self._kcat_shim.poll()) is not None or time.monotonic() > deadline:
+                raise ServiceFailed("kcat shim", "did not start listening" if code is None else
+                                    f"exited ({procs.describe_exit(code)})", self.log_path("kcat-shim"), code)
+            time.sleep(0.05)
+
     def _ensure_ports_free(self, names: Sequence[str], *, include_broker: bool) -> None:
         if include_broker:
             ensure_port_free(self.broker.port, "Kafka broker", self.host)
+            if self.kcat_port:
+                ensure_port_free(self.kcat_port, "Kafka broker for kcat", self.host)
         for name in names:
             grpc_port, metrics_port = self.ports[name]
             ensure_port_free(grpc_port, f"{name} gRPC", self.host)
@@ -385,8 +414,12 @@ def _resolve_ports(
     return resolved
 
 
-def _check_distinct(broker_port: int, ports: Mapping[str, tuple[int, int]]) -> None:
+def _check_distinct(broker_port: int, ports: Mapping[str, tuple[int, int]], kcat_port: int | None = None) -> None:
     seen: dict[int, str] = {broker_port: "Kafka broker"}
+    if kcat_port:
+        if kcat_port == broker_port:
+            raise ValueError(f"port {kcat_port} is given to both the Kafka broker and the broker for kcat")
+        seen[kcat_port] = "Kafka broker for kcat"
     for name, (grpc_port, metrics_port) in ports.items():
         for port, purpose in ((grpc_port, f"{name} gRPC"), (metrics_port, f"{name} metrics")):
             if port in seen:
