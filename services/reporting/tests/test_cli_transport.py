@@ -4,6 +4,7 @@ token or case data sent in clear beyond this machine."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from uuid import uuid4
 
@@ -120,3 +121,31 @@ def test_casectl_shows_who_replayed_a_dead_letter_and_when() -> None:
     assert _replayed(replayed) == "2026-11-30 19:05:03 by landlord/operations/ops-1"
     # Pending, or replayed before replays were recorded: nothing to show, not an empty name.
     assert _replayed(ops_pb2.DeadLetter(state=ops_pb2.DEAD_LETTER_STATE_REPLAYED)) == "-"
+
+
+def test_casectl_call_finds_each_rpc_and_the_service_that_offers_it() -> None:
+    from reporting.cli.call import default_target, find_method, request_for, services
+
+    local = Connection("127.0.0.1:50056", "landlord", "CHO", "cho-1")
+    submit = find_method("intake.v1.IntakeService/SubmitDisclosure")
+    assert find_method("intake.v1.IntakeService.SubmitDisclosure") is submit  # either spelling
+    assert default_target(submit, local, None) == "127.0.0.1:50051"
+    assert default_target(find_method("police.v1.DaccFeed/" + _first_rpc("police.v1.DaccFeed")), local, None) \
+        == "127.0.0.1:50051"  # the DACC feed is served by intake's process
+    stats = find_method("common.v1.OpsService/GetStoreStats")
+    assert default_target(stats, local, "referral") == "127.0.0.1:50053"
+    with pytest.raises(CliError, match="offered by every service"):
+        default_target(stats, local, None)
+    baseline = json.loads((Path(__file__).resolve().parents[3] / "proto" / "compatibility-baseline.json").read_text())
+    assert {f"{s.full_name}/{m.name}" for s in services() for m in s.methods} == set(baseline["methods"])  # every RPC
+    assert request_for(submit, '{"idempotency_key": "k-1", "children": [{"age": 4}]}').children[0].age == 4
+    with pytest.raises(CliError, match="not a valid intake.v1.SubmitDisclosureRequest"):
+        request_for(submit, '{"idempotency_key": 7.5}')
+    with pytest.raises(CliError, match="no service 'risk.v1.Nope'"):
+        find_method("risk.v1.Nope/Get")
+
+
+def _first_rpc(service: str) -> str:
+    from reporting.cli.call import services
+
+    return next(s for s in services() if s.full_name == service).methods[0].name

@@ -1,5 +1,5 @@
 """casectl commands: timeline (show, export, verify), sla (status, breaches), dataset, projection,
-dead-letters (list, replay: any service's, ADR 0039)."""
+dead-letters (list, replay: any service's, ADR 0039), call (any RPC of any service, by name)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from caseplatform.enums import label
 from caseplatform.envelope import to_timestamp
 from casework.common.v1 import access_pb2 as common_access
 from casework.reporting.v1 import reporting_pb2
+from reporting.cli.call import call
 from reporting.cli.connection import CliError, Connection, explain
 from reporting.cli.dead_letters import dead_letters
 from reporting.exports.document import verify_json
@@ -33,6 +34,7 @@ app.add_typer(timeline, name="timeline")
 app.add_typer(sla, name="sla")
 app.add_typer(projection, name="projection")
 app.add_typer(dead_letters, name="dead-letters")
+app.command("call")(call)
 console, errors = Console(), Console(stderr=True)
 AsAt = Annotated[str | None, typer.Option(help="Only what had been recorded by this instant (ISO 8601)")]
 
