@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -331,6 +333,51 @@ def test_launcher_exits_non_zero_when_a_service_dies(tmp_path: Path, fakes: Path
 
 
 @system
+def test_closing_the_terminal_stops_the_stack_cleanly(tmp_path: Path, fakes: Path) -> None:
+    env, ports = _launcher_env(tmp_path, fakes)
+    with _launcher(env, tmp_path) as (proc, output):
+        _wait_for(output, "Ctrl-C stops everything", proc)
+        proc.send_signal(signal.SIGHUP)  # what a closed terminal sends; the children are out of its reach
+        assert proc.wait(60) == 0, output.read_text()
+    assert "SIGHUP received, stopping" in output.read_text()
+    for port in ports.values():
+        ensure_port_free(port, "after the terminal closed")
+    assert not (tmp_path / "var" / "devstack.pids.json").exists()
+
+
+@system
+def test_what_a_killed_launcher_left_running_is_stopped_by_the_next_one(tmp_path: Path, fakes: Path) -> None:
+    env, ports = _launcher_env(tmp_path, fakes)
+    with _launcher(env, tmp_path) as (first, output):
+        _wait_for(output, "Ctrl-C stops everything", first)
+        left = [entry["pid"] for entry in json.loads((tmp_path / "var" / "devstack.pids.json").read_text())["children"].values()]
+        assert len(left) == 4  # alpha, beta, the broker, the kcat shim
+        # A second stack on the same data dir while the first runs is refused, the first untouched.
+        with _launcher(env, tmp_path, "second.out") as (second, second_output):
+            assert second.wait(60) == 2
+        assert f"another stack (launcher pid {first.pid}) is running on" in second_output.read_text()
+        assert all(_running(pid) for pid in left)
+        first.kill()  # kill -9: nothing stops its children
+        first.wait(10)
+    assert all(_running(pid) for pid in left)
+    with _launcher(env, tmp_path, "third.out") as (third, third_output):
+        text = _wait_for(third_output, "Ctrl-C stops everything", third)
+        assert "left running when it did not stop cleanly: alpha, beta, broker, kcat shim" in text
+        assert not any(_running(pid) for pid in left)
+        third.send_signal(signal.SIGINT)
+        assert third.wait(60) == 0, third_output.read_text()
+    for port in ports.values():
+        ensure_port_free(port, "after the third launcher stopped")
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+@system
 def test_launcher_says_plainly_that_a_port_is_taken(tmp_path: Path, fakes: Path) -> None:
     env, ports = _launcher_env(tmp_path, fakes)
     with _listening_socket(ports["BROKER_PORT"]), _launcher(env, tmp_path) as (proc, output):
@@ -485,10 +532,10 @@ def _launcher_env(tmp_path: Path, fakes: Path) -> tuple[dict[str, str], dict[str
 
 @contextlib.contextmanager
 def _launcher(
-    env: dict[str, str], tmp_path: Path
+    env: dict[str, str], tmp_path: Path, output_name: str = "launcher.out"
 ) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     """`python -m caseplatform.devstack` with output in a file; stopped (politely first) on exit."""
-    output = tmp_path / "launcher.out"
+    output = tmp_path / output_name
     with open(output, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "caseplatform.devstack"],

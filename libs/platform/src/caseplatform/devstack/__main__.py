@@ -11,8 +11,9 @@ Environment (all optional):
   CASEWORK_SERVICES                 testing aid: comma-separated modules to run instead of the six
                                     services (each started as `python -m <name>`)
 
-Exit status: 0 after Ctrl-C/SIGTERM and a clean stop; 1 if a service or the broker failed;
-2 if the configuration is wrong or a port is already taken.
+Exit status: 0 after Ctrl-C/SIGTERM/SIGHUP and a clean stop; 1 if a service or the broker failed;
+2 if the configuration is wrong, a port is already taken or another stack runs on the data dir.
+What a launcher that was killed left running on the same data dir is stopped first.
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ from types import FrameType
 
 from caseplatform import topology
 from caseplatform.devstack.broker import BrokerFailed
+from caseplatform.devstack.leftovers import StackInUse
 from caseplatform.devstack.ports import PortInUse
 from caseplatform.devstack.stack import DevStack, Endpoint, ServiceFailed
 
 log = logging.getLogger("caseplatform.devstack")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP: the terminal was closed. Stopped children otherwise outlive the launcher (each runs in
+# its own session, out of the terminal's reach).
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class ConfigError(ValueError):
@@ -119,7 +123,7 @@ def main() -> int:
             time.sleep(0.5)
     except _StopRequested as stop:
         log.info("%s received, stopping", signal.Signals(stop.signum).name)
-    except PortInUse as exc:
+    except (PortInUse, StackInUse) as exc:
         log.error("%s", exc)
         code = EXIT_CONFIG
     except (ServiceFailed, BrokerFailed) as exc:

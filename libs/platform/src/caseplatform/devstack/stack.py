@@ -23,7 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from caseplatform import topology
 from caseplatform.auth import DevIssuer
-from caseplatform.devstack import procs
+from caseplatform.devstack import leftovers, procs
 from caseplatform.devstack.broker import TansuBroker
 from caseplatform.devstack.ports import LOCALHOST, ensure_port_free, port_open
 from caseplatform.devstack.sync import run_sync
@@ -95,6 +95,7 @@ class DevStack:
         # every other client, the services included, talks to the broker directly.
         self.kcat_port = kcat_port
         self._kcat_shim: subprocess.Popen[bytes] | None = None
+        self._recorded = False  # this stack's processes are noted in its data dir (`leftovers`)
         self.partitions = partitions
         self.host = host
         self.ready_timeout = ready_timeout
@@ -121,8 +122,11 @@ class DevStack:
             raise RuntimeError("stack already started")
         self._started = True
         try:
-            self._ensure_ports_free(self.services, include_broker=True)
             self.data_dir.mkdir(parents=True, exist_ok=True)
+            if left := leftovers.stop_leftovers(self.data_dir, self.stop_timeout):
+                log.warning("stopped what a stack on %s left running when it did not stop cleanly: %s",
+                            self.data_dir, ", ".join(left))
+            self._ensure_ports_free(self.services, include_broker=True)
             self.log_dir.mkdir(parents=True, exist_ok=True)
             self.issuer = DevIssuer(DevIssuer.default_dir(self.data_dir))  # before any service reads its key
             for path in [self.broker.log_path, *map(self.log_path, self.services)]:
@@ -156,6 +160,9 @@ class DevStack:
             procs.terminate(self._kcat_shim, self.stop_timeout)
             self._kcat_shim = None
         self.broker.stop(self.stop_timeout)
+        if self._recorded:  # never another stack's record (one this stack refused to start beside)
+            leftovers.forget_record(self.data_dir)
+            self._recorded = False
         self._started = False
 
     def check_alive(self) -> None:
@@ -247,6 +254,7 @@ class DevStack:
     def start_broker(self) -> None:
         """Start a fresh, empty broker on the same port and create every topic again."""
         self.broker.start()
+        self._record_run()
         self.broker.wait_ready(self.ready_timeout)
         run_sync(ensure_topics(self.broker.bootstrap, self.topics(), self.partitions, timeout_s=30))
         log.info("broker ready on %s with %d topics", self.broker.bootstrap, len(self.topics()))
@@ -307,12 +315,25 @@ class DevStack:
         env[f"{service.upper()}_METRICS_PORT"] = str(metrics_port)
         argv = [sys.executable, "-m", service]
         self._procs[name] = procs.spawn(argv, self.log_path(name), env, header=name)
+        self._record_run()
+
+    def _record_run(self) -> None:
+        """Which processes are this stack's, for a stack started on the same data dir after this
+        one's launcher died without stopping them (`leftovers`)."""
+        children = {name: proc.pid for name, proc in self._procs.items()}
+        if self.broker.pid is not None:
+            children["broker"] = self.broker.pid
+        if self._kcat_shim is not None:
+            children["kcat shim"] = self._kcat_shim.pid
+        leftovers.write_record(self.data_dir, children)
+        self._recorded = True
 
     def _start_kcat_shim(self) -> None:
         if not self.kcat_port:
             return
         argv = [sys.executable, "-m", "caseplatform.devstack.apiversions_shim", str(self.kcat_port), str(self.broker.port)]
         self._kcat_shim = procs.spawn(argv, self.log_path("kcat-shim"), self.child_env(), header="kcat shim")
+        self._record_run()
         deadline = time.monotonic() + self.ready_timeout
         while not port_open(self.host, self.kcat_port):
             if (code := self._kcat_shim.poll()) is not None or time.monotonic() > deadline:
