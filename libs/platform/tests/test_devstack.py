@@ -344,6 +344,13 @@ def test_closing_the_terminal_stops_the_stack_cleanly(tmp_path: Path, fakes: Pat
         ensure_port_free(port, "after the terminal closed")
     assert not (tmp_path / "var" / "devstack.pids.json").exists()
 
+    # Started with `nohup`, it is meant to outlive the terminal: the hang-up stays ignored.
+    with _launcher(env, tmp_path, "nohup.out", ignore_hangup=True) as (proc, output):
+        _wait_for(output, "Ctrl-C stops everything", proc)
+        proc.send_signal(signal.SIGHUP)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(3)
+
 
 @system
 def test_what_a_killed_launcher_left_running_is_stopped_by_the_next_one(tmp_path: Path, fakes: Path) -> None:
@@ -532,13 +539,14 @@ def _launcher_env(tmp_path: Path, fakes: Path) -> tuple[dict[str, str], dict[str
 
 @contextlib.contextmanager
 def _launcher(
-    env: dict[str, str], tmp_path: Path, output_name: str = "launcher.out"
+    env: dict[str, str], tmp_path: Path, output_name: str = "launcher.out", *, ignore_hangup: bool = False
 ) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    """`python -m caseplatform.devstack` with output in a file; stopped (politely first) on exit."""
+    """`python -m caseplatform.devstack` with output in a file; stopped (politely first) on exit.
+    `ignore_hangup`: started as `nohup` starts it, SIGHUP ignored."""
     output = tmp_path / output_name
     with open(output, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "caseplatform.devstack"],
+            [*(["nohup"] if ignore_hangup else []), sys.executable, "-m", "caseplatform.devstack"],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

@@ -113,7 +113,8 @@ def main() -> int:
         return EXIT_CONFIG
 
     for sig in _STOP_SIGNALS:
-        signal.signal(sig, _request_stop)
+        if signal.getsignal(sig) is not signal.SIG_IGN:  # `nohup make run`: the hang-up stays ignored
+            signal.signal(sig, _request_stop)
     code = EXIT_OK
     try:
         stack.start()
