@@ -26,7 +26,7 @@ from reporting.cli.dead_letters import dead_letters
 from reporting.exports.document import verify_json
 from reporting.exports.html import verify_html
 
-app = typer.Typer(help="Operations and regulators' tool over the reporting service (gRPC).", no_args_is_help=True)
+app = typer.Typer(help="Operations and regulators' tool over the reporting service (gRPC); `call` reaches any RPC of any service.", no_args_is_help=True)
 timeline = typer.Typer(help="A case's timeline: show, export (JSON, HTML, PDF), verify.", no_args_is_help=True)
 sla = typer.Typer(help="Deadlines (SLA clocks): a case's status, breaches.", no_args_is_help=True)
 projection = typer.Typer(help="Reporting's read models.", no_args_is_help=True)
