@@ -94,6 +94,8 @@ async def run(report: Report, size: dict, only: set[str], work: Path, profile_di
             try:
                 if "1" in only or "5" in only:
                     await end_to_end(report, stack, client, size, work, profile_dir)
+                elif "4" in only:
+                    await base_load(report, client, size)
                 if "3" in only:
                     await timelines(report, stack, client, size)
                 for service in topology.SERVICES:
@@ -106,6 +108,14 @@ async def run(report: Report, size: dict, only: set[str], work: Path, profile_di
             await projection_rebuild(report, copies, work / "rebuilt", size, profile_dir)
     if "2" in only:
         await breach_lag(report, work / "sla", size)
+
+
+async def base_load(report: Report, client: AsyncClient, size: dict) -> None:
+    """What section 4 replicates when section 1 is not run: the same mix of disclosures, pushed
+    through the stack until every case is complete, with no figures of its own."""
+    driver = load.Driver(client)
+    await driver.calibrate()
+    report.details["base_load_for_rebuild"] = await load.saturate(driver, int(size["saturate"]))
 
 
 async def end_to_end(

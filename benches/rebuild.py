@@ -39,7 +39,7 @@ from caseplatform.identity import Actor, system_actor
 from caseplatform.inbox import Inbox
 from caseplatform.kafka.admin import ensure_topics
 from caseplatform.kafka.reading import PartitionEnds
-from caseplatform.relay import partition_for
+from caseplatform.relay import message_headers, partition_for
 from caseplatform.settings import PlatformSettings
 from caseplatform.testing import running_broker
 from reporting.timelines.rebuild import FETCH_BYTES, FETCH_PARTITION_BYTES
@@ -127,7 +127,7 @@ def replay(stores: Path, target: Path) -> tuple[int, float]:
         parts = build_parts(service, stores)
         t0 = time.perf_counter()
         runs: dict[int, list[Any]] = {}
-        for _, _, value in envelopes(parts, service):
+        for _, _, value, _ in envelopes(parts, service):
             event = parse_envelope(value)
             partition = event.envelope.source.partition
             run = runs.setdefault(partition, [])
@@ -144,9 +144,14 @@ def replay(stores: Path, target: Path) -> tuple[int, float]:
     return applied, elapsed
 
 
-def envelopes(parts: Any, service: str) -> list[tuple[str, str, bytes]]:
-    """(case id, event id, serialised envelope) of every event the service publishes, wrapped as
-    its relay wraps them (partition chains included)."""
+Published = tuple[str, str, bytes, list[tuple[str, bytes]]]  # case id, event id, envelope, headers
+# A trace header as a relay's publish span writes it (the same length; the rebuild ignores it).
+TRACE = {"traceparent": "00-" + "4bf92f3577b34da6a3ce929d0e0e4736" + "-" + "00f067aa0ba902b7" + "-00"}
+
+
+def envelopes(parts: Any, service: str) -> list[Published]:
+    """(case id, event id, serialised envelope, headers) of every event the service publishes,
+    wrapped as its relay wraps them (partition chains and headers included)."""
     app, heads, out, start = parts.app, {}, [], 0
     while True:
         section = app.recorder.select_notifications(start=start, limit=1000, inclusive_of_start=False)
@@ -167,10 +172,11 @@ def envelopes(parts: Any, service: str) -> list[tuple[str, str, bytes]]:
                 source=SourcePosition(service, n.id, partition, heads.get(partition, 0)),
             )
             heads[partition] = n.id
-            out.append((outgoing.case_id, envelope.event_id, envelope.SerializeToString()))
+            out.append((outgoing.case_id, envelope.event_id, envelope.SerializeToString(),
+                        message_headers(envelope, TRACE)))
 
 
-async def fill_topics(bootstrap: str, base: dict[str, list[tuple[str, str, bytes]]], wanted: int) -> int:
+async def fill_topics(bootstrap: str, base: dict[str, list[Published]], wanted: int) -> int:
     """Put `wanted` messages (at least) on the services' topics: the base events, then copies
     under fresh case and event ids. Returns messages put."""
     await ensure_topics(bootstrap, [topology.topic_for(s) for s in base], PARTITIONS)
@@ -182,13 +188,13 @@ async def fill_topics(bootstrap: str, base: dict[str, list[tuple[str, str, bytes
         for k in range(math.ceil(wanted / have)):
             for service, events in base.items():
                 topic = topology.topic_for(service)
-                for case_id, event_id, value in events:
+                for case_id, event_id, value, headers in events:
                     if k:
                         new_case = str(uuid5(UUID(case_id), f"bench-{k}"))
                         value = value.replace(case_id.encode(), new_case.encode()).replace(
                             event_id.encode(), str(uuid5(UUID(event_id), f"bench-{k}")).encode())
                         case_id = new_case
-                    pending.append(await producer.send(topic, value, key=case_id.encode(),
+                    pending.append(await producer.send(topic, value, key=case_id.encode(), headers=headers,
                                                        partition=partition_for(case_id, PARTITIONS)))
                     put += 1
                     if len(pending) >= 10_000:
@@ -224,7 +230,7 @@ async def raw_topic_read(bootstrap: str, services: list[str]) -> tuple[int, floa
         await consumer.stop()
 
 
-async def topic_rebuild(base: dict[str, list[tuple[str, str, bytes]]], work: Path, wanted: int) -> dict[str, Any]:
+async def topic_rebuild(base: dict[str, list[Published]], work: Path, wanted: int) -> dict[str, Any]:
     from reporting.application import ReportingApplication
     from reporting.timelines.rebuild import rebuild_from_topics
 
@@ -257,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--replay-events", type=int, default=0, help="events for the live-path replay")
     args = parser.parse_args(argv)
     base: dict[str, list[tuple[int, str]]] = {}
-    wrapped: dict[str, list[tuple[str, str, bytes]]] = {}
+    wrapped: dict[str, list[Published]] = {}
     mappers: dict[str, Any] = {}
     for service in SOURCES:
         parts = build_parts(service, args.stores)

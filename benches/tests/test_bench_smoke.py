@@ -37,3 +37,20 @@ def test_quick_bench_runs_every_section_and_writes_its_report(tmp_path: Path) ->
     # The machine's speed, taken before and after, so that runs of other days can be compared.
     start, end = by_name["reference loop at start"]["value"], by_name["reference loop at end"]["value"]
     assert start > 0 and end > 0 and by_name["ratio end / start"]["value"] == pytest.approx(end / start)
+
+
+def test_the_rebuild_section_runs_on_its_own(tmp_path: Path) -> None:
+    """`--only 4` loads the stack itself: the rebuild replicates what a run published, and there
+    is no run of section 1 to have published it."""
+    out = tmp_path / "bench"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benches", "--quick", "--only", "4", "--out", str(out)],
+        check=False, capture_output=True, text=True, timeout=280, cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:], proc.stdout[-1000:])
+    report = json.loads((out / "latest.json").read_text())
+    assert not report["skipped"], report["skipped"]
+    assert {f["section"] for f in report["figures"]} == {"0 machine", "4 rebuild", "5 memory"}
+    rebuilt = report["details"]["rebuild"]["rebuild"]
+    assert rebuilt["raw_read"] == rebuilt["messages"] and 0 < rebuilt["rows"] == rebuilt["rows_in_table"]
+    assert report["details"]["base_load_for_rebuild"]["incomplete"] == 0

@@ -62,6 +62,19 @@ BROKER_CALL_TIMEOUT_S = 30.0
 POSITION_SAVE_INTERVAL_S = 1.0
 
 
+def message_headers(envelope: Any, trace_carrier: dict[str, str]) -> list[tuple[str, bytes]]:
+    """The Kafka headers of a published event: its trace, and what a reader may decide on without
+    parsing the value (the event's type; its place in the partition's chain)."""
+    headers = {
+        **trace_carrier,
+        "content-type": CONTENT_TYPE,
+        "event-type": envelope.event_type,
+        "notification-id": str(envelope.source.notification_id),
+        "previous-notification-id": str(envelope.source.previous_notification_id),
+    }
+    return [(k, v.encode()) for k, v in headers.items()]
+
+
 @functools.lru_cache(maxsize=65_536)
 def partition_for(case_id: str, partitions: int) -> int:
     """Kafka's default keyed partitioner, computed here so the relay knows each chain (murmur2
@@ -494,17 +507,10 @@ class Relay:
             kind=trace.SpanKind.PRODUCER,
             attributes={"messaging.destination.name": self.topic, "casework.notification_id": notification.id},
         ):
-            headers = {
-                **current_carrier(),
-                "content-type": CONTENT_TYPE,
-                "event-type": envelope.event_type,
-                "notification-id": str(notification.id),
-                "previous-notification-id": str(previous),
-            }
             return _Message(
                 key=outgoing.case_id.encode(),
                 value=envelope.SerializeToString(),
-                headers=[(k, v.encode()) for k, v in headers.items()],
+                headers=message_headers(envelope, current_carrier()),
                 event_type=outgoing.payload.DESCRIPTOR.full_name,
             )
 

@@ -36,7 +36,7 @@ from caseplatform.envelope import IncomingEvent, UnreadableMessage, parse_envelo
 from caseplatform.kafka.reading import BROKER_TROUBLE, PartitionEnds, close_reader, start_reader
 from caseplatform.kafka.security import kafka_client_options
 from caseplatform.topology import SUBSCRIPTIONS, topic_for
-from reporting.access_log import is_audit
+from reporting.access_log import AUDIT_EVENT, is_audit
 from reporting.timelines.entries import Row, timeline_row
 from reporting.timelines.table import TimelineTable
 
@@ -49,7 +49,8 @@ WORKER_BATCH = 10_000  # a worker serves nothing else
 # the next fetch (aiokafka's defaults, 1 MiB a partition, cost a rebuild ~10 % of its rate).
 FETCH_PARTITION_BYTES = 8 << 20
 FETCH_BYTES = 64 << 20
-WORKERS_FROM = 50_000  # fewer messages than this: one process (starting workers costs ~1 s)
+WORKERS_FROM = 50_000
+AUDIT_HEADER = ("event-type", AUDIT_EVENT.encode())  # as relays label the read audit's events  # fewer messages than this: one process (starting workers costs ~1 s)
 
 
 class RebuildSettings(BaseSettings):
@@ -173,6 +174,8 @@ async def _read_to_end(
                     if record.offset >= end:
                         continue  # published after the rebuild began: the live consumer has it
                     read += 1
+                    if AUDIT_HEADER in record.headers:
+                        continue  # the read audit, never on a timeline: not even parsed (a share of every topic)
                     try:
                         event = parse_envelope(record.value)
                     except UnreadableMessage:
