@@ -320,9 +320,44 @@ def test_launcher_prints_the_table_and_stops_cleanly_on_sigint(tmp_path: Path, f
 
 
 @system
-def test_launcher_exits_non_zero_when_a_service_dies(tmp_path: Path, fakes: Path) -> None:
+def test_launcher_starts_again_whatever_dies(tmp_path: Path, fakes: Path) -> None:
+    """As Kubernetes would: a service, the broker and the kcat shim killed -9 come back by themselves."""
     env, ports = _launcher_env(tmp_path, fakes)
+    record = tmp_path / "var" / "devstack.pids.json"
     with _launcher(env, tmp_path) as (proc, output):
+        _wait_for(output, "a process that dies is started again", proc)
+        first = json.loads(record.read_text())["children"]
+        beta = int((tmp_path / "var" / "beta" / "pid").read_text())
+        os.kill(beta, signal.SIGKILL)
+        os.kill(first["broker"]["pid"], signal.SIGKILL)  # memory storage: it comes back empty
+        os.kill(first["kcat shim"]["pid"], signal.SIGKILL)
+        for name in ("beta", "broker", "kcat shim"):
+            text = _wait_for(output, f"{name} started again (restart 1)", proc)
+            assert f"{name} exited unexpectedly (killed by SIGKILL); starting it again" in text
+        assert proc.poll() is None, "the launcher carries on"
+
+        assert _health(f"127.0.0.1:{ports['BETA_GRPC_PORT']}") == "SERVING"
+        assert int((tmp_path / "var" / "beta" / "pid").read_text()) != beta
+        bootstrap = f"127.0.0.1:{ports['BROKER_PORT']}"
+        assert {"alpha.events.v1", "beta.events.v1"} <= set(_run(_list_topics(bootstrap))), "topics made again"
+        assert _run(_brokers_seen_from(f"127.0.0.1:{ports['KCAT_PORT']}")) == {ports["KCAT_PORT"]}
+        # A launcher killed now leaves a record of the new processes, not of the dead ones.
+        now = json.loads(record.read_text())["children"]
+        assert {name: now[name]["pid"] == first[name]["pid"] for name in now} == {
+            "alpha": True, "beta": False, "broker": False, "kcat shim": False}
+
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0, output.read_text()
+    for port in ports.values():
+        ensure_port_free(port, "after the launcher stopped")
+
+
+@system
+def test_launcher_with_restarts_off_stops_when_a_service_dies(tmp_path: Path, fakes: Path) -> None:
+    env, ports = _launcher_env(tmp_path, fakes)
+    env["CASEWORK_RESTART"] = "never"
+    with _launcher(env, tmp_path) as (proc, output):
+        _wait_for(output, "a process that dies stops the stack (CASEWORK_RESTART=never)", proc)
         _wait_for(output, "Ctrl-C stops everything", proc)
         os.kill(int((tmp_path / "var" / "beta" / "pid").read_text()), signal.SIGKILL)
         assert proc.wait(60) == 1
@@ -409,6 +444,10 @@ def test_settings_default_to_the_six_services_and_their_ports() -> None:
         DevStack(Path("var"), 9092, kcat_port=9092)
     assert settings.data_dir == Path("var")
     assert settings.ports["intake"] == (50051, 9101)
+    assert settings.restart
+    assert not settings_from_env({"CASEWORK_RESTART": "Never"}).restart
+    with pytest.raises(ConfigError, match="CASEWORK_RESTART must be 'always' or 'never', got 'sometimes'"):
+        settings_from_env({"CASEWORK_RESTART": "sometimes"})
 
 
 def test_settings_read_the_testing_service_list_and_reject_bad_ports() -> None:

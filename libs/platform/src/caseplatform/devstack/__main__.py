@@ -8,11 +8,15 @@ Environment (all optional):
   <SERVICE>_GRPC_PORT               e.g. INTAKE_GRPC_PORT; defaults in caseplatform.topology
   <SERVICE>_METRICS_PORT            e.g. INTAKE_METRICS_PORT
   KAFKA_TOPIC_PARTITIONS            partitions per topic (default 3)
+  CASEWORK_RESTART                  always (default): a service, the broker or the kcat shim that
+                                    dies is started again, backing off while it keeps dying
+                                    (`supervisor`); never: the first death stops the stack
   CASEWORK_SERVICES                 testing aid: comma-separated modules to run instead of the six
                                     services (each started as `python -m <name>`)
 
-Exit status: 0 after Ctrl-C/SIGTERM/SIGHUP and a clean stop; 1 if a service or the broker failed;
-2 if the configuration is wrong, a port is already taken or another stack runs on the data dir.
+Exit status: 0 after Ctrl-C/SIGTERM/SIGHUP and a clean stop; 1 if a service or the broker failed
+(died with CASEWORK_RESTART=never, or kept dying as soon as it was started again); 2 if the
+configuration is wrong, a port is already taken or another stack runs on the data dir.
 What a launcher that was killed left running on the same data dir is stopped first.
 """
 
@@ -33,6 +37,7 @@ from caseplatform.devstack.broker import BrokerFailed
 from caseplatform.devstack.leftovers import StackInUse
 from caseplatform.devstack.ports import PortInUse
 from caseplatform.devstack.stack import DevStack, Endpoint, ServiceFailed
+from caseplatform.devstack.supervisor import RestartPolicy, Supervisor
 
 log = logging.getLogger("caseplatform.devstack")
 
@@ -54,6 +59,7 @@ class Settings:
     services: tuple[str, ...]
     ports: dict[str, tuple[int, int]]
     partitions: int
+    restart: bool = True
 
 
 def settings_from_env(environ: Mapping[str, str]) -> Settings:
@@ -76,6 +82,9 @@ def settings_from_env(environ: Mapping[str, str]) -> Settings:
     if partitions < 1:
         raise ConfigError(f"KAFKA_TOPIC_PARTITIONS must be at least 1, got {partitions}")
     kcat_port = _int(environ, "KCAT_PORT", 9093)
+    restart = environ.get("CASEWORK_RESTART", "").strip().lower() or "always"
+    if restart not in ("always", "never"):
+        raise ConfigError(f"CASEWORK_RESTART must be 'always' or 'never', got {restart!r}")
     return Settings(
         broker_port=_port(environ, "BROKER_PORT", 9092),
         kcat_port=_port(environ, "KCAT_PORT", 9093) if kcat_port else None,
@@ -83,6 +92,7 @@ def settings_from_env(environ: Mapping[str, str]) -> Settings:
         services=services,
         ports=ports,
         partitions=partitions,
+        restart=restart == "always",
     )
 
 
@@ -118,9 +128,10 @@ def main() -> int:
     code = EXIT_OK
     try:
         stack.start()
-        print(_banner(stack), flush=True)
+        supervisor = Supervisor(stack, RestartPolicy(restart=settings.restart))
+        print(_banner(stack, settings.restart), flush=True)
         while True:
-            stack.check_alive()
+            supervisor.check()
             time.sleep(0.5)
     except _StopRequested as stop:
         log.info("%s received, stopping", signal.Signals(stop.signum).name)
@@ -138,7 +149,7 @@ def main() -> int:
     return code
 
 
-def _banner(stack: DevStack) -> str:
+def _banner(stack: DevStack, restart: bool) -> str:
     return "\n".join(
         [
             "",
@@ -146,6 +157,7 @@ def _banner(stack: DevStack) -> str:
             "",
             "services speak gRPC; the broker speaks Kafka (Tansu, in memory: a restart empties it)",
             f"data: {stack.data_dir} (kept; `make clean` deletes it)   logs: {stack.log_dir}",
+            "a process that dies is started again" if restart else "a process that dies stops the stack (CASEWORK_RESTART=never)",
             "Ctrl-C stops everything.",
         ]
     )

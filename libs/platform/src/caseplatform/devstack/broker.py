@@ -86,13 +86,13 @@ class TansuBroker:
             except OSError:
                 if time.monotonic() >= deadline:
                     raise BrokerFailed(
-                        self._failure(f"did not listen within {timeout:g}s")
+                        self.failure_message(f"did not listen within {timeout:g}s")
                     ) from None
                 time.sleep(0.05)
         try:
             run_sync(wait_for_broker(self.bootstrap, max(1.0, deadline - time.monotonic())))
         except BrokerUnavailable as exc:
-            raise BrokerFailed(self._failure(str(exc))) from exc
+            raise BrokerFailed(self.failure_message(str(exc))) from exc
         self.check_alive()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -107,14 +107,17 @@ class TansuBroker:
             procs.kill(self._proc)
             self._proc = None
 
+    @property
+    def exit_code(self) -> int | None:
+        """How the broker ended, if it was started and has since exited on its own."""
+        return self._proc.poll() if self._proc is not None else None
+
     def check_alive(self) -> None:
         """Raise `BrokerFailed` if the broker was started and has since exited on its own."""
-        if self._proc is not None and self._proc.poll() is not None:
-            raise BrokerFailed(
-                self._failure(f"exited ({procs.describe_exit(self._proc.returncode)})")
-            )
+        if (code := self.exit_code) is not None:
+            raise BrokerFailed(self.failure_message(f"exited ({procs.describe_exit(code)})"))
 
-    def _failure(self, reason: str) -> str:
+    def failure_message(self, reason: str) -> str:
         tail = procs.log_tail(self.log_path)
         return f"Kafka broker on {self.bootstrap} {reason}; log {self.log_path}:\n{tail}"
 

@@ -24,12 +24,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from caseplatform import topology
 from caseplatform.auth import DevIssuer
 from caseplatform.devstack import leftovers, procs
-from caseplatform.devstack.broker import TansuBroker
+from caseplatform.devstack.broker import BrokerFailed, TansuBroker
 from caseplatform.devstack.ports import LOCALHOST, ensure_port_free, port_open
 from caseplatform.devstack.sync import run_sync
 from caseplatform.kafka.admin import ensure_topics
 
 log = logging.getLogger(__name__)
+
+# The names `exited` and `restart` give the stack's own children beside its services.
+BROKER = "broker"
+KCAT_SHIM = "kcat shim"
 
 # Reconnect quickly while a service is starting: gRPC's default backoff grows to minutes.
 _HEALTH_CHANNEL_OPTIONS = [
@@ -167,17 +171,42 @@ class DevStack:
 
     def check_alive(self) -> None:
         """Raise `ServiceFailed` / `BrokerFailed` if a child exited that nobody asked to stop."""
-        self.broker.check_alive()
+        for name, code in self.exited():
+            raise self.failure(name, f"exited unexpectedly ({procs.describe_exit(code)})", code)
+
+    def exited(self) -> list[tuple[str, int]]:
+        """Children that exited without being asked to, each reported once as (name, exit code):
+        services by instance name, `BROKER`, `KCAT_SHIM`. Each is then stopped for the stack's
+        purposes: `restart` starts it again (`supervisor`)."""
+        found: list[tuple[str, int]] = []
+        if (code := self.broker.exit_code) is not None:
+            self.broker.stop()  # reaps it; `start_broker` starts a fresh one
+            found.append((BROKER, code))
         if self._kcat_shim is not None and (code := self._kcat_shim.poll()) is not None:
             self._kcat_shim = None
-            raise ServiceFailed("kcat shim", f"exited unexpectedly ({procs.describe_exit(code)})",
-                                self.log_path("kcat-shim"), code)
+            found.append((KCAT_SHIM, code))
         for name, proc in list(self._procs.items()):
-            code = proc.poll()
-            if code is not None:
+            if (code := proc.poll()) is not None:
                 del self._procs[name]
-                reason = f"exited unexpectedly ({procs.describe_exit(code)})"
-                raise ServiceFailed(name, reason, self.log_path(name), code)
+                found.append((name, code))
+        return found
+
+    def restart(self, name: str) -> None:
+        """Start again a child `exited` reported, and wait until it is ready: a service (SERVING),
+        the broker (fresh and empty, every topic created again: the relays republish, ADR 0003)
+        or the kcat shim. Raises `ServiceFailed` / `BrokerFailed` if it does not come up."""
+        if name == BROKER:
+            self.start_broker()
+        elif name == KCAT_SHIM:
+            self._start_kcat_shim()
+        else:
+            self.start_service(name)
+
+    def failure(self, name: str, reason: str, exit_code: int | None = None) -> ServiceFailed | BrokerFailed:
+        """The error naming a child (as `exited` names it) and the end of its log."""
+        if name == BROKER:
+            return BrokerFailed(self.broker.failure_message(reason))
+        return ServiceFailed(name, reason, self.log_path("kcat-shim" if name == KCAT_SHIM else name), exit_code)
 
     def __enter__(self) -> Self:
         self.start()
@@ -322,9 +351,9 @@ class DevStack:
         one's launcher died without stopping them (`leftovers`)."""
         children = {name: proc.pid for name, proc in self._procs.items()}
         if self.broker.pid is not None:
-            children["broker"] = self.broker.pid
+            children[BROKER] = self.broker.pid
         if self._kcat_shim is not None:
-            children["kcat shim"] = self._kcat_shim.pid
+            children[KCAT_SHIM] = self._kcat_shim.pid
         leftovers.write_record(self.data_dir, children)
         self._recorded = True
 
@@ -337,7 +366,7 @@ class DevStack:
         deadline = time.monotonic() + self.ready_timeout
         while not port_open(self.host, self.kcat_port):
             if (code := self._kcat_shim.poll()) is not None or time.monotonic() > deadline:
-                raise ServiceFailed("kcat shim", "did not start listening" if code is None else
+                raise ServiceFailed(KCAT_SHIM, "did not start listening" if code is None else
                                     f"exited ({procs.describe_exit(code)})", self.log_path("kcat-shim"), code)
             time.sleep(0.05)
 
