@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 
 REWIND_INTERVAL_S = 5.0
 COMMIT_INTERVAL_S = 1.0
+# Lag is also measured on a timer, not only when records arrive: a consumer that cannot apply
+# (a store refusing writes, a held partition) receives nothing new, and its gauge would stay at
+# the figure of its last good batch while the backlog grew — the one time the alert matters.
+LAG_REFRESH_S = 10.0
+LAG_QUERY_TIMEOUT_S = 5.0
 FAILED_BATCH_BACKOFF_S, FAILED_BATCH_BACKOFF_MAX_S = 0.2, 5.0
 
 
@@ -45,7 +50,7 @@ class _StartFromRecord(ConsumerRebalanceListener):
         self._owner = owner
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        return None
+        self._owner.forget_partitions(revoked)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         await self._owner.start_positions(assigned)
@@ -125,6 +130,8 @@ class TrackedConsumer:
             "'dead-letter-reason' header and the original topic, partition and offset.",
         )
         self._rewound_at: dict[tuple[str, int], float] = {}
+        # Per partition: the offset of the first record not yet applied, as far as this process knows.
+        self._handled_to: dict[TopicPartition, int] = {}
         self._committed_at = 0.0
         self._failed_in_a_row = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -193,14 +200,25 @@ class TrackedConsumer:
         assert self._inbox is not None
         if self._before_batch is not None:
             await self._before_batch()
+        held: dict[TopicPartition, int] = {}
+        gapped: set[TopicPartition] = set()  # read again from the start: not handled yet
         if runs:
             outcomes = await asyncio.to_thread(self._inbox.apply_batch, runs)
             for (source, partition), outcome in outcomes.items():
                 if outcome.held_at is not None:
-                    await self._hold(msg, topic_for(source), partition, offsets[(source, partition)][outcome.held_at])
+                    offset = offsets[(source, partition)][outcome.held_at]
+                    held[TopicPartition(topic_for(source), partition)] = offset
+                    await self._hold(msg, topic_for(source), partition, offset)
                 elif outcome.gaps:
+                    gapped.add(TopicPartition(topic_for(source), partition))
                     self._rewind(msg, topic_for(source), partition)
-        self._export_lag(msg, records)
+        for record in records:  # offset order within a partition: the last one wins
+            if (tp := TopicPartition(record.topic, record.partition)) not in gapped:
+                self._handled_to[tp] = record.offset + 1
+        self._handled_to.update(held)
+        consumer = getattr(msg, "consumer", None)
+        if consumer is not None:
+            self._export_lag(consumer, {TopicPartition(r.topic, r.partition) for r in records}, {})
 
     def _rewind(self, msg: Any, topic: str, partition: int) -> None:
         """A gap means we are behind what this partition's chain needs: either the broker lost
@@ -283,17 +301,51 @@ class TrackedConsumer:
             },
         )
 
-    def _export_lag(self, msg: Any, records: tuple[Any, ...]) -> None:
-        consumer = getattr(msg, "consumer", None)
-        highwater = getattr(consumer, "highwater", None)
-        if highwater is None:
+    def _export_lag(self, consumer: Any, partitions: Any, listed_ends: dict[TopicPartition, int]) -> None:
+        """Lag of each partition: its end (the larger of the broker's listed end and the last
+        fetch's high-water mark; Tansu under-lists ends inside multi-record batches) less the
+        first offset not yet applied. Partitions with neither figure yet are left unset."""
+        for tp in partitions:
+            source = self._by_topic.get(tp.topic)
+            handled = self._handled_to.get(tp)
+            if source is None or handled is None:
+                continue
+            end = max(listed_ends.get(tp, 0), consumer.highwater(tp) or 0)
+            if end:
+                metrics.CONSUMER_LAG.labels(self.service, source, str(tp.partition)).set(max(end - handled, 0))
+
+    async def watch_lag(self) -> None:
+        """Measure the lag every `LAG_REFRESH_S`, records or none (see `LAG_REFRESH_S`)."""
+        while True:
+            await asyncio.sleep(LAG_REFRESH_S)
+            await self.refresh_lag()
+
+    async def refresh_lag(self) -> None:
+        consumer = self.subscriber.consumer
+        if consumer is None:
             return
-        last: dict[tuple[str, int], int] = {}
-        for record in records:
-            last[(record.topic, record.partition)] = record.offset
-        for (topic, partition), offset in last.items():
-            high = highwater(TopicPartition(topic, partition))  # None until the first fetch answers
-            if high is not None:
-                metrics.CONSUMER_LAG.labels(self.service, self._by_topic[topic], str(partition)).set(
-                    max(high - offset - 1, 0)
-                )
+        partitions = [tp for tp in consumer.assignment() if tp.topic in self._by_topic]
+        if not partitions:
+            return
+        for tp in partitions:
+            if tp not in self._handled_to:  # nothing applied here since this process started
+                try:
+                    self._handled_to[tp] = await asyncio.wait_for(consumer.committed(tp), LAG_QUERY_TIMEOUT_S) or 0
+                except Exception:  # noqa: BLE001 - the broker is away: try again at the next refresh
+                    return
+        try:
+            ends = await asyncio.wait_for(consumer.end_offsets(partitions), LAG_QUERY_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - the broker is away: the last figures stand until it is back
+            log.debug("%s: lag not measured (broker not answering)", self.service)
+            return
+        self._export_lag(consumer, partitions, ends)
+
+    def forget_partitions(self, revoked: Any) -> None:
+        """Partitions another consumer of the group now has: their lag is that one's to report."""
+        for tp in revoked:
+            self._handled_to.pop(tp, None)
+            if (source := self._by_topic.get(tp.topic)) is not None:
+                try:
+                    metrics.CONSUMER_LAG.remove(self.service, source, str(tp.partition))
+                except KeyError:
+                    pass  # never reported

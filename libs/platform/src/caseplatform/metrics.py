@@ -39,7 +39,8 @@ DEAD_LETTERS_PENDING = Gauge(
 )
 CONSUMER_LAG = Gauge(
     "casework_consumer_lag_messages",
-    "Messages on a source partition not yet handled by this service",
+    "Messages on a source partition not yet handled by this service (measured as batches are "
+    "applied and every 10 s, so a consumer that cannot apply still shows its backlog)",
     ["service", "source_service", "partition"],
 )
 AUTH_FAILURES = Counter(

@@ -86,6 +86,14 @@ def wire_broker(
 ) -> KafkaBroker:
     """The service's FastStream broker: its subscriber (the tracked consumer) and, for the
     AsyncAPI document, its own topic. No I/O here: connecting happens in `broker.start()`."""
+    return wire_service_broker(service, settings, inbox, before_batch)[0]
+
+
+def wire_service_broker(
+    service: str, settings: PlatformSettings, inbox: Inbox | None,
+    before_batch: Callable[[], Awaitable[None]] | None = None,
+) -> tuple[KafkaBroker, TrackedConsumer | None]:
+    """`wire_broker`, and the tracked consumer it subscribes (None for a service that consumes nothing)."""
     security = kafka_security()
     security.check_transport(settings.kafka_bootstrap_servers, allow_plaintext_from_env())
     broker = KafkaBroker(
@@ -112,9 +120,8 @@ def wire_broker(
         f"Event types: {', '.join(event_types(service)) or 'none yet'}.",
     )
     sources = SUBSCRIPTIONS.get(service, ())
-    if sources:
-        TrackedConsumer(broker, service, sources, settings, inbox, before_batch)
-    return broker
+    consumer = TrackedConsumer(broker, service, sources, settings, inbox, before_batch) if sources else None
+    return broker, consumer
 
 
 def configure_logging() -> None:
@@ -147,7 +154,7 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
         lease=lease_for(service, settings),
     )
     inbox = Inbox(parts.app, access.policy) if access.policy else None
-    broker = wire_broker(service, settings, inbox, partial(
+    broker, consumer = wire_service_broker(service, settings, inbox, partial(
         relay.backlog_below, settings.relay_backlog_pause, settings.relay_backlog_pause_max_s))
     dead_letters = DeadLetters(service, SUBSCRIPTIONS.get(service, ()),
                                DeadLetterShelf(service, settings.kafka_bootstrap_servers), inbox)
@@ -171,6 +178,8 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
     if inbox is not None:
         topics = [topic_for(s) for s in SUBSCRIPTIONS[service]] + [dead_letter_topic_for(service)]
         tasks.append(asyncio.create_task(_start_consumer(broker, settings, topics), name="consumer"))
+        if consumer is not None:
+            tasks.append(asyncio.create_task(_supervised(consumer.watch_lag, "consumer lag"), name="consumer lag"))
         tasks.append(asyncio.create_task(
             _supervised(partial(count_pending, service, inbox), "dead letters count"), name="dead letters count"))
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
