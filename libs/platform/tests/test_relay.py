@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from caseplatform.devstack.broker import TansuBroker
 from caseplatform.envelope import OutgoingEvent, parse_envelope
@@ -283,3 +284,30 @@ async def test_a_consumer_waits_for_the_relay_backlog_to_fall_but_never_for_long
     started = asyncio.get_running_loop().time()
     await stalled.backlog_below(100, max_wait_s=0.2)
     assert 0.2 <= asyncio.get_running_loop().time() - started < 2
+
+
+def _relay_lag(service: str) -> float | None:
+    return REGISTRY.get_sample_value("casework_relay_lag_events", {"service": service})
+
+
+async def test_the_lag_gauge_follows_the_store_while_the_broker_is_away(app: CounterApp, broker: TansuBroker) -> None:
+    """`RelayLagHigh` must see what piles up while nothing can be sent, not the figure of the
+    last section that went out."""
+    open_cases(app, "a", 5)
+    async with RunningRelay(app, broker) as relay:
+        await until_published(relay, app)
+        assert _relay_lag("source") == 0
+        broker.stop()
+        open_cases(app, "b", 20)  # accepted and stored while the broker is down: 40 notifications
+        stored = app.recorder.max_notification_id()
+
+        async def backlog_shown() -> None:
+            while _relay_lag("source") != 40:
+                await asyncio.sleep(0.1)
+
+        await asyncio.wait_for(backlog_shown(), 30)
+        assert relay.position == stored - 40  # what reached the broker
+        broker.start()
+        broker.wait_ready()
+        await until_published(relay, app, timeout=30)
+        assert _relay_lag("source") == 0

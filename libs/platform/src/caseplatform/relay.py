@@ -215,11 +215,14 @@ class Relay:
                     exc: BaseException = BrokerLost("a send was cancelled by the client")
                     log.warning("relay %s: %s; retrying in %.1fs", self.service, exc, backoff)
                     await self._stop_clients()
+                    await self._export_lag_while_stuck()
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                 except Exception as exc:  # noqa: BLE001 - broker trouble of any kind: back off, re-check
                     log.warning("relay %s: %s: %s; retrying in %.1fs", self.service, type(exc).__name__, exc, backoff)
                     await self._stop_clients()
+                    if not isinstance(exc, LeaseLost):  # a standby's backlog is the holder's to report
+                        await self._export_lag_while_stuck()
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
         finally:
@@ -227,6 +230,20 @@ class Relay:
             if self._lease is not None:
                 await asyncio.to_thread(self._lease.release)
             await self._store_work_done()
+
+    async def _export_lag_while_stuck(self) -> None:
+        """While nothing can be published (the broker away, the lease elsewhere), the lag gauge
+        follows what the store holds beyond what was last published, instead of keeping the
+        figure of the last section sent: the backlog `RelayLagHigh` is there to show. The
+        back-pressure on the consumer (`backlog`) is left as it was."""
+        try:
+            latest = await self._in_thread(self.app.recorder.max_notification_id) or 0
+            # Before the first start has loaded it, the position saved in the store.
+            published = self._stored.position or (await self._in_thread(self._state_store.load)).position
+        except Exception:  # noqa: BLE001 - the store is what fails: nothing to measure against
+            log.debug("relay %s: lag not measured (store not answering)", self.service)
+            return
+        metrics.RELAY_LAG.labels(self.service).set(max(latest - published, 0))
 
     async def close(self) -> None:
         await self._stop_clients()
