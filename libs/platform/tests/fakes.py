@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -18,8 +22,11 @@ from caseplatform.envelope import (
 )
 from caseplatform.identity import Actor
 from caseplatform.ids import stable_id
-from caseplatform.inbox import Unit
+from caseplatform.inbox import Inbox, Unit
+from caseplatform.kafka.admin import ensure_topics
+from caseplatform.settings import PlatformSettings
 from caseplatform.store import ServiceApplication
+from caseplatform.topology import dead_letter_topic_for, topic_for
 from casework.intake.v1 import events_pb2
 
 ACTOR = Actor(agency="landlord", role="CHO", user="u-1")
@@ -78,3 +85,19 @@ def incoming(
         source=SourcePosition(source, notification_id, partition, previous),
     )
     return parse_envelope(envelope.SerializeToString())
+
+
+async def counting_consumer(bootstrap: str, data_dir: Path) -> tuple[PlatformSettings, CounterApp, Inbox]:
+    """A "risk" service of counters that reads intake's topic on a real broker: its settings, app
+    and inbox, the topics made (intake's and risk's dead letters, three partitions)."""
+    settings = PlatformSettings(casework_data_dir=data_dir, kafka_bootstrap_servers=bootstrap)
+    await ensure_topics(bootstrap, [topic_for("intake"), dead_letter_topic_for("risk")], 3)
+    app = CounterApp("risk", settings)
+    return settings, app, Inbox(app, app.policy)
+
+
+async def until(check: Callable[[], bool], timeout_s: float, what: str = "") -> None:
+    give_up = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < give_up, f"{what or 'condition'}: not reached in {timeout_s}s"
+        await asyncio.sleep(0.1)

@@ -5,34 +5,22 @@ there — until a build that understands it applies it and everything after it, 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import REGISTRY
 
-from caseplatform.inbox import Inbox
-from caseplatform.kafka.admin import ensure_topics
 from caseplatform.runner import wire_broker
-from caseplatform.settings import PlatformSettings
 from caseplatform.testing import running_broker
 from caseplatform.topology import topic_for
 
-from .fakes import Counter, CounterApp, incoming
+from .fakes import Counter, counting_consumer, incoming, until
 
 pytestmark = pytest.mark.system
 
 NEWER_CHANNEL = 97  # a value a newer intake could add to intake.v1.Channel
 TOPIC = topic_for("intake")
-
-
-async def _until(check: Callable[[], bool], timeout_s: float) -> None:
-    give_up = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < give_up, "not reached in time"
-        await asyncio.sleep(0.1)
 
 
 def _held_count() -> float:
@@ -62,10 +50,7 @@ def test_a_held_event_is_retried_until_understood_then_the_partition_carries_on(
 
 
 async def _scenario(bootstrap: str, tmp_path: Path) -> None:
-    settings = PlatformSettings(casework_data_dir=tmp_path, kafka_bootstrap_servers=bootstrap)
-    await ensure_topics(bootstrap, [TOPIC, "risk.deadletter.v1"], 3)
-    app = CounterApp("risk", settings)
-    inbox = Inbox(app, app.policy)
+    settings, app, inbox = await counting_consumer(bootstrap, tmp_path)
     chain = [incoming("a", 1, 0), incoming("a", 2, 1, channel=NEWER_CHANNEL), incoming("a", 3, 2)]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
@@ -78,13 +63,13 @@ async def _scenario(bootstrap: str, tmp_path: Path) -> None:
     broker = wire_broker("risk", settings, inbox)
     await broker.start()
     try:
-        await _until(lambda: _held_count() >= held_before + 3, 10 * RETRY_S)  # held, tried again and again
+        await until(lambda: _held_count() >= held_before + 3, 10 * RETRY_S)  # held, tried again and again
         assert inbox.tracked("intake", 0) == 1  # the event before it, nothing after it
         assert app.repository.get(Counter.create_id("a")).seen == [chain[0].envelope.event_id]
         assert await _committed(bootstrap) == 1  # a restarted consumer starts at the held event
 
         app.understands_channel = NEWER_CHANNEL  # the upgraded build
-        await _until(lambda: inbox.tracked("intake", 0) == 3, 10 * RETRY_S)
+        await until(lambda: inbox.tracked("intake", 0) == 3, 10 * RETRY_S)
         assert app.repository.get(Counter.create_id("a")).seen == [e.envelope.event_id for e in chain]
     finally:
         await broker.stop()

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +15,11 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from prometheus_client import REGISTRY
 
 from caseplatform.consumer import _StartFromRecord
-from caseplatform.inbox import Inbox
-from caseplatform.kafka.admin import ensure_topics
 from caseplatform.runner import wire_service_broker
-from caseplatform.settings import PlatformSettings
 from caseplatform.testing import running_broker
 from caseplatform.topology import topic_for
 
-from .fakes import CounterApp, incoming
+from .fakes import counting_consumer, incoming, until
 
 pytestmark = pytest.mark.system
 
@@ -38,13 +33,6 @@ def _lag(partition: int) -> float | None:
     )
 
 
-async def _until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    give_up = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < give_up, f"{what}: not reached in {timeout_s}s"
-        await asyncio.sleep(0.1)
-
-
 def test_a_consumer_that_cannot_apply_shows_its_backlog_growing_then_draining(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -55,10 +43,7 @@ def test_a_consumer_that_cannot_apply_shows_its_backlog_growing_then_draining(
 
 
 async def _scenario(bootstrap: str, tmp_path: Path) -> None:
-    settings = PlatformSettings(casework_data_dir=tmp_path, kafka_bootstrap_servers=bootstrap)
-    await ensure_topics(bootstrap, [TOPIC, "risk.deadletter.v1"], 3)
-    app = CounterApp("risk", settings)
-    inbox = Inbox(app, app.policy)
+    settings, app, inbox = await counting_consumer(bootstrap, tmp_path)
     read_only = {"on": False}
     apply_batch = inbox.apply_batch
 
@@ -81,19 +66,19 @@ async def _scenario(bootstrap: str, tmp_path: Path) -> None:
                 await producer.send_and_wait(TOPIC, event.envelope.SerializeToString(), key=b"case-lag", partition=0)
 
         await publish(1, 3)
-        await _until(lambda: inbox.tracked("intake", 0) == 3, 20, "first events applied")
-        await _until(lambda: _lag(0) == 0, 5, "lag 0 when caught up")
+        await until(lambda: inbox.tracked("intake", 0) == 3, 20, "first events applied")
+        await until(lambda: _lag(0) == 0, 5, "lag 0 when caught up")
 
         read_only["on"] = True  # the store refuses every write from now on
         await publish(4, 25)
         # Nothing is applied, nothing new is handed over for good: only the timer can see this.
-        await _until(lambda: _lag(0) == 25, 10, "the backlog reported while the store refuses writes")
+        await until(lambda: _lag(0) == 25, 10, "the backlog reported while the store refuses writes")
         await asyncio.sleep(3 * REFRESH_S)
         assert _lag(0) == 25 and inbox.tracked("intake", 0) == 3
 
         read_only["on"] = False
-        await _until(lambda: inbox.tracked("intake", 0) == 28, 20, "backlog applied once the store is back")
-        await _until(lambda: _lag(0) == 0, 5, "lag back to 0")
+        await until(lambda: inbox.tracked("intake", 0) == 28, 20, "backlog applied once the store is back")
+        await until(lambda: _lag(0) == 0, 5, "lag back to 0")
     finally:
         watch.cancel()
         await broker.stop()
