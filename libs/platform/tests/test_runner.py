@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from caseplatform.audit import AccessRecord
 from caseplatform.case_owners import CaseOwner
@@ -16,6 +17,10 @@ from caseplatform.settings import PlatformSettings
 from casework.intake.v1 import events_pb2
 
 from .fakes import Counter, CounterApp
+
+
+def _failures(task: str) -> float:
+    return REGISTRY.get_sample_value("casework_background_task_failures_total", {"service": "source", "task": task}) or 0.0
 
 
 async def test_a_loop_that_fails_or_is_cancelled_from_inside_is_restarted() -> None:
@@ -32,9 +37,11 @@ async def test_a_loop_that_fails_or_is_cancelled_from_inside_is_restarted() -> N
         running.set()
         await asyncio.sleep(3600)
 
-    task = asyncio.create_task(_supervised(flaky, "test loop"))
+    before = _failures("test loop")
+    task = asyncio.create_task(_supervised(flaky, "test loop", "source"))
     await asyncio.wait_for(running.wait(), 5)
     assert calls == 3
+    assert _failures("test loop") == before + 2  # counted, so a loop failing again and again is an alert
     task.cancel()  # but a real stop is honoured
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -37,6 +37,12 @@ DEAD_LETTERS_PENDING = Gauge(
     "in its store once a minute and after each replay",
     ["service"],
 )
+BACKGROUND_FAILURES = Counter(
+    "casework_background_task_failures",
+    "Times one of the service's long-running loops (relay, consumer lag, dead-letter count, "
+    "reporting's SLA watch) failed or ended and was started again; its log has the error",
+    ["service", "task"],
+)
 CONSUMER_LAG = Gauge(
     "casework_consumer_lag_messages",
     "Messages on a source partition not yet handled by this service (measured as batches are "

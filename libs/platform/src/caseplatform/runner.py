@@ -16,6 +16,7 @@ from faststream.kafka import KafkaBroker
 from grpc_health.v1 import health_pb2
 from prometheus_client import start_http_server
 
+from caseplatform import metrics
 from caseplatform.access_guard import AccessGuard
 from caseplatform.access_rules import RULES
 from caseplatform.audit import ReadAudit, is_access_event_class, skip_audit, translate_access
@@ -173,15 +174,15 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)  # operations: `kill -USR1 <pid>` shows what waits
-    tasks = [asyncio.create_task(_supervised(relay.run, "relay"), name="relay")]
-    tasks += [asyncio.create_task(_supervised(run, name), name=name) for name, run in parts.background.items()]
+    tasks = [asyncio.create_task(_supervised(relay.run, "relay", service), name="relay")]
+    tasks += [asyncio.create_task(_supervised(run, name, service), name=name) for name, run in parts.background.items()]
     if inbox is not None:
         topics = [topic_for(s) for s in SUBSCRIPTIONS[service]] + [dead_letter_topic_for(service)]
         tasks.append(asyncio.create_task(_start_consumer(broker, settings, topics), name="consumer"))
         if consumer is not None:
-            tasks.append(asyncio.create_task(_supervised(consumer.watch_lag, "consumer lag"), name="consumer lag"))
+            tasks.append(asyncio.create_task(_supervised(consumer.watch_lag, "consumer lag", service), name="consumer lag"))
         tasks.append(asyncio.create_task(
-            _supervised(partial(count_pending, service, inbox), "dead letters count"), name="dead letters count"))
+            _supervised(partial(count_pending, service, inbox), "dead letters count", service), name="dead letters count"))
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("%s serving gRPC on %s, metrics on %s", service, grpc_port, metrics_port)
     await stop.wait()
@@ -257,8 +258,10 @@ def _build_grpc(
     )
 
 
-async def _supervised(run: Callable[[], Awaitable[None]], what: str) -> None:
-    """Keep a long-running loop alive: if it ever ends or fails, say so and start it again."""
+async def _supervised(run: Callable[[], Awaitable[None]], what: str, service: str = "") -> None:
+    """Keep a long-running loop alive: if it ever ends or fails, say so, count it
+    (`casework_background_task_failures_total`: a loop failing again and again, such as an SLA
+    watch that cannot record breaches, is an alert, not only log lines) and start it again."""
     while True:
         try:
             await run()
@@ -270,6 +273,7 @@ async def _supervised(run: Callable[[], Awaitable[None]], what: str) -> None:
             log.error("%s was cancelled from inside; restarting it", what)
         except Exception:
             log.exception("%s failed; restarting it", what)
+        metrics.BACKGROUND_FAILURES.labels(service, what).inc()
         await asyncio.sleep(1.0)
 
 
