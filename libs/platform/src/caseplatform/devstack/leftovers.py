@@ -19,6 +19,8 @@ from pathlib import Path
 
 import psutil
 
+from caseplatform.devstack import procs
+
 log = logging.getLogger(__name__)
 
 RECORD = "devstack.pids.json"
@@ -81,9 +83,9 @@ def stop_leftovers(data_dir: Path, timeout_s: float = 10.0) -> list[str]:
     left = {name: process for name, entry in children.items()
             if entry.get("started") is not None and (process := _same(entry)) is not None}
     for process in left.values():
-        _signal_group(process.pid, signal.SIGTERM)  # each child leads its own process group
+        procs.signal_group_of(process.pid, signal.SIGTERM)  # each child leads its own process group
     for process in _running(left.values(), timeout_s):
-        _signal_group(process.pid, signal.SIGKILL)
+        procs.signal_group_of(process.pid, signal.SIGKILL)
     _running(left.values(), timeout_s)
     forget_record(data_dir)
     return sorted(left)
@@ -106,9 +108,3 @@ def _alive(process: psutil.Process) -> bool:
     except psutil.Error:
         return False
 
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass

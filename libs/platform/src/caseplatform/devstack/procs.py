@@ -43,10 +43,16 @@ def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     Only an unreaped child is signalled: after `wait()` its pid may belong to someone else.
     """
     if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
+        signal_group_of(proc.pid, sig)
+
+
+def signal_group_of(pid: int, sig: int) -> None:
+    """Send `sig` to the process group `pid` leads (as each child `spawn` starts does); nothing
+    if it is gone."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def terminate(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
