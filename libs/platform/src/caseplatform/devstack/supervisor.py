@@ -40,7 +40,7 @@ class Supervised(Protocol):
 @dataclass(frozen=True)
 class RestartPolicy:
     restart: bool = True
-    delays: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)  # before the 1st, 2nd, … restart in a row
+    delays: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)  # before the 1st, 2nd, … restart in a row (the last repeats)
     healthy_after_s: float = 60.0  # up this long: its next death is a first one again
     give_up_after: int = 5  # deaths in a row, each soon after starting: stop the stack
 
