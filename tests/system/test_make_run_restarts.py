@@ -20,6 +20,7 @@ from google.protobuf import json_format
 
 from caseplatform import topology
 from caseplatform.devstack.ports import free_ports
+from caseplatform.testing import launched_devstack
 
 from .client import disclosure, eventually
 
@@ -35,19 +36,8 @@ def _launcher(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, d
     env.pop("CASEWORK_SERVICES", None)
     env.pop("CASEWORK_RESTART", None)
     output = tmp_path / "launcher.out"
-    with open(output, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "caseplatform.devstack"], stdout=out,
-                                stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
-    try:
+    with launched_devstack(env, tmp_path, output) as proc:
         yield proc, output, ports
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
 
 
 def _wait_for(output: Path, text: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:

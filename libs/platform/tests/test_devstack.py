@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -39,6 +38,7 @@ from caseplatform.devstack import (
 )
 from caseplatform.devstack.__main__ import ConfigError, format_table, settings_from_env
 from caseplatform.kafka import BrokerUnavailable, ensure_topics
+from caseplatform.testing import launched_devstack
 
 system = pytest.mark.system
 T = TypeVar("T")
@@ -583,24 +583,8 @@ def _launcher(
     """`python -m caseplatform.devstack` with output in a file; stopped (politely first) on exit.
     `ignore_hangup`: started as `nohup` starts it, SIGHUP ignored."""
     output = tmp_path / output_name
-    with open(output, "wb") as out:
-        proc = subprocess.Popen(
-            [*(["nohup"] if ignore_hangup else []), sys.executable, "-m", "caseplatform.devstack"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
-        )
-    try:
+    with launched_devstack(env, tmp_path, output, nohup=ignore_hangup) as proc:
         yield proc, output
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
 
 
 def _wait_for(output: Path, text: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> str:

@@ -124,3 +124,27 @@ def running_broker(folder: Path) -> Iterator[Any]:
         yield tansu
     finally:
         tansu.stop()
+
+
+@contextmanager
+def launched_devstack(env: dict[str, str], cwd: Path, output: Path, *, nohup: bool = False) -> Iterator[Any]:
+    """`python -m caseplatform.devstack` (what `make run` starts) with its output in `output`,
+    stopped at the end if it still runs: SIGINT (Ctrl-C) first, killed after 30 s. `nohup`:
+    started as `nohup` starts it, SIGHUP ignored."""
+    import signal
+    import subprocess
+    import sys
+
+    with open(output, "wb") as out:
+        proc = subprocess.Popen([*(["nohup"] if nohup else []), sys.executable, "-m", "caseplatform.devstack"],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
