@@ -1,5 +1,5 @@
 """The fault matrix: under a steady load, kill -9 each service in turn, stop the broker for a
-while, make a store read-only for a moment, drop every PostgreSQL connection. Afterwards every
+while (killed, or frozen), make a store read-only for a moment, drop every PostgreSQL connection. Afterwards every
 count reconciles — disclosures in =
 cases in intake = timelines (and each downstream record) everywhere — with nothing applied twice,
 and the relay and consumer lag exported on /metrics is back to (near) zero.
@@ -13,6 +13,7 @@ import collections
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -139,6 +140,29 @@ def test_broker_stopped_mid_load(own_stack: OwnStack) -> None:
         assert len(load.case_ids) > taken  # intake kept taking disclosures meanwhile
         stack.start_broker()
         load.wait_for(len(load.case_ids) + 20)
+    reconciles(client, load)
+    lag_is_bounded(stack)
+
+
+@pytest.mark.slow
+def test_broker_frozen_mid_load(own_stack: OwnStack) -> None:
+    """A broker that hangs rather than dies (kill -STOP: a long pause, a host stalled, a network
+    that drops packets without resetting): connections stay open and nothing answers. Clients
+    must time out and keep trying, and carry on where they were once it answers again."""
+    stack, client = own_stack()
+    pid = stack.broker.pid
+    assert pid is not None
+    with Load(client) as load:
+        load.wait_for(20)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            taken = len(load.case_ids)
+            time.sleep(BROKER_DOWN_S)
+            assert len(load.case_ids) > taken  # intake kept taking disclosures meanwhile
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        load.wait_for(len(load.case_ids) + 20)
+    assert stack.broker.pid == pid  # the same broker, its messages and offsets kept
     reconciles(client, load)
     lag_is_bounded(stack)
 
