@@ -1,4 +1,4 @@
-"""The fault matrix: under a steady load, kill -9 each service in turn, stop the broker for a
+"""The fault matrix: under a steady load, kill -9 each service in turn, freeze each in turn, stop the broker for a
 while (killed, or frozen), make a store read-only for a moment, drop every PostgreSQL connection. Afterwards every
 count reconciles — disclosures in =
 cases in intake = timelines (and each downstream record) everywhere — with nothing applied twice,
@@ -37,6 +37,7 @@ pytestmark = pytest.mark.system
 
 OwnStack = Callable[[], tuple[DevStack, Client]]
 BROKER_DOWN_S = float(os.environ.get("FAULT_BROKER_DOWN_S", "30"))
+FROZEN_S = 12.0  # longer than a consumer's session (10 s): its group moves on without it
 
 
 class Load:
@@ -125,6 +126,29 @@ def test_each_service_killed_in_turn_under_load(own_stack: OwnStack) -> None:
             time.sleep(0.5)
             stack.start_service(service)
         load.wait_for(15 * (len(topology.SERVICES) + 1))
+    reconciles(client, load)
+    lag_is_bounded(stack)
+
+
+def test_each_service_frozen_in_turn_under_load(own_stack: OwnStack) -> None:
+    """A service that hangs rather than dies (kill -STOP for longer than its consumer's session:
+    its partitions go to no one, calls to it wait), then carries on where it was (-CONT)."""
+    stack, client = own_stack()
+    with Load(client) as load:
+        for n, service in enumerate(topology.SERVICES, start=1):
+            load.wait_for(15 * n)
+            pid = stack.pid(service)
+            assert pid is not None
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                time.sleep(FROZEN_S)
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            assert stack.pid(service) == pid
+        load.wait_for(15 * (len(topology.SERVICES) + 1))
+    # While intake hung, the partner's calls ran out of time and were sent again, same key: the
+    # first copy may still be applied when intake wakes, beside the retry. One case each.
+    assert load.refusals[grpc.StatusCode.DEADLINE_EXCEEDED] > 0
     reconciles(client, load)
     lag_is_bounded(stack)
 
