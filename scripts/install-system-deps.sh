@@ -13,6 +13,7 @@ PACKAGES=(
   "chromium|chromium"
   "poppler-utils|chromium"
   "prometheus|prometheus"
+  "iptables|netfilter"  # to cut one PostgreSQL connection (libs/platform/tests/test_dead_peer.py)
   "postgresql|postgres"  # binaries for a throwaway cluster when no server answers (caseplatform.devstack.postgres)
 )
 

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
+from caseplatform.postgres_connections import service_connect_options
 from caseplatform.settings import PlatformSettings
 
 log = logging.getLogger(__name__)
@@ -41,30 +42,37 @@ def lease_key(service: str) -> int:
 
 
 class PostgresLease:
-    def __init__(self, dsn: str, service: str) -> None:
+    def __init__(self, dsn: str, service: str, options: dict[str, Any] | None = None) -> None:
         self._dsn = dsn
+        # Bounded against a silent peer (postgres_connections): a holder cut off from the server
+        # learns it has lost the lease, and the server releases it to a standby, within that bound.
+        self._options = options or {"connect_timeout": 10}
         self._key = lease_key(service)
         self._connection: Any = None
+        self._held = False
 
     def try_acquire(self) -> bool:
         import psycopg
 
-        if self._connection is not None:
+        if self._held:
             try:
                 self.check()
                 return True  # already ours (the relay restarts its loop after broker trouble)
             except LeaseLost:
                 pass
         if self._connection is None:
-            self._connection = psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
+            self._connection = psycopg.connect(self._dsn, autocommit=True, **self._options)
+        # Asked again on the same session by a standby: a lock it does not hold stays refused (a
+        # live connection alone is not the lease).
         row = self._connection.execute("SELECT pg_try_advisory_lock(%s)", [self._key]).fetchone()
-        return bool(row and row[0])
+        self._held = bool(row and row[0])
+        return self._held
 
     def check(self) -> None:
         """Still ours? A session lock lasts as long as its session: a live connection holds it,
         a dropped one means the server already let another replica in."""
-        if self._connection is None:
-            raise LeaseLost("no lease connection")
+        if self._connection is None or not self._held:
+            raise LeaseLost("the lease is not held")
         try:
             self._connection.execute("SELECT 1")
         except Exception as exc:
@@ -72,6 +80,7 @@ class PostgresLease:
             raise LeaseLost(f"lease connection failed: {type(exc).__name__}") from exc
 
     def release(self) -> None:
+        self._held = False
         if self._connection is not None:
             try:
                 self._connection.close()  # closing the session releases the lock
@@ -110,7 +119,7 @@ class FileLease:
 
 def lease_for(service: str, settings: PlatformSettings) -> RelayLease:
     if settings.casework_persistence == "postgres":
-        return PostgresLease(settings.casework_postgres_dsn, service)
+        return PostgresLease(settings.casework_postgres_dsn, service, service_connect_options(settings))
     return FileLease(settings.casework_data_dir / service / "relay.lock")
 
 

@@ -41,6 +41,10 @@ class PlatformSettings(BaseSettings):
     casework_postgres_pre_ping: bool = False
     # Give up on a lock (table lock for ordered inserts) rather than wait for ever; 0: no limit.
     casework_postgres_lock_timeout_s: int = Field(default=0, ge=0)
+    # Give up on a connection whose peer stopped answering (a network cut, a server gone) after
+    # about this long, on both ends: the relay lease of a vanished replica is released (0: never;
+    # see caseplatform.postgres_connections).
+    casework_postgres_dead_peer_s: int = Field(default=30, ge=0)
     # Where spans go: "none", "console", "file" (JSON lines under <data dir>/<service>/traces.jsonl)
     # or "otlp" (a collector, at OTEL_EXPORTER_OTLP_ENDPOINT).
     casework_traces: Literal["none", "console", "file", "otlp"] = "none"

@@ -38,6 +38,7 @@ from psycopg import OperationalError as PgOperationalError
 
 from caseplatform.crypto import cipher_env
 from caseplatform.identity import Actor
+from caseplatform.postgres_connections import service_connect_options
 from caseplatform.projection import RECORDER_TOPICS, Rows
 from caseplatform.settings import PlatformSettings
 from caseplatform.sqlite_health import heal_read_only_connections
@@ -80,10 +81,10 @@ def persistence_env(service: str, settings: PlatformSettings) -> dict[str, str]:
             "PROCESS_RECORDER_TOPIC": RECORDER_TOPICS["sqlite"],
         }
     if settings.casework_persistence == "postgres":
-        ensure_schema(settings.casework_postgres_dsn, service)
+        ensure_schema(settings, service)
         dsn = urlparse(settings.casework_postgres_dsn)
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": "caseplatform.postgres_factory:Factory",  # the library's, bounded (ADR 0017)
             "POSTGRES_DBNAME": dsn.path.lstrip("/") or "casework",
             "POSTGRES_HOST": dsn.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(dsn.port or 5432),
@@ -97,17 +98,18 @@ def persistence_env(service: str, settings: PlatformSettings) -> dict[str, str]:
             "POSTGRES_CONN_MAX_AGE": str(settings.casework_postgres_conn_max_age_s),
             "POSTGRES_PRE_PING": "yes" if settings.casework_postgres_pre_ping else "no",
             "POSTGRES_LOCK_TIMEOUT": str(settings.casework_postgres_lock_timeout_s),
+            "POSTGRES_DEAD_PEER_S": str(settings.casework_postgres_dead_peer_s),
             "PROCESS_RECORDER_TOPIC": RECORDER_TOPICS["postgres"],
         }
     raise ValueError(f"unknown CASEWORK_PERSISTENCE {settings.casework_persistence!r}")
 
 
-def ensure_schema(dsn: str, schema: str) -> None:
+def ensure_schema(settings: PlatformSettings, schema: str) -> None:
     """One schema per service (the library creates its tables inside it, not the schema)."""
     import psycopg
     from psycopg import sql
 
-    with psycopg.connect(dsn, autocommit=True) as connection:
+    with psycopg.connect(settings.casework_postgres_dsn, autocommit=True, **service_connect_options(settings)) as connection:
         connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 

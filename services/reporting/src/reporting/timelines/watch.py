@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from caseplatform.postgres_connections import service_connect_options
 from caseplatform.store import ServiceApplication
 from reporting.timelines.table import CHANNEL, TimelineTable
 
@@ -86,8 +87,9 @@ class TimelineWatch:
 
         while not self._closed.is_set():
             try:
-                with psycopg.connect(self._app.settings.casework_postgres_dsn, autocommit=True,
-                                     connect_timeout=10) as connection:
+                settings = self._app.settings
+                with psycopg.connect(settings.casework_postgres_dsn, autocommit=True,
+                                     **service_connect_options(settings)) as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
                     while not self._closed.is_set():  # the timeout only lets a close be seen
                         for heard in connection.notifies(timeout=1.0):
