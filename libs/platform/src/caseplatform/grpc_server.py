@@ -315,6 +315,23 @@ def _refuse_streaming(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     return grpc.stream_stream_rpc_method_handler(refuse, handler.request_deserializer, handler.response_serializer)
 
 
+# Keepalive, both ways (README: integrating). Partners hold long calls (`WatchCaseTimeline`, up
+# to 15 minutes) through NATs and load balancers that drop a quiet connection, so they may ping
+# as often as every CLIENT_PING_MIN_S, with or without a call; gRPC's default answers pings more
+# frequent than every 5 minutes with GOAWAY "too_many_pings", cutting the stream. The server
+# pings a quiet connection itself and drops a partner that has vanished without a word.
+CLIENT_PING_MIN_S = 10
+SERVER_PING_S = 60
+PING_ANSWER_S = 20
+KEEPALIVE = [
+    # Half of it: a client's timer fires a little early, and three early pings end the connection.
+    ("grpc.http2.min_ping_interval_without_data_ms", CLIENT_PING_MIN_S * 1000 // 2),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.keepalive_time_ms", SERVER_PING_S * 1000),
+    ("grpc.keepalive_timeout_ms", PING_ANSWER_S * 1000),
+]
+
+
 def build_server(
     service: str,
     register: Sequence[Callable[[grpc.aio.Server], None]],
@@ -334,7 +351,7 @@ def build_server(
     servicer's mapping may leave it out. `wait_for_case` (the kernel's owner index) lets a call
     naming a case not known here yet wait up to `case_arrival_wait_s` for it (ADR 0026)."""
     edge = EdgeInterceptor(service, verifier, guard, wait_for_case, case_arrival_wait_s)
-    server = grpc.aio.server(interceptors=[edge])
+    server = grpc.aio.server(interceptors=[edge], options=KEEPALIVE)
     for add in register:
         add(server)
     health_servicer = health.aio.HealthServicer()
@@ -352,7 +369,7 @@ def build_server(
 def build_health_server(health_servicer: health.aio.HealthServicer, host: str, port: int) -> grpc.aio.Server:
     """A plaintext server offering only gRPC health, for kubelet probes when the API port speaks
     mutual TLS (a probe cannot present a client certificate). It carries no case data."""
-    server = grpc.aio.server()
+    server = grpc.aio.server(options=KEEPALIVE)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if server.add_insecure_port(f"{host}:{port}") == 0:
         raise OSError(f"cannot bind gRPC health port {host}:{port}")
