@@ -1,5 +1,5 @@
 """The fault matrix: under a steady load, kill -9 each service in turn, freeze each in turn, stop the broker for a
-while (killed, or frozen), make a store read-only for a moment, drop every PostgreSQL connection. Afterwards every
+while (killed, or frozen), make a store read-only or its disk full for a moment, drop every PostgreSQL connection. Afterwards every
 count reconciles — disclosures in =
 cases in intake = timelines (and each downstream record) everywhere — with nothing applied twice,
 and the relay and consumer lag exported on /metrics is back to (near) zero.
@@ -29,6 +29,7 @@ import pytest
 
 from caseplatform import topology
 from caseplatform.devstack.stack import DevStack
+from caseplatform.testing import root_or_skip
 
 from .client import Client, disclosure, eventually
 from .test_faults import each_case_once_on_its_timeline, settled
@@ -226,6 +227,59 @@ def test_a_store_read_only_for_a_moment(own_stack: OwnStack, service: str) -> No
     assert set(load.refusals) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}, load.refusals
     reconciles(client, load)
     lag_is_bounded(stack)
+
+
+@contextmanager
+def small_disk(folder: Path, size_mb: int = 64) -> Iterator[Path]:
+    """A disk of its own for a service's folder (a tmpfs, mounted before the service starts)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+@contextmanager
+def full(disk: Path) -> Iterator[None]:
+    """Fill the disk to the last byte, then free it."""
+    filler = disk / "filler"
+    with open(filler, "wb", buffering=0) as out:
+        try:
+            while True:
+                out.write(bytes(1 << 16))
+        except OSError:
+            pass  # ENOSPC: full
+    try:
+        yield
+    finally:
+        filler.unlink()
+
+
+def test_a_full_disk_for_a_moment(own_stack: OwnStack, tmp_path: Path, persistence: str) -> None:
+    """Intake's and reporting's disks full for 3 s under load. On SQLite their stores cannot
+    write: intake answers UNAVAILABLE (the partner retries with the same key), reporting's inbox
+    retries its batch. On PostgreSQL only their local files (traces) are refused, which must not
+    stop them. Afterwards everything reconciles."""
+    root_or_skip("mounting a small disk", "mount")
+    data_dir = tmp_path / "stack0" / "var"  # where own_stack's first stack keeps its data
+    with small_disk(data_dir / "intake") as intake_disk, small_disk(data_dir / "reporting") as reporting_disk:
+        stack, client = own_stack()
+        assert stack.data_dir == data_dir
+        with Load(client) as load:
+            load.wait_for(20)
+            with full(intake_disk), full(reporting_disk):
+                time.sleep(3)
+                refused_meanwhile = sum(load.refusals.values())
+            load.wait_for(len(load.case_ids) + 20)
+        for name in stack.services:
+            assert stack.is_running(name), f"{name} died of a full disk"
+        assert set(load.refusals) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}, load.refusals
+        if persistence == "sqlite":
+            assert refused_meanwhile > 0, "intake accepted disclosures it could not store"
+        reconciles(client, load)
+        lag_is_bounded(stack)
+        stack.stop()  # before the disks go
 
 
 def dead_letters(stack: DevStack) -> dict[str, float]:

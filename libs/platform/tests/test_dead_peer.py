@@ -8,7 +8,6 @@ so neither end hears a reset. Needs root and iptables (`make system-deps`)."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -25,6 +24,7 @@ from caseplatform.postgres_connections import connect_options, dead_peer_options
 from caseplatform.relay_lease import LeaseLost, lease_for
 from caseplatform.settings import PlatformSettings
 from caseplatform.store import STORE_TROUBLE
+from caseplatform.testing import root_or_skip
 
 from .conftest import _fresh_postgres
 from .fakes import CounterApp
@@ -35,21 +35,9 @@ GRACE_S = 6  # timers' granularity and a loaded machine
 pytestmark = [pytest.mark.postgres, pytest.mark.netfilter]
 
 
-def _netfilter_or_skip() -> None:
-    reason = ""
-    if shutil.which("iptables") is None:
-        reason = "iptables not installed (Debian package iptables: make system-deps)"
-    elif os.geteuid() != 0:
-        reason = "cutting a connection with iptables needs root"
-    if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-
-
 @pytest.fixture
 def settings(tmp_path: Path) -> PlatformSettings:
-    _netfilter_or_skip()
+    root_or_skip("cutting a connection", "iptables")
     return PlatformSettings(
         casework_data_dir=tmp_path, casework_persistence="postgres", casework_postgres_dsn=_fresh_postgres(),
         casework_postgres_dead_peer_s=BOUND_S, casework_postgres_pool_size=1, casework_postgres_max_overflow=0,

@@ -111,6 +111,26 @@ def postgres_or_skip() -> Any:
         pytest.skip(f"PostgreSQL pass did not run: {exc}")
 
 
+def root_or_skip(what: str, command: str | None = None) -> None:
+    """Fault tests that change the machine (cut a connection, mount a small disk) need root and
+    sometimes a command: without them the test is skipped and says why, or fails in CI (CI=true),
+    which must run every test."""
+    import os
+    import shutil
+
+    import pytest
+
+    reason = ""
+    if command is not None and shutil.which(command) is None:
+        reason = f"{what} needs {command} (make system-deps)"
+    elif os.geteuid() != 0:
+        reason = f"{what} needs root"
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+
+
 @contextmanager
 def running_broker(folder: Path) -> Iterator[Any]:
     """A real Tansu broker on a free port for one test, its log in `folder`."""
