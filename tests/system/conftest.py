@@ -95,13 +95,40 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """A private stack runs on real time and its tests expect no breach, so they start clear of
     London's midnight. The wait happens here, outside the test, so that it does not count
     against the test's timeout (pytest-timeout starts its timer inside this hook)."""
-    if "own_stack" in getattr(item, "fixturenames", ()):
+    if "real_time" in getattr(item, "fixturenames", ()):
         clear_of_midnight()
     yield
 
 
 @pytest.fixture
-def own_stack(tmp_path: Path, persistence: str) -> Iterator[Callable[[], tuple[DevStack, Client]]]:
+def crashable_postgres(tmp_path: Path, real_time: None) -> Iterator[tuple[postgres.PostgresServer, DevStack, Client]]:
+    """A stack on a PostgreSQL cluster of its own, which the test may crash (`crashed()`)."""
+    try:
+        server = postgres.throwaway_server()
+    except postgres.PostgresUnavailable as exc:
+        if postgres.required():
+            pytest.fail(f"no cluster to crash: {exc}", pytrace=False)
+        pytest.skip(f"no cluster to crash: {exc}")
+    try:
+        env = {"CASEWORK_PERSISTENCE": "postgres", "CASEWORK_POSTGRES_DSN": server.create_database(),
+               "CASEWORK_POSTGRES_POOL_SIZE": "1", "CASEWORK_POSTGRES_MAX_OVERFLOW": "4"}
+        with new_stack(tmp_path / "stack", **env) as running:
+            client = Client(running)
+            try:
+                yield server, running, client
+            finally:
+                client.close()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def real_time() -> None:
+    """A test whose stack runs on real time (`pytest_runtest_protocol` starts it clear of midnight)."""
+
+
+@pytest.fixture
+def own_stack(tmp_path: Path, persistence: str, real_time: None) -> Iterator[Callable[[], tuple[DevStack, Client]]]:
     """A private stack for tests that kill things (on the same store kind as the pass)."""
     made: list[tuple[DevStack, Client]] = []
 

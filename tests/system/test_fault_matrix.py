@@ -1,5 +1,5 @@
 """The fault matrix: under a steady load, kill -9 each service in turn, freeze each in turn, stop the broker for a
-while (killed, or frozen), make a store read-only or its disk full for a moment, drop every PostgreSQL connection. Afterwards every
+while (killed, or frozen), make a store read-only or its disk full for a moment, drop every PostgreSQL connection, crash the PostgreSQL server. Afterwards every
 count reconciles — disclosures in =
 cases in intake = timelines (and each downstream record) everywhere — with nothing applied twice,
 and the relay and consumer lag exported on /metrics is back to (near) zero.
@@ -28,6 +28,7 @@ import psycopg
 import pytest
 
 from caseplatform import topology
+from caseplatform.devstack import postgres
 from caseplatform.devstack.stack import DevStack
 from caseplatform.testing import root_or_skip
 
@@ -37,6 +38,7 @@ from .test_faults import each_case_once_on_its_timeline, settled
 pytestmark = pytest.mark.system
 
 OwnStack = Callable[[], tuple[DevStack, Client]]
+CrashablePostgres = tuple[postgres.PostgresServer, DevStack, Client]
 BROKER_DOWN_S = float(os.environ.get("FAULT_BROKER_DOWN_S", "30"))
 FROZEN_S = 12.0  # longer than a consumer's session (10 s): its group moves on without it
 
@@ -280,6 +282,25 @@ def test_a_full_disk_for_a_moment(own_stack: OwnStack, tmp_path: Path, persisten
         reconciles(client, load)
         lag_is_bounded(stack)
         stack.stop()  # before the disks go
+
+
+@pytest.mark.postgres
+def test_postgresql_crashed_for_ten_seconds_mid_load(crashable_postgres: CrashablePostgres) -> None:
+    """The database server itself down (stopped as by a crash, then crash recovery), not only its
+    connections: every pool, the relay leases and reporting's listener connect again once it is
+    back, and the disclosures taken before and after reconcile."""
+    server, stack, client = crashable_postgres
+    with Load(client) as load:
+        load.wait_for(20)
+        with server.crashed():
+            time.sleep(10)
+        load.wait_for(len(load.case_ids) + 20, timeout=120)
+    for name in stack.services:
+        assert stack.is_running(name), f"{name} died while its database was down"
+    assert set(load.refusals) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}, load.refusals
+    assert load.refusals, "intake took disclosures with its database down"
+    reconciles(client, load)
+    lag_is_bounded(stack)
 
 
 def dead_letters(stack: DevStack) -> dict[str, float]:

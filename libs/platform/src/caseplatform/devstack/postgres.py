@@ -19,6 +19,8 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -38,6 +40,7 @@ class PostgresServer:
     origin: str  # "configured", "local" or "throwaway"
     _cluster: Path | None = None
     _databases: list[str] = field(default_factory=list)
+    _start_options: str = ""  # a throwaway cluster's `pg_ctl -o`
 
     def create_database(self, prefix: str = "casework_test") -> str:
         """A new empty database; returns its DSN. Dropped again by `drop_databases`."""
@@ -71,6 +74,19 @@ class PostgresServer:
             _run_as_owner(["pg_ctl", "-D", str(self._cluster / "data"), "-m", "immediate", "-w", "stop"], self._cluster)
             shutil.rmtree(self._cluster, ignore_errors=True)
             self._cluster = None
+
+    @contextmanager
+    def crashed(self) -> Iterator[None]:
+        """The server down as after a crash (`pg_ctl stop -m immediate`: no goodbye to clients),
+        started again on leaving (crash recovery, the same port). Throwaway clusters only."""
+        if self._cluster is None:
+            raise RuntimeError("only a throwaway cluster may be stopped by a test")
+        data, log = str(self._cluster / "data"), str(self._cluster / "server.log")
+        _run_as_owner(["pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"], self._cluster)
+        try:
+            yield
+        finally:
+            _run_as_owner(["pg_ctl", "-D", data, "-o", self._start_options, "-l", log, "-w", "start"], self._cluster)
 
 
 def with_database(dsn: str, database: str) -> str:
@@ -108,6 +124,14 @@ def find_or_start(env: dict[str, str] | None = None) -> PostgresServer:
     return _throwaway_cluster(binaries)
 
 
+def throwaway_server() -> PostgresServer:
+    """A cluster of the caller's own (a test that stops its server must not stop a shared one)."""
+    binaries = _binaries()
+    if binaries is None:
+        raise PostgresUnavailable("no PostgreSQL binaries (initdb, pg_ctl) to start a cluster")
+    return _throwaway_cluster(binaries)
+
+
 def _binaries() -> Path | None:
     for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
         if Path(folder, "initdb").exists() and Path(folder, "pg_ctl").exists():
@@ -134,7 +158,7 @@ def _throwaway_cluster(binaries: Path) -> PostgresServer:
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(root, ignore_errors=True)
         raise PostgresUnavailable(f"could not start a throwaway cluster: {exc.stderr or exc}") from exc
-    return PostgresServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", "throwaway", root)
+    return PostgresServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", "throwaway", root, _start_options=options)
 
 
 def _run_as_owner(argv: list[str], root: Path, path: str | None = None) -> None:
