@@ -70,6 +70,17 @@ def counter(url: str, name: str, **labels: str) -> float:
     )
 
 
+def gauge(url: str, name: str, **labels: str) -> float | None:
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    found = [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    ]
+    return found[0] if found else None
+
+
 def test_two_reporting_replicas_apply_each_event_once(
     postgres_stack: tuple[DevStack, Client, str],
 ) -> None:
@@ -100,6 +111,9 @@ def test_two_reporting_replicas_apply_each_event_once(
 
     shares = eventually(all_applied, timeout=120, interval=0.5)
     assert all(share > 0 for share in shares), f"one replica did no work: {shares}"
+    # One replica publishes reporting's own events, the other stands by, and /metrics says which.
+    held = [gauge(stack.metrics_url(i), "casework_relay_lease_held", service="reporting") for i in instances]
+    assert sorted(held) == [0, 1], held
 
     # Each timeline as reporting's table holds it (rows written in the inbox's transaction, ADR
     # 0024, whichever replica applied them): every intake event once, none missing. The order of

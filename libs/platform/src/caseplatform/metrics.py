@@ -20,6 +20,12 @@ EVENTS_PUBLISHED = Counter(
 RELAY_LAG = Gauge(
     "casework_relay_lag_events", "Stored notifications not yet published to Kafka", ["service"]
 )
+RELAY_LEASE_HELD = Gauge(
+    "casework_relay_lease_held",
+    "1 while this process holds its service's relay lease and publishes, 0 while it stands by: "
+    "summed over a service's replicas, exactly 1",
+    ["service"],
+)
 RELAY_REPUBLISHES = Counter(
     "casework_relay_republishes",
     "Times the relay found the broker had lost what it published and replayed from the store",

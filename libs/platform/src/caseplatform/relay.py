@@ -40,7 +40,7 @@ from caseplatform.envelope import CONTENT_TYPE, OutgoingEvent, SourcePosition, b
 from caseplatform.identity import Actor, system_actor
 from caseplatform.kafka.admin import ensure_topics
 from caseplatform.kafka.security import kafka_client_options
-from caseplatform.relay_lease import LeaseLost, RelayLease, acquire
+from caseplatform.relay_lease import LeaseLost, RelayLease, acquire, give_up
 from caseplatform.relay_state import RelayPosition, RelayStateStore
 from caseplatform.store import ServiceApplication
 from caseplatform.telemetry import context_from, current_carrier, tracer
@@ -221,14 +221,16 @@ class Relay:
                 except Exception as exc:  # noqa: BLE001 - broker trouble of any kind: back off, re-check
                     log.warning("relay %s: %s: %s; retrying in %.1fs", self.service, type(exc).__name__, exc, backoff)
                     await self._stop_clients()
-                    if not isinstance(exc, LeaseLost):  # a standby's backlog is the holder's to report
+                    if isinstance(exc, LeaseLost):  # a standby's backlog is the holder's to report
+                        metrics.RELAY_LEASE_HELD.labels(self.service).set(0)
+                    else:
                         await self._export_lag_while_stuck()
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
         finally:
             await self._stop_clients()
             if self._lease is not None:
-                await asyncio.to_thread(self._lease.release)
+                await give_up(self._lease, self.service)
             await self._store_work_done()
 
     async def _export_lag_while_stuck(self) -> None:
@@ -248,7 +250,7 @@ class Relay:
     async def close(self) -> None:
         await self._stop_clients()
         if self._lease is not None:
-            await asyncio.to_thread(self._lease.release)
+            await give_up(self._lease, self.service)
         await self._store_work_done()
         self._threads.shutdown(wait=False)
 

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
+from caseplatform import metrics
 from caseplatform.postgres_connections import service_connect_options
 from caseplatform.settings import PlatformSettings
 
@@ -129,13 +130,21 @@ async def acquire(lease: RelayLease, service: str, retry_s: float = 1.0) -> None
     while True:
         try:
             if await asyncio.to_thread(lease.try_acquire):
+                metrics.RELAY_LEASE_HELD.labels(service).set(1)
                 if said:
                     log.info("relay %s: lease taken over; this replica publishes now", service)
                 return
         except Exception as exc:  # noqa: BLE001 - database away: keep trying, like the broker
             log.warning("relay %s: cannot reach the lease (%s); retrying", service, type(exc).__name__)
             await asyncio.to_thread(lease.release)
+        metrics.RELAY_LEASE_HELD.labels(service).set(0)
         if not said:
             log.info("relay %s: another replica publishes; standing by", service)
             said = True
         await asyncio.sleep(retry_s)
+
+
+async def give_up(lease: RelayLease, service: str) -> None:
+    """Release the lease (a relay stopping, or finding it lost) and say so on /metrics."""
+    metrics.RELAY_LEASE_HELD.labels(service).set(0)
+    await asyncio.to_thread(lease.release)
