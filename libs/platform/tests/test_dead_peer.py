@@ -122,7 +122,7 @@ def test_a_store_query_on_a_cut_connection_gives_it_up_within_the_bound(settings
     assert in_thread(app.recorder.max_notification_id, 10)[0] == "ok"
 
 
-def test_the_bound_is_kept_on_both_ends_and_a_dsns_own_options_are_kept() -> None:
+def test_the_bound_is_kept_on_both_ends_and_a_dsns_own_options_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     assert dead_peer_options(0) == {}
     found = dead_peer_options(30)
     assert found["keepalives_idle"] + found["keepalives_interval"] * found["keepalives_count"] == 30
@@ -131,3 +131,5 @@ def test_the_bound_is_kept_on_both_ends_and_a_dsns_own_options_are_kept() -> Non
     merged = connect_options("postgresql://u@h/db?options=-c%20search_path%3Dx", 30, 7)
     assert merged["options"].startswith("-c search_path=x -c tcp_keepalives_idle=10")
     assert merged["connect_timeout"] == 7
+    monkeypatch.setenv("PGOPTIONS", "-c statement_timeout=5000")  # libpq's own variable, kept too
+    assert connect_options("postgresql://u@h/db", 30, 7)["options"].startswith("-c statement_timeout=5000 -c tcp_")

@@ -20,6 +20,7 @@ PgBouncer, add `options` to its `ignore_startup_parameters`, or turn this off wi
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from psycopg.conninfo import conninfo_to_dict
@@ -28,8 +29,10 @@ if TYPE_CHECKING:
     from caseplatform.settings import PlatformSettings
 
 
-def dead_peer_options(seconds: int) -> dict[str, Any]:
-    """libpq keyword arguments giving up on a silent peer after about `seconds` (0: never)."""
+def dead_peer_options(seconds: int, own_options: str | None = None) -> dict[str, Any]:
+    """libpq keyword arguments giving up on a silent peer after about `seconds` (0: never).
+    `own_options`, the server options the connection had already (the DSN's, or PGOPTIONS),
+    are kept: libpq's `options` argument replaces them rather than adding to them."""
     if seconds <= 0:
         return {}
     idle = max(1, seconds // 3)
@@ -39,17 +42,14 @@ def dead_peer_options(seconds: int) -> dict[str, Any]:
     server = (f"-c tcp_keepalives_idle={idle} -c tcp_keepalives_interval={interval} "
               f"-c tcp_keepalives_count={count} -c tcp_user_timeout={user_timeout_ms}")
     return {"keepalives": 1, "keepalives_idle": idle, "keepalives_interval": interval,
-            "keepalives_count": count, "tcp_user_timeout": user_timeout_ms, "options": server}
+            "keepalives_count": count, "tcp_user_timeout": user_timeout_ms,
+            "options": f"{own_options} {server}" if own_options else server}
 
 
 def connect_options(dsn: str, dead_peer_s: int, connect_timeout_s: int) -> dict[str, Any]:
-    """Keyword arguments for `psycopg.connect(dsn, **…)`: the DSN's own `options` kept (kwargs
-    replace the DSN's values, they do not add to them)."""
-    found = dead_peer_options(dead_peer_s)
-    own = conninfo_to_dict(dsn).get("options")
-    if own and "options" in found:
-        found["options"] = f"{own} {found['options']}"
-    return {**found, "connect_timeout": connect_timeout_s}
+    """Keyword arguments for `psycopg.connect(dsn, **…)`."""
+    own = conninfo_to_dict(dsn).get("options") or os.environ.get("PGOPTIONS")
+    return {**dead_peer_options(dead_peer_s, own), "connect_timeout": connect_timeout_s}
 
 
 def service_connect_options(settings: PlatformSettings) -> dict[str, Any]:

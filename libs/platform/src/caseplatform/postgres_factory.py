@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 from eventsourcing import postgres as library
 from eventsourcing.utils import Environment, EnvType
 
@@ -16,5 +18,5 @@ class Factory(library.PostgresFactory):
         super().__init__(env)
         # The pool opens on first use, so every connection it makes has these.
         seconds = int(self.env.get(DEAD_PEER_S) or 0)
-        self.datastore.pool.kwargs.update(dead_peer_options(seconds))
+        self.datastore.pool.kwargs.update(dead_peer_options(seconds, os.environ.get("PGOPTIONS")))
         self.datastore.pool.kwargs["connect_timeout"] = int(float(self.env.get(self.POSTGRES_CONNECT_TIMEOUT) or 5))
