@@ -10,6 +10,7 @@ from caseplatform import topology
 from caseplatform.devstack import postgres
 from caseplatform.devstack.ports import free_ports
 from caseplatform.devstack.stack import DevStack
+from caseplatform.testing import skip_unless_required
 
 from .client import Client, clear_of_midnight
 
@@ -106,9 +107,7 @@ def crashable_postgres(tmp_path: Path, real_time: None) -> Iterator[tuple[postgr
     try:
         server = postgres.throwaway_server()
     except postgres.PostgresUnavailable as exc:
-        if postgres.required():
-            pytest.fail(f"no cluster to crash: {exc}", pytrace=False)
-        pytest.skip(f"no cluster to crash: {exc}")
+        skip_unless_required(f"no cluster to crash: {exc}", postgres.required())
     try:
         env = {"CASEWORK_PERSISTENCE": "postgres", "CASEWORK_POSTGRES_DSN": server.create_database(),
                "CASEWORK_POSTGRES_POOL_SIZE": "1", "CASEWORK_POSTGRES_MAX_OVERFLOW": "4"}

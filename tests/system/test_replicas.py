@@ -19,10 +19,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from caseplatform import topology
-from caseplatform.devstack import postgres
 from caseplatform.devstack.ports import free_ports
 from caseplatform.devstack.stack import DevStack
 from caseplatform.settings import PlatformSettings
+from caseplatform.testing import postgres_or_skip
 from casework.intake.v1 import intake_pb2
 from reporting.application import ReportingApplication
 
@@ -34,12 +34,7 @@ pytestmark = [pytest.mark.system, pytest.mark.postgres]
 
 @pytest.fixture
 def postgres_stack(tmp_path: Path) -> Iterator[tuple[DevStack, Client, str]]:
-    try:
-        postgres.shared_server()
-    except postgres.PostgresUnavailable as exc:
-        if postgres.required():
-            pytest.fail(f"PostgreSQL pass did not run: {exc}", pytrace=False)
-        pytest.skip(f"PostgreSQL pass did not run: {exc}")
+    postgres_or_skip()
     with store_env("postgres") as env, new_stack(tmp_path, **env) as stack:
         client = Client(stack)
         yield stack, client, env["CASEWORK_POSTGRES_DSN"]

@@ -96,19 +96,24 @@ def pem(key: Any, cert: Any) -> tuple[bytes, bytes]:
     )
 
 
+def skip_unless_required(reason: str, required: bool) -> None:
+    """A test that cannot run here: skipped, saying why, or failed where it must run (CI)."""
+    import pytest
+
+    if required:
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
 def postgres_or_skip() -> Any:
     """The PostgreSQL server the test run uses; without one the test is skipped and says why,
     or fails if PostgreSQL is required (CI=true or CASEWORK_REQUIRE_POSTGRES=1)."""
-    import pytest
-
     from caseplatform.devstack import postgres
 
     try:
         return postgres.shared_server()
     except postgres.PostgresUnavailable as exc:
-        if postgres.required():
-            pytest.fail(f"PostgreSQL pass did not run: {exc}", pytrace=False)
-        pytest.skip(f"PostgreSQL pass did not run: {exc}")
+        skip_unless_required(f"PostgreSQL pass did not run: {exc}", postgres.required())
 
 
 def root_or_skip(what: str, command: str | None = None) -> None:
@@ -118,17 +123,13 @@ def root_or_skip(what: str, command: str | None = None) -> None:
     import os
     import shutil
 
-    import pytest
-
     reason = ""
     if command is not None and shutil.which(command) is None:
         reason = f"{what} needs {command} (make system-deps)"
     elif os.geteuid() != 0:
         reason = f"{what} needs root"
     if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        skip_unless_required(reason, os.environ.get("CI", "").lower() == "true")
 
 
 @contextmanager
