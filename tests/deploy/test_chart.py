@@ -92,6 +92,9 @@ def test_each_service_is_deployed_hardened_with_grpc_probes(render: Render) -> N
         assert env["CASEWORK_JWT_PUBLIC_KEYS"] == "/etc/casework/keys/jwt-public-keys"
         assert env["CASEWORK_REQUIRE_CIPHER_KEY"] == "true"
         assert env["CASEWORK_TLS_CLIENT_CA"] and "CASEWORK_ALLOW_PLAINTEXT" not in env
+        # a rolling update: NOT_SERVING and still answering while the proxies catch up, then the
+        # calls' grace and the orderly stop, all within the pod's grace period (ADR 0040)
+        assert env["CASEWORK_SHUTDOWN_DELAY_S"] == "5" and pod["terminationGracePeriodSeconds"] == 30
         mounted = {v["name"]: v for v in pod["volumes"]}
         assert mounted["postgres"]["secret"]["secretName"] == "casework-postgres-app"  # CloudNativePG's
         assert mounted["keys"]["secret"]["secretName"] == "casework-keys"

@@ -84,10 +84,11 @@ def disclosure(
     )
 
 
-def authenticated_channel(stack: DevStack, service: str) -> grpc.Channel:
-    """A channel to one service on which x-* identity metadata travels as a dev-issued token."""
+def authenticated_channel(stack: DevStack, service: str, address: str | None = None) -> grpc.Channel:
+    """A channel to one service (at `address`, if it is reached another way) on which x-* identity
+    metadata travels as a dev-issued token."""
     tokens = IdentityTokenInterceptor(DevIssuer(DevIssuer.default_dir(stack.data_dir)))
-    return grpc.intercept_channel(grpc.insecure_channel(stack.grpc_address(service)), tokens)
+    return grpc.intercept_channel(grpc.insecure_channel(address or stack.grpc_address(service)), tokens)
 
 
 class Client:

@@ -53,6 +53,7 @@ class Load:
         self.case_ids: list[str] = []
         self.with_children = 0
         self.refusals: collections.Counter[grpc.StatusCode] = collections.Counter()  # retried, same key
+        self.errors: list[str] = []  # what the first few refusals said
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> Self:
@@ -73,6 +74,8 @@ class Load:
                     break
                 except grpc.RpcError as refused:
                     self.refusals[refused.code()] += 1
+                    if len(self.errors) < 10:
+                        self.errors.append(f"{refused.code().name}: {refused.details()}")  # type: ignore[attr-defined]
                     time.sleep(0.2)
             self.with_children += bool(request.children)
             i += 1

@@ -4,6 +4,7 @@ shutdown on SIGINT/SIGTERM. Each service's `__main__` calls `run_service` with i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from caseplatform.grpc_server import CaseArrival
 
 log = logging.getLogger(__name__)
+CALLS_GRACE_S = 3  # calls in progress when the server stops get this long to finish
+KAFKA_CLOSE_S = 3.0  # then the Kafka clients this long to close (see `_close_kafka_clients`)
 
 
 @dataclass
@@ -188,12 +191,42 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
     await stop.wait()
     log.info("%s stopping", service)
     await health_servicer.enter_graceful_shutdown()
-    await asyncio.gather(*(s.stop(grace=3) for s in servers))
+    await _drain(stop, settings.casework_shutdown_delay_s, service)
+    await asyncio.gather(*(s.stop(grace=CALLS_GRACE_S) for s in servers))
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    await broker.stop()
+    await _close_kafka_clients(broker, service)
     provider.shutdown()
+
+
+async def _close_kafka_clients(broker: KafkaBroker, service: str) -> None:
+    """Leave the consumer group and close the clients, for at most `KAFKA_CLOSE_S`.
+
+    A consumer asked to stop while its group rebalances (a new replica joining: every rolling
+    update) first waits for its join to be answered, which the broker holds until the rebalance
+    ends: in a rolling restart of two replicas that was 7 s and more, and the process was killed
+    for outliving the stop's time (ADR 0040). Nothing
+    depends on a clean close: positions are the store's (the inbox's tracking, not Kafka commits)
+    and the relay records nothing before its sends are acknowledged, so past the bound the
+    process lets the clients go and the group drops it after its session timeout."""
+    closing = asyncio.ensure_future(broker.stop())
+    done, _ = await asyncio.wait([closing], timeout=KAFKA_CLOSE_S)
+    if not done:
+        log.warning("%s: Kafka clients not closed after %gs (a group rebalancing?); leaving them", service, KAFKA_CLOSE_S)
+        closing.cancel()
+        await asyncio.gather(closing, return_exceptions=True)
+
+
+async def _drain(stop: asyncio.Event, delay_s: float, service: str) -> None:
+    """Keep serving, NOT_SERVING, for `delay_s` after the stop signal, so that no proxy still sends
+    new connections to a port that is closed (ADR 0040); a second signal ends the wait at once."""
+    if delay_s <= 0:
+        return
+    log.info("%s not serving; still answering for %gs while callers move to other replicas", service, delay_s)
+    stop.clear()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), delay_s)
 
 
 @dataclass

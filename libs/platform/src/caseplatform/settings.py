@@ -55,6 +55,11 @@ class PlatformSettings(BaseSettings):
     # for every service) so that all processes share one "now", also after a restart; unset, each
     # process's clock starts at CASEWORK_CLOCK_START when that process starts.
     casework_clock_anchor: datetime | None = None
+    # On SIGTERM, report NOT_SERVING and keep serving this long before letting callers go: the
+    # proxies in front of the replicas stop sending it new connections meanwhile (Kubernetes takes
+    # a stopping pod out of a Service as it signals it, and each node hears of that a moment
+    # later). 0: stop at once, as the dev stack does (ADR 0040).
+    casework_shutdown_delay_s: float = Field(default=0.0, ge=0, le=120)
     # The relay reads the notification log again at once while there is work, and is woken at
     # once when this process commits events. Otherwise, idle, it re-reads after a pause that
     # doubles from RELAY_POLL_INTERVAL_S to RELAY_IDLE_POLL_MAX_S (the latency for events
