@@ -95,6 +95,8 @@ def test_each_service_is_deployed_hardened_with_grpc_probes(render: Render) -> N
         # a rolling update: NOT_SERVING and still answering while the proxies catch up, then the
         # calls' grace and the orderly stop, all within the pod's grace period (ADR 0040)
         assert env["CASEWORK_SHUTDOWN_DELAY_S"] == "5" and pod["terminationGracePeriodSeconds"] == 30
+        # partners' connections age, so pods the autoscaler adds get a share of them (ADR 0041)
+        assert env["CASEWORK_GRPC_MAX_CONNECTION_AGE_S"] == "300"
         mounted = {v["name"]: v for v in pod["volumes"]}
         assert mounted["postgres"]["secret"]["secretName"] == "casework-postgres-app"  # CloudNativePG's
         assert mounted["keys"]["secret"]["secretName"] == "casework-keys"

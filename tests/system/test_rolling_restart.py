@@ -26,12 +26,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from caseplatform.devstack.ports import free_ports
 from caseplatform.devstack.stack import DevStack
+from caseplatform.l4_proxy import L4Proxy
 from caseplatform.testing import postgres_or_skip
 from casework.intake.v1 import intake_pb2_grpc
 
 from .client import Client, authenticated_channel, eventually
 from .conftest import new_stack, store_env
-from .l4_proxy import L4Proxy
 from .test_fault_matrix import Load
 from .test_faults import each_case_once_on_its_timeline, settled
 

@@ -332,6 +332,16 @@ KEEPALIVE = [
 ]
 
 
+def connection_age(max_age_s: float) -> list[tuple[str, int]]:
+    """Behind a Service's proxy a caller's one HTTP/2 connection stays with the replica it first
+    reached, so replicas the autoscaler adds, or a rolling update brings back, get no share of
+    the partners already connected. A connection older than `max_age_s` (±10 %, gRPC's jitter)
+    is sent GOAWAY: the caller's next calls open a new one, which the proxy may send to another
+    replica. Calls and streams on the old connection finish as they would (no grace limit: a
+    `WatchCaseTimeline` stream runs its course)."""
+    return [("grpc.max_connection_age_ms", int(max_age_s * 1000))] if max_age_s > 0 else []
+
+
 def build_server(
     service: str,
     register: Sequence[Callable[[grpc.aio.Server], None]],
@@ -344,14 +354,16 @@ def build_server(
     guard: AccessGuard | None = None,
     wait_for_case: CaseArrival | None = None,
     case_arrival_wait_s: float = 0.0,
+    max_connection_age_s: float = 0.0,
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     """A server with the service's servicers, health and reflection, bound to host:port
     (mutual TLS when `tls` is given; plaintext only on loopback unless explicitly allowed).
     A service process always passes its `guard` (caseplatform.runner); a unit test of a
     servicer's mapping may leave it out. `wait_for_case` (the kernel's owner index) lets a call
-    naming a case not known here yet wait up to `case_arrival_wait_s` for it (ADR 0026)."""
+    naming a case not known here yet wait up to `case_arrival_wait_s` for it (ADR 0026).
+    `max_connection_age_s` (0: never) moves callers to a new connection that often (ADR 0041)."""
     edge = EdgeInterceptor(service, verifier, guard, wait_for_case, case_arrival_wait_s)
-    server = grpc.aio.server(interceptors=[edge], options=KEEPALIVE)
+    server = grpc.aio.server(interceptors=[edge], options=KEEPALIVE + connection_age(max_connection_age_s))
     for add in register:
         add(server)
     health_servicer = health.aio.HealthServicer()

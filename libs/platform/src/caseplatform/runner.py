@@ -288,6 +288,7 @@ def _build_grpc(
         guard=access.guard,
         wait_for_case=access.wait_for_case,
         case_arrival_wait_s=settings.casework_case_arrival_wait_s,
+        max_connection_age_s=settings.casework_grpc_max_connection_age_s,
     )
 
 

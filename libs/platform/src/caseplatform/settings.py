@@ -60,6 +60,10 @@ class PlatformSettings(BaseSettings):
     # a stopping pod out of a Service as it signals it, and each node hears of that a moment
     # later). 0: stop at once, as the dev stack does (ADR 0040).
     casework_shutdown_delay_s: float = Field(default=0.0, ge=0, le=120)
+    # A caller's connection older than this is moved to a new one (GOAWAY; its calls finish), so
+    # replicas added by the autoscaler or a rolling update get their share of partners already
+    # connected (ADR 0041). 0: never.
+    casework_grpc_max_connection_age_s: float = Field(default=300.0, ge=0)
     # The relay reads the notification log again at once while there is work, and is woken at
     # once when this process commits events. Otherwise, idle, it re-reads after a pause that
     # doubles from RELAY_POLL_INTERVAL_S to RELAY_IDLE_POLL_MAX_S (the latency for events

@@ -2,7 +2,8 @@
 replicas, each new TCP connection sent to the next endpoint in turn. Like kube-proxy, it learns
 that an endpoint went away some time after the pod was told to stop (`remove(..., after=)`),
 and until then it still sends new connections there; an endpoint that refuses one makes it
-reset the caller's connection, as a DNAT to a closed port would."""
+reset the caller's connection, as a DNAT to a closed port would. For tests (rolling restarts,
+connections moving between replicas)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ class L4Proxy:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True, name="l4-proxy")
         self.port = 0
-        self.refused = 0  # connections an endpoint refused (the caller's was reset)
+        self.connections = 0  # connections callers opened through the proxy
+        self.refused = 0  # of them, those an endpoint refused (the caller's was reset)
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.BaseTransport] = set()
 
@@ -62,6 +64,7 @@ class L4Proxy:
         self._loop.run_forever()
 
     async def _connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         endpoint = self._endpoints[next(self._turn) % len(self._endpoints)]
         host, port = endpoint.rsplit(":", 1)
         try:
