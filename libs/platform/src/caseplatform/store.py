@@ -109,7 +109,11 @@ def ensure_schema(settings: PlatformSettings, schema: str) -> None:
     import psycopg
     from psycopg import sql
 
-    with psycopg.connect(settings.casework_postgres_dsn, autocommit=True, **service_connect_options(settings)) as connection:
+    options = service_connect_options(settings)
+    with psycopg.connect(settings.casework_postgres_dsn, autocommit=True, **options) as connection, connection.transaction():
+        # Replicas starting together take turns: a concurrent CREATE SCHEMA IF NOT EXISTS fails
+        # on PostgreSQL's catalog (see `postgres_factory`).
+        connection.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ["casework:create-schema:" + schema])
         connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
