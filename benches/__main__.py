@@ -2,7 +2,8 @@
 
 BENCH_SCALE (or --scale) multiplies every size: 1 is the issue's full run (2,000 disclosures
 at full speed, 50/s for 20 s, 10,000 SLA clocks, a 1,000-event timeline, a 1,000,000-event
-rebuild); --quick is 0.01, a smoke run of a few seconds that the test suite executes.
+rebuild); --quick is 0.01, a smoke run that the test suite executes (under two minutes: it
+starts several stacks).
 """
 
 from __future__ import annotations
