@@ -4,13 +4,14 @@ virtualenv of their own, `.venv-deploy` (`make deploy-tools`), through `chart_to
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from caseplatform.testing import needs
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "casework"
@@ -21,11 +22,7 @@ Render = Callable[..., list[dict[str, Any]]]
 
 
 def run_tool(*args: str) -> Any:
-    if not TOOLS_PYTHON.exists():
-        message = "deployment tools not installed: run `make deploy-tools` (make test does)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+    needs(TOOLS_PYTHON.exists(), "deployment tools not installed: run `make deploy-tools` (make test does)")
     out = subprocess.run(
         [str(TOOLS_PYTHON), str(TOOL), *args], check=False, capture_output=True, text=True, timeout=900
     )

@@ -45,9 +45,7 @@ def persistence(request: pytest.FixtureRequest) -> str:
         except postgres.PostgresUnavailable as exc:
             message = f"PostgreSQL pass did not run: {exc}"
             _POSTGRES_REPORT[:] = [message]
-            if postgres.required():
-                pytest.fail(message, pytrace=False)
-            pytest.skip(message)
+            skip_unless_required(message, postgres.required())
         _POSTGRES_REPORT[:] = [f"PostgreSQL pass ran against the {server.origin} server"]
     return str(request.param)
 

@@ -31,6 +31,7 @@ from caseplatform import topology
 from caseplatform.devstack import postgres
 from caseplatform.devstack.stack import DevStack
 from caseplatform.testing import root_or_skip
+from casework.intake.v1 import intake_pb2_grpc
 
 from .client import Client, disclosure, eventually
 from .test_faults import each_case_once_on_its_timeline, settled
@@ -46,8 +47,8 @@ FROZEN_S = 12.0  # longer than a consumer's session (10 s): its group moves on w
 class Load:
     """A partner system sending disclosures at a steady pace until stopped."""
 
-    def __init__(self, client: Client, per_second: float = 20.0) -> None:
-        self._client = client
+    def __init__(self, intake: intake_pb2_grpc.IntakeServiceStub, per_second: float = 20.0) -> None:
+        self._intake = intake
         self._interval = 1 / per_second
         self._stop = threading.Event()
         self.case_ids: list[str] = []
@@ -70,7 +71,7 @@ class Load:
             request = disclosure(children=1 if i % 5 < 2 else 0)
             while True:  # the same key until accepted: a retry is never a second case
                 try:
-                    self.case_ids.append(self._client.intake.SubmitDisclosure(request, metadata=_CHO, timeout=5).case_id)
+                    self.case_ids.append(self._intake.SubmitDisclosure(request, metadata=_CHO, timeout=5).case_id)
                     break
                 except grpc.RpcError as refused:
                     self.refusals[refused.code()] += 1
@@ -125,7 +126,7 @@ def reconciles(client: Client, load: Load) -> None:
 
 def test_each_service_killed_in_turn_under_load(own_stack: OwnStack) -> None:
     stack, client = own_stack()
-    with Load(client) as load:
+    with Load(client.intake) as load:
         for n, service in enumerate(topology.SERVICES, start=1):
             load.wait_for(15 * n)
             stack.kill_service(service)  # kill -9: no goodbye
@@ -140,7 +141,7 @@ def test_each_service_frozen_in_turn_under_load(own_stack: OwnStack) -> None:
     """A service that hangs rather than dies (kill -STOP for longer than its consumer's session:
     its partitions go to no one, calls to it wait), then carries on where it was (-CONT)."""
     stack, client = own_stack()
-    with Load(client) as load:
+    with Load(client.intake) as load:
         for n, service in enumerate(topology.SERVICES, start=1):
             load.wait_for(15 * n)
             pid = stack.pid(service)
@@ -162,7 +163,7 @@ def test_each_service_frozen_in_turn_under_load(own_stack: OwnStack) -> None:
 @pytest.mark.slow
 def test_broker_stopped_mid_load(own_stack: OwnStack) -> None:
     stack, client = own_stack()
-    with Load(client) as load:
+    with Load(client.intake) as load:
         load.wait_for(20)
         stack.stop_broker()  # memory storage: every message and offset is gone
         taken = len(load.case_ids)
@@ -182,7 +183,7 @@ def test_broker_frozen_mid_load(own_stack: OwnStack) -> None:
     stack, client = own_stack()
     pid = stack.broker.pid
     assert pid is not None
-    with Load(client) as load:
+    with Load(client.intake) as load:
         load.wait_for(20)
         os.kill(pid, signal.SIGSTOP)
         try:
@@ -222,7 +223,7 @@ def read_only(path: Path) -> Iterator[None]:
 @pytest.mark.parametrize("service", ["intake", "reporting"])
 def test_a_store_read_only_for_a_moment(own_stack: OwnStack, service: str) -> None:
     stack, client = own_stack()
-    with Load(client) as load:
+    with Load(client.intake) as load:
         load.wait_for(20)
         with read_only(stack.data_dir / service / "events.sqlite"):
             time.sleep(3)
@@ -271,7 +272,7 @@ def test_a_full_disk_for_a_moment(own_stack: OwnStack, tmp_path: Path, persisten
     with small_disk(data_dir / "intake") as intake_disk, small_disk(data_dir / "reporting") as reporting_disk:
         stack, client = own_stack()
         assert stack.data_dir == data_dir
-        with Load(client) as load:
+        with Load(client.intake) as load:
             load.wait_for(20)
             with full(intake_disk), full(reporting_disk):
                 time.sleep(3)
@@ -293,7 +294,7 @@ def test_postgresql_crashed_for_ten_seconds_mid_load(crashable_postgres: Crashab
     connections: every pool, the relay leases and reporting's listener connect again once it is
     back, and the disclosures taken before and after reconcile."""
     server, stack, client = crashable_postgres
-    with Load(client) as load:
+    with Load(client.intake) as load:
         load.wait_for(20)
         with server.crashed():
             time.sleep(10)
@@ -335,7 +336,7 @@ def test_postgresql_drops_every_connection_mid_load(own_stack: OwnStack) -> None
     stack, client = own_stack()
     dsn = stack.setting("CASEWORK_POSTGRES_DSN")
     assert dsn
-    with Load(client) as load:
+    with Load(client.intake) as load:
         load.wait_for(20)
         dropped = 0
         for _ in range(6):  # over ~3 s, so some land mid-transaction and some on idle pooled ones

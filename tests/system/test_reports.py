@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from caseplatform.devstack.stack import DevStack
+from caseplatform.testing import needs
 from casework.intake.v1 import intake_pb2
 from casework.reporting.v1 import reporting_pb2
 from reporting.exports.pdf import chromium_command, chromium_path
@@ -101,8 +102,7 @@ def test_casectl_exports_verifiable_redacted_reports(stack: DevStack, case: dict
     page = tmp_path / "timeline.html"
     assert casectl(stack, "timeline", "export", case["id"], "--format", "html", "-o", str(page)).returncode == 0
     assert casectl(stack, "timeline", "verify", str(page)).returncode == 0
-    if chromium_path() is None:
-        pytest.skip("headless Chromium not installed (Debian package 'chromium'): page text and PDF not checked")
+    needs(chromium_path(), "headless Chromium not installed (Debian package 'chromium'): page text and PDF not checked")
     dom = subprocess.run(chromium_command(chromium_path(), tmp_path / "profile", "--dump-dom", page.as_uri()),
                          capture_output=True, text=True, check=True, timeout=120).stdout
     assert sha in dom and "Correction:" in dom and "NP4" not in dom

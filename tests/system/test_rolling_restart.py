@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import grpc
 import pytest
@@ -55,8 +54,7 @@ def test_a_rolling_restart_of_intake_loses_no_call(intake_replicas: tuple[DevSta
     stack, client, instances = intake_replicas
     with L4Proxy([stack.grpc_address(i) for i in instances]) as proxy:
         channels = [authenticated_channel(stack, "intake", proxy.address) for _ in range(2)]
-        partners = [Load(SimpleNamespace(intake=intake_pb2_grpc.IntakeServiceStub(c)), per_second=10)  # type: ignore[arg-type]
-                    for c in channels]
+        partners = [Load(intake_pb2_grpc.IntakeServiceStub(c), per_second=10) for c in channels]
         try:
             with partners[0], partners[1]:
                 for n, instance in enumerate(instances, start=1):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from caseplatform.testing import needs
 from reporting.exports.document import content_hash, json_export, timeline_content, verify_json
 from reporting.exports.html import render_timeline, verify_html
 from reporting.exports.pdf import chromium_command, chromium_path, html_to_pdf
@@ -81,14 +82,13 @@ def test_html_shows_the_same_hash_and_verifies_on_its_own() -> None:
     assert not verify_html(altered)[0]
 
 
-needs_chromium = pytest.mark.skipif(
-    chromium_path() is None, reason="headless Chromium not installed (Debian package 'chromium'; make system-deps)"
-)
+def needs_chromium() -> None:
+    needs(chromium_path(), "headless Chromium not installed (Debian package 'chromium'; make system-deps)")
 
 
 @pytest.mark.chromium
-@needs_chromium
 def test_html_renders_in_chromium_without_the_redacted_values() -> None:
+    needs_chromium()
     content = timeline_content("c-1", None, ENTRIES)
     page = render_timeline(content, generated_at="2026-12-01T09:00:00.000000Z")
     with tempfile.TemporaryDirectory() as folder:
@@ -105,13 +105,12 @@ def test_html_renders_in_chromium_without_the_redacted_values() -> None:
 
 
 @pytest.mark.chromium
-@needs_chromium
 def test_html_prints_to_pdf_with_the_hash_and_without_the_redacted_values() -> None:
+    needs_chromium()
     content = timeline_content("c-1", None, ENTRIES)
     pdf = html_to_pdf(render_timeline(content, generated_at="2026-12-01T09:00:00.000000Z"))
     assert pdf.startswith(b"%PDF-")
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (Debian package 'poppler-utils') not installed: PDF text not checked")
+    needs(shutil.which("pdftotext"), "pdftotext (Debian package 'poppler-utils') not installed: PDF text not checked")
     text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
     assert content_hash(content) in text.replace("\n", "").replace(" ", "")
     assert "Safe contact made" in text

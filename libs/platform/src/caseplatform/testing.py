@@ -105,6 +105,20 @@ def skip_unless_required(reason: str, required: bool) -> None:
     pytest.skip(reason)
 
 
+def in_ci() -> bool:
+    """CI (CI=true) must run every test: what would be skipped elsewhere fails there."""
+    import os
+
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def needs(present: object, reason: str) -> None:
+    """A test that needs a tool (Chromium, pdftotext, the deployment tools): without it the test
+    is skipped and says why, or fails in CI."""
+    if not present:
+        skip_unless_required(reason, in_ci())
+
+
 def postgres_or_skip() -> Any:
     """The PostgreSQL server the test run uses; without one the test is skipped and says why,
     or fails if PostgreSQL is required (CI=true or CASEWORK_REQUIRE_POSTGRES=1)."""
@@ -129,7 +143,7 @@ def root_or_skip(what: str, command: str | None = None) -> None:
     elif os.geteuid() != 0:
         reason = f"{what} needs root"
     if reason:
-        skip_unless_required(reason, os.environ.get("CI", "").lower() == "true")
+        skip_unless_required(reason, in_ci())
 
 
 @contextmanager
