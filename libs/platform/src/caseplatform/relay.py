@@ -60,6 +60,10 @@ BROKER_CALL_TIMEOUT_S = 30.0
 # a service's CPU at moderate load). After a crash the relay reads on from the last write and
 # skips what each partition's tail on the broker shows was already sent (`_on_broker`).
 POSITION_SAVE_INTERVAL_S = 1.0
+# A relay that has neither finished a section nor found the log caught up for this long is stuck
+# on the broker (a send waiting out its timeout, a reconnect): its lag gauge is then taken from the
+# store, so `RelayLagHigh` sees what piles up meanwhile and not the figure of the last section.
+STUCK_AFTER_S = 2.0
 
 
 def message_headers(envelope: Any, trace_carrier: dict[str, str]) -> list[tuple[str, bytes]]:
@@ -155,6 +159,8 @@ class Relay:
         self._probe: AIOKafkaConsumer | None = None
         self._lease = lease  # None: this is the only relay of the store (tests, tools)
         self._lease_checked_at = 0.0
+        self._publishing = False  # the lease held (or none needed) and the broker being worked
+        self._progress_at = 0.0  # loop time of the last section published or caught-up read
         self.caught_up = asyncio.Event()
         # Committed events not yet published, as of the last read: the process's consumer waits
         # while it is high (`backlog_below`), so decisions already taken reach the broker before
@@ -195,11 +201,15 @@ class Relay:
         """Publish forever; on any broker trouble, back off, re-check the broker and carry on."""
         backoff = 0.2
         self._loop = asyncio.get_running_loop()
+        stuck_watch = asyncio.create_task(self._show_lag_while_stuck(), name=f"relay-{self.service}-lag")
         try:
             while True:
                 try:
                     if self._lease is not None:
+                        self._publishing = False
                         await acquire(self._lease, self.service)
+                    self._publishing = True
+                    self._progress_at = self._loop.time()
                     # Every broker conversation is bounded: a half-dead connection to a broker
                     # that went away must not hang the relay (it was seen to, without these).
                     await bounded(self._start_clients(), BROKER_CALL_TIMEOUT_S)
@@ -222,22 +232,36 @@ class Relay:
                     log.warning("relay %s: %s: %s; retrying in %.1fs", self.service, type(exc).__name__, exc, backoff)
                     await self._stop_clients()
                     if isinstance(exc, LeaseLost):  # a standby's backlog is the holder's to report
+                        self._publishing = False
                         metrics.RELAY_LEASE_HELD.labels(self.service).set(0)
                     else:
                         await self._export_lag_while_stuck()
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
         finally:
+            stuck_watch.cancel()
+            self._publishing = False
             await self._stop_clients()
             if self._lease is not None:
                 await give_up(self._lease, self.service)
             await self._store_work_done()
+
+    async def _show_lag_while_stuck(self) -> None:
+        """Beside `run`: while the relay makes no progress (see `STUCK_AFTER_S`), the lag gauge
+        follows the store. A send to a broker that went away waits out its timeout first, and on
+        a busy machine that was long enough for the backlog to go unseen."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(STUCK_AFTER_S / 2)
+            if self._publishing and loop.time() - self._progress_at >= STUCK_AFTER_S:
+                await self._export_lag_while_stuck()
 
     async def _export_lag_while_stuck(self) -> None:
         """While nothing can be published (the broker away, the lease elsewhere), the lag gauge
         follows what the store holds beyond what was last published, instead of keeping the
         figure of the last section sent: the backlog `RelayLagHigh` is there to show. The
         back-pressure on the consumer (`backlog`) is left as it was."""
+        progress = self._progress_at
         try:
             latest = await self._in_thread(self.app.recorder.max_notification_id) or 0
             # Before the first start has loaded it, the position saved in the store.
@@ -245,7 +269,8 @@ class Relay:
         except Exception:  # noqa: BLE001 - the store is what fails: nothing to measure against
             log.debug("relay %s: lag not measured (store not answering)", self.service)
             return
-        metrics.RELAY_LAG.labels(self.service).set(max(latest - published, 0))
+        if self._progress_at == progress:  # not overtaken by a section sent meanwhile
+            metrics.RELAY_LAG.labels(self.service).set(max(latest - published, 0))
 
     async def close(self) -> None:
         await self._stop_clients()
@@ -402,6 +427,7 @@ class Relay:
                 inclusive_of_start=False,
             )
             if not notifications:
+                self._progress_at = loop.time()
                 self.caught_up.set()
                 self._set_backlog(0)
                 metrics.RELAY_LAG.labels(self.service).set(0)
@@ -420,6 +446,7 @@ class Relay:
             self.caught_up.clear()
             await self._check_lease()
             await self._publish_section(notifications)
+            self._progress_at = loop.time()
 
     async def _check_lease(self) -> None:
         """At most once a second: losing the lease a moment late only repeats a few messages,

@@ -81,8 +81,15 @@ class PostgresLease:
             raise LeaseLost(f"lease connection failed: {type(exc).__name__}") from exc
 
     def release(self) -> None:
-        self._held = False
+        held, self._held = self._held, False
         if self._connection is not None:
+            try:
+                if held:
+                    # Unlocked before the session closes: the server ends a closed session's
+                    # backend a moment later, and a standby asking meanwhile was refused.
+                    self._connection.execute("SELECT pg_advisory_unlock(%s)", [self._key])
+            except Exception:
+                log.debug("lease unlock failed (closing the session releases it)", exc_info=True)
             try:
                 self._connection.close()  # closing the session releases the lock
             except Exception:
