@@ -211,6 +211,25 @@ def test_a_grpc_peer_is_allowed_both_ways(render: Render) -> None:
                for p in intake_in)
 
 
+def test_prometheus_keeps_the_services_labels_and_names_each_job_after_its_service(render: Render) -> None:
+    (monitor,) = of_kind(render(), "ServiceMonitor")
+    # The target's own `service` label (the Kubernetes Service) must not rename the metrics'.
+    assert monitor["spec"]["endpoints"][0]["honorLabels"] is True
+    assert monitor["spec"]["jobLabel"] == "app.kubernetes.io/name"
+    deployed = {d["metadata"]["labels"][monitor["spec"]["jobLabel"]] for d in of_kind(render(), "Service")}
+    assert set(topology.SERVICES) <= deployed  # so `up{job="reporting"}` is reporting's
+
+
+def test_service_missing_asks_only_after_the_services_deployed(render: Render) -> None:
+    def missing_expr(values: dict[str, Any] | None = None) -> str:
+        (rules,) = of_kind(render(values), "PrometheusRule")
+        return next(r["expr"] for g in rules["spec"]["groups"] for r in g["rules"] if r.get("alert") == "ServiceMissing")
+
+    assert missing_expr() == " or ".join(f'absent(up{{job="{s}"}})' for s in sorted(topology.SERVICES))
+    without_repairs = missing_expr({"services": {"repairs": {"enabled": False}}})
+    assert 'job="repairs"' not in without_repairs and 'absent(up{job="reporting"})' in without_repairs
+
+
 def test_monitoring_loads_the_alert_rules_and_dashboard_files(render: Render, tmp_path: Path) -> None:
     empty = render()
     assert of_kind(empty, "ServiceMonitor")[0]["spec"]["endpoints"][0]["port"] == "metrics"
