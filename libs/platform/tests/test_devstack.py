@@ -450,6 +450,17 @@ def test_settings_default_to_the_six_services_and_their_ports() -> None:
         settings_from_env({"CASEWORK_RESTART": "sometimes"})
 
 
+def test_a_service_kept_serving_after_sigterm_is_given_that_long_before_it_is_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CASEWORK_SHUTDOWN_DELAY_S", raising=False)
+    assert DevStack(tmp_path, 19092).stop_timeout == 10.0
+    assert DevStack(tmp_path, 19092, env={"CASEWORK_SHUTDOWN_DELAY_S": "5"}).stop_timeout == 15.0
+    monkeypatch.setenv("CASEWORK_SHUTDOWN_DELAY_S", "7.5")  # as `make run` passes the user's environment on
+    assert DevStack(tmp_path, 19092, stop_timeout=2).stop_timeout == 9.5
+    assert DevStack(tmp_path, 19092, env={"CASEWORK_SHUTDOWN_DELAY_S": "soon"}).stop_timeout == 10.0
+
+
 def test_settings_read_the_testing_service_list_and_reject_bad_ports() -> None:
     env = {"CASEWORK_SERVICES": "alpha, beta", "ALPHA_GRPC_PORT": "1", "ALPHA_METRICS_PORT": "2"}
     with pytest.raises(ConfigError, match="BETA_GRPC_PORT is not set"):

@@ -103,9 +103,11 @@ class DevStack:
         self.partitions = partitions
         self.host = host
         self.ready_timeout = ready_timeout
-        self.stop_timeout = stop_timeout
-        self.broker = TansuBroker(broker_port, self.log_dir / "broker.log", host=host)
         self._extra_env = dict(env or {})
+        # A service asked to keep serving for a while after SIGTERM (a rolling update's grace,
+        # ADR 0040) is given that much longer before it is killed.
+        self.stop_timeout = stop_timeout + _shutdown_delay_s({**os.environ, **self._extra_env})
+        self.broker = TansuBroker(broker_port, self.log_dir / "broker.log", host=host)
         if "CASEWORK_CLOCK_START" in self._extra_env:
             # One shifted clock for the whole stack, restarts included: anchored now, not at each
             # process's own start (which would put every service at a different "now").
@@ -475,3 +477,12 @@ def _check_distinct(broker_port: int, ports: Mapping[str, tuple[int, int]], kcat
             if port in seen:
                 raise ValueError(f"port {port} is given to both {seen[port]} and {purpose}")
             seen[port] = purpose
+
+
+def _shutdown_delay_s(env: Mapping[str, str]) -> float:
+    """The services' `CASEWORK_SHUTDOWN_DELAY_S` (0 when unset; a value they would refuse stops
+    them at start, with the reason, so it adds nothing here)."""
+    try:
+        return max(float(env.get("CASEWORK_SHUTDOWN_DELAY_S", "0")), 0.0)
+    except ValueError:
+        return 0.0
