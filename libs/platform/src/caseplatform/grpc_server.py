@@ -196,15 +196,9 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
                     token = current_actor.set(actor)
                     try:
                         return await self._guarded(method, behaviour, request, context, actor)
-                    except AuditUnavailable:
-                        code = grpc.StatusCode.UNAVAILABLE
-                        await context.abort(code, "the access could not be recorded in the read audit; nothing was returned")
-                    except DomainError as exc:
-                        code = next((c for t, c in _CODES if isinstance(exc, t)), grpc.StatusCode.INVALID_ARGUMENT)
-                        await context.abort(code, str(exc), trailing_metadata=_status_details(exc, code))
-                    except STORE_TROUBLE as exc:
-                        code = grpc.StatusCode.UNAVAILABLE
-                        await context.abort(code, _store_trouble(method, exc))
+                    except REFUSALS as exc:
+                        code, message, details = _refusal(method, exc)
+                        await context.abort(code, message, trailing_metadata=details)
                     finally:
                         current_actor.reset(token)
                 except grpc.aio.AbortError:
@@ -262,21 +256,29 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
                             yield item
                     finally:
                         current_access.reset(access_token)
-                except AuditUnavailable:
-                    code = grpc.StatusCode.UNAVAILABLE
-                    await context.abort(code, "the access could not be recorded in the read audit; nothing was returned")
-                except DomainError as exc:
-                    code = next((c for t, c in _CODES if isinstance(exc, t)), grpc.StatusCode.INVALID_ARGUMENT)
-                    await context.abort(code, str(exc), trailing_metadata=_status_details(exc, code))
-                except STORE_TROUBLE as exc:
-                    code = grpc.StatusCode.UNAVAILABLE
-                    await context.abort(code, _store_trouble(method, exc))
+                except REFUSALS as exc:
+                    code, message, details = _refusal(method, exc)
+                    await context.abort(code, message, trailing_metadata=details)
                 finally:
                     current_actor.reset(token)
             finally:
                 metrics.GRPC_REQUESTS.labels(service, short, code.name).inc()
 
         return stream
+
+
+# What a call can fail with that the caller is told about (anything else is INTERNAL).
+REFUSALS: tuple[type[BaseException], ...] = (AuditUnavailable, DomainError, *STORE_TROUBLE)
+
+
+def _refusal(method: str, exc: BaseException) -> tuple[grpc.StatusCode, str, tuple[tuple[str, bytes], ...]]:
+    """The status, message and trailing details a call failing with `exc` is refused with."""
+    if isinstance(exc, AuditUnavailable):
+        return grpc.StatusCode.UNAVAILABLE, "the access could not be recorded in the read audit; nothing was returned", ()
+    if isinstance(exc, DomainError):
+        code = next((c for t, c in _CODES if isinstance(exc, t)), grpc.StatusCode.INVALID_ARGUMENT)
+        return code, str(exc), _status_details(exc, code)
+    return grpc.StatusCode.UNAVAILABLE, _store_trouble(method, exc), ()
 
 
 def _store_trouble(method: str, exc: BaseException) -> str:
