@@ -25,8 +25,8 @@ from casework.risk.v1 import events_pb2 as risk_events
 from casework.risk.v1 import risk_pb2
 from reporting.application import ReportingApplication
 from reporting.domain.timeline_entry import TimelineEntry
-from reporting.timelines.entries import entry_dict, timeline_row
-from reporting.timelines.table import PREVIOUS
+from reporting.timelines.entries import entry_bytes, entry_dict, timeline_row
+from reporting.timelines.table import OLDER, PREVIOUS
 
 from .helpers import Feed
 
@@ -155,8 +155,7 @@ def test_the_api_answer_from_stored_messages_is_the_projection_entry_for_entry(a
 
 def dict_view(event) -> dict:
     """An entry's plain-dict view, as earlier versions stored it."""
-    row = timeline_row(event)
-    return entry_dict(row.case_id, row.notification_id, row.message, row.payload_type, row.payload)
+    return entry_dict(timeline_row(event).envelope)
 
 
 def test_entries_recorded_before_adr_0024_are_copied_into_the_table(tmp_path: Path) -> None:
@@ -171,12 +170,8 @@ def test_entries_recorded_before_adr_0024_are_copied_into_the_table(tmp_path: Pa
     assert [e["event_id"] for e in reopened.timeline(stable_id("test", "case-1"))] == [event.envelope.event_id]
 
 
-def test_rows_of_the_previous_table_are_copied_once_with_their_details(tmp_path: Path) -> None:
-    """ADR 0025: `timeline_entries_v2` kept the dict view as JSON; opening the store copies each
-    row into the new table, its payload recovered from the details, and the timeline reads the same."""
-    settings = PlatformSettings(casework_data_dir=tmp_path)
-    feed = Feed(ReportingApplication(settings))
-    events = [
+def two_events(feed: Feed) -> list:
+    return [
         feed.envelope(CASE, intake_events.DisclosureReceived(
             case_id=CASE, channel=intake_pb2.POLICE_DACC, postcode_district="NP4", children_ages=[4, 9],
             deadlines=[deadline("SAFE_CONTACT")]), RECEIVED),
@@ -185,21 +180,56 @@ def test_rows_of_the_previous_table_are_copied_once_with_their_details(tmp_path:
             source=risk_pb2.POLICE, checklist=risk_pb2.POLICE_DASH, satisfies_deadline=True, on_time=True,
             deadline=deadline("RISK_ASSESSMENT")), RECEIVED + timedelta(hours=3), actor=POLICE),
     ]
+
+
+def test_rows_of_the_v2_table_are_copied_once_with_their_details(tmp_path: Path) -> None:
+    """ADR 0025: `timeline_entries_v2` kept the dict view as JSON; opening the store copies each
+    row into the new table, its payload recovered from the details, and the timeline reads the same."""
+    settings = PlatformSettings(casework_data_dir=tmp_path)
+    events = two_events(Feed(ReportingApplication(settings)))
     expected = [dict_view(e) for e in events]
     db = sqlite3.connect(tmp_path / "reporting" / "events.sqlite")
     with db:
-        db.execute(f"CREATE TABLE {PREVIOUS} (event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, occurred_at TEXT NOT NULL, "
+        db.execute(f"CREATE TABLE {OLDER} (event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, occurred_at TEXT NOT NULL, "
                    "recorded_at TEXT NOT NULL, service TEXT NOT NULL, notification_id BIGINT NOT NULL, "
                    "event_type TEXT NOT NULL, entry TEXT NOT NULL, message BLOB NOT NULL)")
-        db.executemany(f"INSERT INTO {PREVIOUS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        db.executemany(f"INSERT INTO {OLDER} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
             (e["event_id"], e["case_id"], e["occurred_at"], e["recorded_at"], e["service"], e["notification_id"],
-             e["event_type"], json.dumps(e, sort_keys=True), timeline_row(event).message)
+             e["event_type"], json.dumps(e, sort_keys=True), entry_bytes(timeline_row(event).envelope))
             for e, event in zip(expected, events, strict=True)
         ])
     db.close()
     reopened = ReportingApplication(settings)
     assert reopened.timeline(stable_id("test", "case-1")) == expected
     assert expected[0]["details"]["children_ages"] == [4, 9]
+    assert reopened.timelines.copy_previous_rows() == 0  # once only
+    assert reopened.timelines.count() == 2
+
+
+def test_rows_of_the_v3_table_are_copied_once_and_read_as_they_were(tmp_path: Path) -> None:
+    """ADR 0042: `timeline_entries_v3` kept each entry and its payload; opening the store makes
+    each row an envelope again, and the timeline and the API answer read the same as before."""
+    settings = PlatformSettings(casework_data_dir=tmp_path)
+    events = two_events(Feed(ReportingApplication(settings)))
+    expected = [dict_view(e) for e in events]
+    db = sqlite3.connect(tmp_path / "reporting" / "events.sqlite")
+    with db:
+        db.execute(f"CREATE TABLE {PREVIOUS} (event_id TEXT NOT NULL, case_id TEXT NOT NULL, occurred_at TEXT NOT NULL, "
+                   "recorded_at TEXT NOT NULL, service TEXT NOT NULL, notification_id BIGINT NOT NULL, "
+                   "event_type TEXT NOT NULL, message BLOB NOT NULL, payload_type TEXT NOT NULL, payload BLOB NOT NULL)")
+        db.executemany(f"INSERT INTO {PREVIOUS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+            (e["event_id"], e["case_id"], e["occurred_at"], e["recorded_at"], e["service"], e["notification_id"],
+             e["event_type"], entry_bytes(timeline_row(event).envelope), event.payload.DESCRIPTOR.full_name,
+             event.payload.SerializeToString())
+            for e, event in zip(expected, events, strict=True)
+        ])
+    db.close()
+    reopened = ReportingApplication(settings)
+    case = stable_id("test", "case-1")
+    assert reopened.timeline(case) == expected
+    assert [m.SerializeToString(deterministic=True) for m in reopened.timeline_response(case).entries] == [
+        entry_bytes(timeline_row(e).envelope) for e in events
+    ]
     assert reopened.timelines.copy_previous_rows() == 0  # once only
     assert reopened.timelines.count() == 2
 

@@ -26,6 +26,7 @@ from casework.common.v1 import access_pb2
 from casework.intake.v1 import events_pb2 as intake_events
 from reporting.application import ReportingApplication
 from reporting.timelines import rebuild
+from reporting.timelines.entries import row_from_message
 from reporting.timelines.rebuild import BrokerUnavailable, rebuild_from_topics
 from reporting.timelines.table import TABLE
 
@@ -84,7 +85,7 @@ def audit_from_intake(feed: Feed, case_id: str) -> Any:
 
 def rows_of(app: ReportingApplication) -> list[tuple[Any, ...]]:
     sql = Sql(app)
-    return sorted(sql.query(f"SELECT event_id, case_id, occurred_at, recorded_at, service, event_type, message, payload_type, payload FROM {sql.table(TABLE)}"))
+    return sorted(sql.query(f"SELECT event_id, case_id, occurred_at, recorded_at, service, notification_id, event_type, envelope FROM {sql.table(TABLE)}"))
 
 
 async def test_rebuilt_rows_equal_the_live_ones(tmp_path: Path, broker: TansuBroker, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,7 +104,7 @@ async def test_rebuilt_rows_equal_the_live_ones(tmp_path: Path, broker: TansuBro
     fresh = ReportingApplication(PlatformSettings(casework_data_dir=tmp_path / "fresh"))
     seen: list[tuple[int, int, int]] = []
     parsed: list[bytes] = []
-    monkeypatch.setattr(rebuild, "parse_envelope", lambda value, *more: parsed.append(value) or parse_envelope(value, *more))
+    monkeypatch.setattr(rebuild, "row_from_message", lambda value: parsed.append(value) or row_from_message(value))
     written = await rebuild_from_topics(fresh.timelines, broker.bootstrap, lambda *p: seen.append(p))
     assert written == 5 and rows_of(fresh) == live
     assert seen[-1][0] == seen[-1][1] == len(feed.sent) + 2  # every message read, the poison and the audit too
@@ -111,7 +112,7 @@ async def test_rebuilt_rows_equal_the_live_ones(tmp_path: Path, broker: TansuBro
 
     sql = Sql(app)
     sql.execute(f"DELETE FROM {sql.table(TABLE)} WHERE case_id = ?", [other])
-    sql.execute(f"UPDATE {sql.table(TABLE)} SET message = ?, payload = ? WHERE case_id = ?", [b"", b"", CASE])
+    sql.execute(f"UPDATE {sql.table(TABLE)} SET envelope = ? WHERE case_id = ?", [b"", CASE])
     assert await rebuild_from_topics(app.timelines, broker.bootstrap) == 5
     assert rows_of(app) == live
 

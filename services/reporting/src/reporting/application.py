@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
@@ -71,12 +71,16 @@ class ReportingApplication(ServiceApplication):
             response.entries.add().MergeFromString(message)
         return response
 
-    def keyed_timeline(self, case_id: str, redacted: bool) -> list[tuple[str, str, bytes | reporting_pb2.TimelineEntry]]:
-        """(event_id, event_type, entry) of the case's entries in order, for `WatchCaseTimeline`:
-        serialised as stored, or — for a regulator — redacted as in an export."""
+    def keyed_timeline(
+        self, case_id: str, redacted: bool, known: Collection[str] = ()
+    ) -> list[tuple[str, str, bytes | reporting_pb2.TimelineEntry]]:
+        """(event_id, event_type, entry) of the case's entries in order but for those `known`, for
+        `WatchCaseTimeline`: serialised, or — for a regulator — redacted as in an export (the whole
+        timeline is redacted together, as a value found in one entry is scrubbed from all)."""
         if redacted:
-            return [(e["event_id"], e["event_type"], entry_message(e)) for e in redact(self.timelines.for_case(case_id))]
-        return self.timelines.keyed_messages_for_case(case_id)
+            return [(e["event_id"], e["event_type"], entry_message(e))
+                    for e in redact(self.timelines.for_case(case_id)) if e["event_id"] not in known]
+        return self.timelines.keyed_messages_for_case(case_id, known)
 
     def timeline(self, case_id: UUID, as_at: datetime | None = None) -> list[dict]:
         """The case's entries in order (as recorded by `as_at`, when given)."""

@@ -56,13 +56,12 @@ class TimelineRpcs:
         with watch.watching(case_id) as changed:
             while loop.time() - started < WATCH_MAX_S:
                 changed.clear()  # before reading: a commit after this wakes the next wait
-                entries = await asyncio.to_thread(self._app.keyed_timeline, case_id, redacted)
-                if not entries and not sent:
+                new = await asyncio.to_thread(self._app.keyed_timeline, case_id, redacted, frozenset(sent))
+                if not new and not sent:
                     if loop.time() >= arrival_by:
                         raise NotFound("timeline for case", case_id)
                     await _woken(changed, min(watch.recheck_s, max(arrival_by - loop.time(), 0.01)))
                     continue
-                new = [e for e in entries if e[0] not in sent]
                 if new or not sent:
                     sent.update(e[0] for e in new)
                     seen.update(e[1] for e in new)

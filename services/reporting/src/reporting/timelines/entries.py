@@ -1,78 +1,149 @@
 """An incoming event as a timeline entry: who, what, when (happened and recorded), a plain
 summary, the deadlines it touched, and what it published.
 
-An entry is stored as the contract's `reporting.v1.TimelineEntry`, built straight from the
-envelope (its actor and timestamps copied, not converted), beside the event's own payload,
-serialised. The plain-dict view that exports and the partnership dataset read (`entry_dict`)
-is derived from those two when read: deriving it on every write cost three times the rest of
-the row, and a rebuild writes a million rows (ADR 0025).
+A row keeps the event's envelope as published, beside what the table is indexed by; the entry
+(`reporting.v1.TimelineEntry`, its summary and deadline marks) and the plain-dict view that
+exports and the partnership dataset read are derived from it when read (ADR 0042). Deriving
+each entry as it was written was most of a rebuild's cost per event (ADR 0025), and an entry
+derived when read shows the current build's wording for old events too.
 """
 
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from google.protobuf.json_format import MessageToDict, ParseDict
+from google.protobuf.message import DecodeError
 
-from caseplatform.envelope import IncomingEvent, contract_class
+from caseplatform.envelope import (
+    IncomingEvent,
+    UnreadableMessage,
+    contract_class,
+    current_schema_version,
+    parse_envelope,
+    to_timestamp,
+)
+from casework.common.v1 import envelope_pb2
 from casework.reporting.v1 import reporting_pb2
+from reporting.access_log import AUDIT_EVENT, is_audit
 from reporting.domain.deadline_marks import deadline_effects, iso_of
 from reporting.domain.summaries import summarise
 
 MARK = reporting_pb2.DeadlineMark
 TimelineEntry = reporting_pb2.TimelineEntry
+EventEnvelope = envelope_pb2.EventEnvelope
 MARK_NUMBER = dict(MARK.items())  # a dict: MARK.Value is Python per call
 
 
 class Row(NamedTuple):
-    """One row of the timeline table (see `table.TimelineTable`)."""
+    """One row of the timeline table (see `table.TimelineTable`): the event as published, and
+    what the table is indexed and ordered by (ADR 0042)."""
 
     event_id: str
     case_id: str
-    occurred_at: str  # iso_of: sorts as text as it sorts as time
-    recorded_at: str
+    occurred_at: int  # nanoseconds since the epoch, UTC (`ns_of`)
+    recorded_at: int
     service: str
     notification_id: int
     event_type: str
-    message: bytes  # reporting.v1.TimelineEntry, serialised deterministically
-    payload_type: str  # the payload's full name; "" when the type was unknown
-    payload: bytes  # the payload as published (after upcasting), serialised
+    envelope: bytes  # common.v1.EventEnvelope, as published
+
+
+def ns_of(ts: Any) -> int:
+    """A google.protobuf.Timestamp as the table orders and filters by it: integers, not text
+    (formatting two instants per event was a third of a rebuild's work per row)."""
+    return ts.seconds * 1_000_000_000 + ts.nanos
+
+
+def ns_of_iso(text: str) -> int:
+    """An ISO instant (`deadline_marks.iso`) as `ns_of` gives it."""
+    return ns_of(to_timestamp(datetime.fromisoformat(text)))
+
+
+def on_timeline(event: IncomingEvent) -> bool:
+    """What a timeline shows: an event about a case that this build can read (the read audit
+    never: it goes to access logs)."""
+    return bool(event.case_id) and event.payload is not None and event.payload_error is None and not is_audit(event)
 
 
 def timeline_row(event: IncomingEvent) -> Row:
-    envelope, payload = event.envelope, event.payload
-    event_id, event_type, service = envelope.event_id, envelope.event_type, envelope.source.service
-    occurred_at, recorded_at = envelope.occurred_at, envelope.recorded_at
-    entry = TimelineEntry(
-        event_id=event_id, service=service, event_type=event_type, summary=summarise(event_type, payload),
-        correction=is_correction(event_type), actor=envelope.actor, occurred_at=occurred_at, recorded_at=recorded_at,
-    )
-    if payload is not None:
-        for effect in deadline_effects(event_type, payload):
-            added = entry.deadlines.add(kind=effect.kind, clock_id=effect.clock_id, mark=MARK_NUMBER[effect.mark])
-            if effect.due_at is not None:
-                added.due_at.CopyFrom(effect.due_at)
+    """The row of an event the live consumer applies (already parsed)."""
+    return _row(event.envelope, event.envelope.SerializeToString())
+
+
+def row_from_message(value: bytes) -> Row | None:
+    """The row of a message read off a topic, or None for one no timeline shows. The envelope is
+    parsed, not its payload: a rebuild reads a million of them, and entries are derived when read.
+    Skipped as the live consumer skips them: unreadable, no case, a payload type unknown here."""
+    envelope = EventEnvelope()
+    try:
+        envelope.ParseFromString(value)
+    except DecodeError:
+        return None
+    event_type, case_id, source = envelope.event_type, envelope.case_id, envelope.source
+    service, notification_id = source.service, source.notification_id
+    if not (case_id and event_type and service and notification_id) or event_type == AUDIT_EVENT:
+        return None
+    if contract_class(event_type) is None:
+        return None
+    return Row(envelope.event_id, case_id, ns_of(envelope.occurred_at), ns_of(envelope.recorded_at),
+               service, notification_id, event_type, value)
+
+
+def _row(envelope: EventEnvelope, value: bytes) -> Row:
     return Row(
-        event_id, envelope.case_id, iso_of(occurred_at), iso_of(recorded_at), service,
-        envelope.source.notification_id, event_type, entry.SerializeToString(deterministic=True),
-        payload.DESCRIPTOR.full_name if payload is not None else "",
-        payload.SerializeToString(deterministic=True) if payload is not None else b"",
+        envelope.event_id, envelope.case_id, ns_of(envelope.occurred_at), ns_of(envelope.recorded_at),
+        envelope.source.service, envelope.source.notification_id, envelope.event_type, value,
     )
 
 
-def entry_dict(case_id: str, notification_id: int, message: bytes, payload_type: str, payload: bytes) -> dict[str, Any]:
-    """The entry as the plain dict exports and the dataset read."""
-    entry = reporting_pb2.TimelineEntry.FromString(message)
+def entry_of(value: bytes) -> tuple[TimelineEntry, IncomingEvent] | None:
+    """The timeline entry of a stored envelope, derived as it is read (summary, deadline marks:
+    the current build's wording for every entry, old ones included), or None for an event no
+    timeline shows (its payload unreadable by this build)."""
+    try:
+        event = parse_envelope(value)
+    except UnreadableMessage:
+        return None
+    if not on_timeline(event):
+        return None
+    envelope, payload = event.envelope, event.payload
+    event_type = envelope.event_type
+    entry = TimelineEntry(
+        event_id=envelope.event_id, service=envelope.source.service, event_type=event_type,
+        summary=summarise(event_type, payload), correction=is_correction(event_type), actor=envelope.actor,
+        occurred_at=envelope.occurred_at, recorded_at=envelope.recorded_at,
+    )
+    for effect in deadline_effects(event_type, payload):
+        added = entry.deadlines.add(kind=effect.kind, clock_id=effect.clock_id, mark=MARK_NUMBER[effect.mark])
+        if effect.due_at is not None:
+            added.due_at.CopyFrom(effect.due_at)
+    return entry, event
+
+
+def entry_bytes(value: bytes) -> bytes | None:
+    """The entry as a serialised `reporting.v1.TimelineEntry`, or None (see `entry_of`)."""
+    found = entry_of(value)
+    return found[0].SerializeToString(deterministic=True) if found is not None else None
+
+
+def entry_dict(value: bytes) -> dict[str, Any] | None:
+    """The entry as the plain dict exports and the dataset read, or None (see `entry_of`)."""
+    found = entry_of(value)
+    if found is None:
+        return None
+    entry, event = found
     return {
         "event_id": entry.event_id,
-        "case_id": case_id,
+        "case_id": event.case_id,
         "service": entry.service,
         "event_type": entry.event_type,
         "actor": {"agency": entry.actor.agency, "role": entry.actor.role, "user": entry.actor.user},
         "occurred_at": iso_of(entry.occurred_at),
         "recorded_at": iso_of(entry.recorded_at),
-        "notification_id": int(notification_id),
+        "notification_id": int(event.notification_id),
         "summary": entry.summary,
         "deadlines": [
             {"kind": d.kind, "clock_id": d.clock_id, "mark": MARK.Name(d.mark),
@@ -81,15 +152,25 @@ def entry_dict(case_id: str, notification_id: int, message: bytes, payload_type:
         ],
         "correction": entry.correction,
         # What the event published (already free of personal details on Kafka; exports redact again).
-        "details": details(payload_type, payload),
+        "details": MessageToDict(event.payload, preserving_proto_field_name=True),
     }
 
 
-def details(payload_type: str, payload: bytes) -> dict[str, Any]:
-    message = contract_class(payload_type)
-    if message is None:
-        return {}
-    return MessageToDict(message.FromString(payload), preserving_proto_field_name=True)
+def stored_envelope(
+    *, event_id: str, case_id: str, service: str, notification_id: int, event_type: str, actor: Any,
+    occurred_at: Any, recorded_at: Any, payload_type: str, payload: bytes,
+) -> bytes:
+    """An envelope again from what earlier table shapes kept of an event (ADR 0042): enough for
+    its entry to be derived as any other's. The payload was kept after upcasting, so it is
+    labelled with its type's current schema version."""
+    envelope = EventEnvelope(
+        event_id=event_id, event_type=event_type, schema_version=current_schema_version(event_type),
+        case_id=case_id, occurred_at=occurred_at, recorded_at=recorded_at, actor=actor,
+        source=envelope_pb2.Source(service=service, notification_id=notification_id),
+    )
+    envelope.payload.type_url = f"type.googleapis.com/{payload_type or event_type}"
+    envelope.payload.value = payload
+    return envelope.SerializeToString(deterministic=True)
 
 
 def payload_from_details(event_type: str, found: dict[str, Any]) -> tuple[str, bytes]:

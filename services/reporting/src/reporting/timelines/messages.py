@@ -33,3 +33,8 @@ def _effect(d: dict[str, Any]) -> reporting_pb2.DeadlineEffect:
 
 def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def instant_of(text: str) -> Any:
+    """An ISO instant as a google.protobuf.Timestamp."""
+    return to_timestamp(_instant(text))

@@ -1,15 +1,16 @@
-"""`RebuildTimelines` (ADR 0024, ADR 0025): derive every timeline row again from the topics.
+"""`RebuildTimelines` (ADR 0024, ADR 0025, ADR 0042): every timeline row again from the topics.
 
 Timeline rows are a view of the services' published events, and event topics are kept for ever
 (`retention.ms=-1`, ADR 0017), so the topics are where a rebuild reads from — not another
 service's store. The rebuild reads each topic reporting subscribes to from its first offset up to
-where it ended when the rebuild began, derives each row exactly as the live policy does (the same
-events skipped: unreadable, of an unknown type, without a case, the read audit), stages the rows
+where it ended when the rebuild began, makes each row as the live policy does (the same events
+skipped: unreadable, of an unknown type, without a case, the read audit), stages the rows
 in a table of their own and swaps it in whole at the end (`TimelineTable.swap_in`), keeping rows
 the live consumer wrote meanwhile. A rebuild that fails or is cancelled drops its staged rows and
 leaves the live table as it was.
 
-Deriving rows is the cost (Python, per event), so a large rebuild splits the partitions between
+A row is the envelope as read and what it is indexed by (its entry is derived when read), but
+reading and staging are still Python per event, so a large rebuild splits the partitions between
 worker processes (`rebuild_worker`), each reading its share and staging its rows into the same
 table, one core each (`REPORTING_REBUILD_WORKERS`; by default one per core for a large rebuild).
 
@@ -32,12 +33,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from caseplatform.envelope import IncomingEvent, UnreadableMessage, parse_envelope
 from caseplatform.kafka.reading import BROKER_TROUBLE, PartitionEnds, close_reader, start_reader
 from caseplatform.kafka.security import kafka_client_options
 from caseplatform.topology import SUBSCRIPTIONS, topic_for
-from reporting.access_log import AUDIT_EVENT, is_audit
-from reporting.timelines.entries import Row, timeline_row
+from reporting.access_log import AUDIT_EVENT
+from reporting.timelines.entries import Row, row_from_message
 from reporting.timelines.table import TimelineTable
 
 Progress = Callable[[int, int, int], None]  # (messages read, messages to read, rows written)
@@ -61,11 +61,6 @@ class RebuildSettings(BaseSettings):
 
 class BrokerUnavailable(Exception):
     """The topics could not be read to their end."""
-
-
-def on_timeline(event: IncomingEvent) -> bool:
-    """What the live policy puts on a timeline (see `ReportingApplication.policy` and the inbox)."""
-    return bool(event.case_id) and event.payload is not None and event.payload_error is None and not is_audit(event)
 
 
 async def rebuild_from_topics(
@@ -176,12 +171,9 @@ async def _read_to_end(
                     read += 1
                     if AUDIT_HEADER in record.headers:
                         continue  # the read audit, never on a timeline: not even parsed (a share of every topic)
-                    try:
-                        event = parse_envelope(record.value)
-                    except UnreadableMessage:
-                        continue  # poison: the live consumer dead-lettered it
-                    if on_timeline(event):
-                        rows.append(timeline_row(event))
+                    row = row_from_message(record.value)  # None: poison (dead-lettered live), no case
+                    if row is not None:
+                        rows.append(row)
             for tp in list(remaining):
                 if ends.reached(tp, await consumer.position(tp)):
                     remaining.discard(tp)

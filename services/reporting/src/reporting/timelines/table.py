@@ -3,14 +3,15 @@ timeline (as at any instant) is one indexed query however long the case (ADR 001
 
 Rows are a view of the upstream topics, written by reporting's policy in the inbox's own
 transaction (ADR 0024): a row commits exactly when its event is marked applied, so reads never
-catch up on anything. A rebuild (`rebuild.py`) stages rows derived again from the topics in a
+catch up on anything. A rebuild (`rebuild.py`) stages rows read again from the topics in a
 table of their own and swaps it in whole (`swap_in`), so readers see the old rows or the new
-ones, never a table half-way, and a rebuild cut short leaves the live rows as they were. A row keeps the entry as the contract's serialised message and the event's payload (ADR 0025);
-the plain-dict view is derived when read.
+ones, never a table half-way, and a rebuild cut short leaves the live rows as they were. A row
+keeps the event's envelope as published; its entry is derived when read (ADR 0042).
 
-Earlier shapes are copied in once, when the table is opened: rows of `timeline_entries_v2`
-(ADR 0024: the dict view stored as JSON) and, from stores written before ADR 0024,
-`TimelineEntry.Recorded` events. The old table is left for an operator to drop.
+Earlier shapes are copied in once, when the table is opened: rows of `timeline_entries_v3`
+(ADR 0025: the entry and the payload), of `timeline_entries_v2` (ADR 0024: the dict view stored
+as JSON) and, from stores written before ADR 0024, `TimelineEntry.Recorded` events, each made an
+envelope again (`entries.stored_envelope`). The old tables are left for an operator to drop.
 """
 
 from __future__ import annotations
@@ -19,27 +20,36 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from eventsourcing.utils import get_topic
 
 from caseplatform.store import ServiceApplication, Sql
+from casework.common.v1 import envelope_pb2
+from casework.reporting.v1.reporting_pb2 import TimelineEntry
 from reporting.backfill import copy_from_events, ensure_positions, save_position, saved_position
-from reporting.domain.timeline_entry import TimelineEntry
-from reporting.timelines.entries import Row, entry_dict, payload_from_details
-from reporting.timelines.messages import entry_message
+from reporting.domain.timeline_entry import TimelineEntry as RecordedEntry
+from reporting.timelines.entries import (
+    Row,
+    entry_bytes,
+    entry_dict,
+    ns_of,
+    ns_of_iso,
+    payload_from_details,
+    stored_envelope,
+)
+from reporting.timelines.messages import instant_of
 
-TABLE = "timeline_entries_v3"  # v3: the payload kept instead of the dict view (ADR 0025)
-PREVIOUS = "timeline_entries_v2"
-POSITION = TABLE  # how far the TimelineEntry.Recorded events have been copied
-FROM_PREVIOUS = f"{TABLE}<-{PREVIOUS}"  # 1 once the previous table's rows are copied
+TABLE = "timeline_entries_v4"  # v4: the envelope as published; entries derived when read (ADR 0042)
+PREVIOUS = "timeline_entries_v3"  # the entry and the payload (ADR 0025)
+OLDER = "timeline_entries_v2"  # the dict view as JSON (ADR 0024)
+POSITION = "timeline_entries_v3"  # how far the TimelineEntry.Recorded events have been copied (kept by name)
 SECTION = 500
 # PostgreSQL: each transaction writing a case's rows notifies this channel with the case id, so
 # watchers on other replicas hear of the commit (ADR 0036).
 CHANNEL = "casework_reporting_timeline"
-COLUMNS = ("event_id", "case_id", "occurred_at", "recorded_at", "service", "notification_id", "event_type",
-           "message", "payload_type", "payload")
+COLUMNS = ("event_id", "case_id", "occurred_at", "recorded_at", "service", "notification_id", "event_type", "envelope")
 
 
 class TimelineTable:
@@ -47,7 +57,7 @@ class TimelineTable:
         self._app = app
         self._sql = Sql(app)
         self._entries = self._sql.table(TABLE)
-        self._topics = [get_topic(TimelineEntry.Recorded)]
+        self._topics = [get_topic(RecordedEntry.Recorded)]
         self._lock = threading.Lock()
         columns = ", ".join(COLUMNS)
         values = ", ".join("?" for _ in COLUMNS)
@@ -69,9 +79,8 @@ class TimelineTable:
         # filled with none and given the same index at the end, which a key cannot be.
         blob = "BLOB" if self._sql.is_sqlite else "BYTEA"
         return (
-            "(event_id TEXT NOT NULL, case_id TEXT NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, "
-            "service TEXT NOT NULL, notification_id BIGINT NOT NULL, event_type TEXT NOT NULL, "
-            f"message {blob} NOT NULL, payload_type TEXT NOT NULL, payload {blob} NOT NULL)"
+            "(event_id TEXT NOT NULL, case_id TEXT NOT NULL, occurred_at BIGINT NOT NULL, recorded_at BIGINT NOT NULL, "
+            f"service TEXT NOT NULL, notification_id BIGINT NOT NULL, event_type TEXT NOT NULL, envelope {blob} NOT NULL)"
         )
 
     @staticmethod
@@ -88,22 +97,26 @@ class TimelineTable:
     def for_case(self, case_id: str, as_at: str | None = None) -> list[dict[str, Any]]:
         """The case's entries in order: by when it happened, then when recorded, source, position.
         With `as_at`, only entries recorded by then (what was known at that moment)."""
-        return [entry_dict(case_id, *row) for row in self._case_columns(
-            "notification_id, message, payload_type, payload", case_id, as_at)]
+        return [e for (value,) in self._case_columns("envelope", case_id, as_at) if (e := entry_dict(bytes(value)))]
 
     def messages_for_case(self, case_id: str, as_at: str | None = None) -> list[bytes]:
         """The same entries, in the same order, as serialised `reporting.v1.TimelineEntry`s."""
-        return [bytes(row[0]) for row in self._case_columns("message", case_id, as_at)]
+        return [m for (value,) in self._case_columns("envelope", case_id, as_at) if (m := entry_bytes(bytes(value)))]
 
-    def keyed_messages_for_case(self, case_id: str) -> list[tuple[str, str, bytes]]:
-        """(event_id, event_type, message) of the case's entries, in timeline order."""
-        return [(str(i), str(t), bytes(m)) for i, t, m in self._case_columns("event_id, event_type, message", case_id, None)]
+    def keyed_messages_for_case(self, case_id: str, known: Collection[str] = ()) -> list[tuple[str, str, bytes]]:
+        """(event_id, event_type, message) of the case's entries, in timeline order, but for those
+        `known` (a watch's entries already sent: not derived again at each commit)."""
+        return [
+            (str(i), str(t), m)
+            for i, t, value in self._case_columns("event_id, event_type, envelope", case_id, None)
+            if i not in known and (m := entry_bytes(bytes(value)))
+        ]
 
     def _case_columns(self, columns: str, case_id: str, as_at: str | None) -> list[tuple[Any, ...]]:
         where, params = "case_id = ?", [case_id]
         if as_at is not None:
             where += " AND recorded_at <= ?"
-            params.append(as_at)
+            params.append(ns_of_iso(as_at))
         return self._sql.query(
             f"SELECT {columns} FROM {self._entries} WHERE {where} "
             "ORDER BY occurred_at, recorded_at, service, notification_id",
@@ -116,11 +129,11 @@ class TimelineTable:
     def until(self, occurred_before: str) -> list[dict[str, Any]]:
         """Every entry that happened before an instant (for the partnership dataset)."""
         rows = self._sql.query(
-            f"SELECT case_id, notification_id, message, payload_type, payload FROM {self._entries} "
+            f"SELECT envelope FROM {self._entries} "
             "WHERE occurred_at < ? ORDER BY occurred_at, recorded_at, service, notification_id",
-            [occurred_before],
+            [ns_of_iso(occurred_before)],
         )
-        return [entry_dict(case_id, n, bytes(m), t, bytes(p)) for case_id, n, m, t, p in rows]
+        return [e for (value,) in rows if (e := entry_dict(bytes(value)))]
 
     def count(self) -> int:
         """Rows in the table (for operations: counts, never content)."""
@@ -193,26 +206,36 @@ class TimelineTable:
     # -- earlier shapes, copied in once ------------------------------------------------------------
 
     def copy_previous_rows(self) -> int:
-        """Copy `timeline_entries_v2` (the dict view as JSON) into this table once; returns rows copied."""
+        """Copy the rows of earlier tables (v3, else v2) into this one once; returns rows copied."""
         with self._lock:
-            if saved_position(self._sql, FROM_PREVIOUS) or not self._sql.has_table(PREVIOUS):
-                return 0
-            previous, after, copied = self._sql.table(PREVIOUS), "", 0
-            while True:
-                section = self._sql.query(
-                    f"SELECT event_id, entry, message FROM {previous} WHERE event_id > ? ORDER BY event_id LIMIT {SECTION}",
-                    [after],
-                )
-                if not section:
-                    break
-                rows = [self._row_from_previous(json.loads(entry), bytes(message)) for _, entry, message in section]
-                with self._sql.cursor(commit=True) as c:
-                    c.executemany(self._insert, rows)
-                copied += len(rows)
-                after = section[-1][0]
-            with self._sql.cursor(commit=True) as c:
-                save_position(self._sql, c, FROM_PREVIOUS, 1)
+            copied = 0
+            for previous, columns, to_row in (
+                (PREVIOUS, "event_id, case_id, service, notification_id, event_type, message, payload_type, payload",
+                 self._row_from_v3),
+                (OLDER, "event_id, entry", lambda _id, entry: self._row_from_previous(json.loads(entry))),
+            ):
+                copied += self._copy_table(previous, columns, to_row)
             return copied
+
+    def _copy_table(self, previous: str, columns: str, to_row: Any) -> int:
+        marker = f"{TABLE}<-{previous}"  # 1 once that table's rows are copied
+        if saved_position(self._sql, marker) or not self._sql.has_table(previous):
+            return 0
+        table, after, copied = self._sql.table(previous), "", 0
+        while True:
+            section = self._sql.query(
+                f"SELECT {columns} FROM {table} WHERE event_id > ? ORDER BY event_id LIMIT {SECTION}", [after]
+            )
+            if not section:
+                break
+            rows = [to_row(*row) for row in section]
+            with self._sql.cursor(commit=True) as c:
+                c.executemany(self._insert, rows)
+            copied += len(rows)
+            after = section[-1][0]
+        with self._sql.cursor(commit=True) as c:
+            save_position(self._sql, c, marker, 1)
+        return copied
 
     def copy_recorded_entries(self) -> int:
         """Copy `TimelineEntry.Recorded` events (stores written before ADR 0024) into the table,
@@ -223,13 +246,36 @@ class TimelineTable:
             )
 
     @staticmethod
-    def _row_from_previous(e: dict[str, Any], message: bytes | None = None) -> Row:
-        """A row from an entry's dict view, as earlier shapes kept it."""
-        payload_type, payload = payload_from_details(e["event_type"], e.get("details", {}))
-        return Row(
-            e["event_id"], e["case_id"], e["occurred_at"], e["recorded_at"], e["service"], int(e["notification_id"]),
-            e["event_type"], message or entry_message(e).SerializeToString(deterministic=True), payload_type, payload,
+    def _row_from_v3(
+        event_id: str, case_id: str, service: str, notification_id: int, event_type: str,
+        message: bytes, payload_type: str, payload: bytes,
+    ) -> Row:
+        """A row from a v3 row: its entry gives the actor and the instants, its payload the rest."""
+        entry = TimelineEntry.FromString(bytes(message))
+        return _row(
+            event_id=event_id, case_id=case_id, service=service, notification_id=int(notification_id),
+            event_type=event_type, actor=entry.actor, occurred_at=entry.occurred_at, recorded_at=entry.recorded_at,
+            payload_type=payload_type, payload=bytes(payload),
         )
+
+    @staticmethod
+    def _row_from_previous(e: dict[str, Any]) -> Row:
+        """A row from an entry's dict view, as v2 rows and `TimelineEntry.Recorded` events kept it."""
+        payload_type, payload = payload_from_details(e["event_type"], e.get("details", {}))
+        return _row(
+            event_id=e["event_id"], case_id=e["case_id"], service=e["service"], notification_id=int(e["notification_id"]),
+            event_type=e["event_type"], actor=envelope_pb2.Actor(**e["actor"]), occurred_at=instant_of(e["occurred_at"]),
+            recorded_at=instant_of(e["recorded_at"]), payload_type=payload_type, payload=payload,
+        )
+
+
+def _row(*, event_id: str, case_id: str, service: str, notification_id: int, event_type: str, actor: Any,
+         occurred_at: Any, recorded_at: Any, payload_type: str, payload: bytes) -> Row:
+    envelope = stored_envelope(
+        event_id=event_id, case_id=case_id, service=service, notification_id=notification_id, event_type=event_type,
+        actor=actor, occurred_at=occurred_at, recorded_at=recorded_at, payload_type=payload_type, payload=payload,
+    )
+    return Row(event_id, case_id, ns_of(occurred_at), ns_of(recorded_at), service, notification_id, event_type, envelope)
 
 
 def stage_rows(sql: Sql, staging: str, rows: Sequence[Row]) -> None:
