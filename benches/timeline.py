@@ -64,7 +64,7 @@ async def measure(client: AsyncClient, store: Path, case_id: str, reads: int) ->
         for _ in range(reads):
             t0 = time.perf_counter()
             rows = db.execute(
-                f"SELECT envelope FROM {TABLE} WHERE case_id = ? "
+                f"SELECT entry FROM {TABLE} WHERE case_id = ? "
                 "ORDER BY occurred_at, recorded_at, service, notification_id",
                 (case_id,),
             ).fetchall()

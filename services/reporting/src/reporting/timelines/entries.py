@@ -1,11 +1,11 @@
 """An incoming event as a timeline entry: who, what, when (happened and recorded), a plain
 summary, the deadlines it touched, and what it published.
 
-A row keeps the event's envelope as published, beside what the table is indexed by; the entry
-(`reporting.v1.TimelineEntry`, its summary and deadline marks) and the plain-dict view that
-exports and the partnership dataset read are derived from it when read (ADR 0042). Deriving
-each entry as it was written was most of a rebuild's cost per event (ADR 0025), and an entry
-derived when read shows the current build's wording for old events too.
+A row keeps the event's envelope as published, beside what the table is indexed by and the
+entry (`reporting.v1.TimelineEntry`) derived from it. The live consumer derives the entry as it
+writes the row; a rebuild stages envelopes only and each entry is derived when first needed by a
+read (ADR 0042): parsing and deriving every event was most of a rebuild's cost. The plain-dict
+view that exports and the partnership dataset read is derived from the envelope when read.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class Row(NamedTuple):
     notification_id: int
     event_type: str
     envelope: bytes  # common.v1.EventEnvelope, as published
+    entry: bytes  # reporting.v1.TimelineEntry, serialised; b"" (a rebuilt row): derived when read
 
 
 def ns_of(ts: Any) -> int:
@@ -69,8 +70,13 @@ def on_timeline(event: IncomingEvent) -> bool:
 
 
 def timeline_row(event: IncomingEvent) -> Row:
-    """The row of an event the live consumer applies (already parsed)."""
-    return _row(event.envelope, event.envelope.SerializeToString())
+    """The row of an event the live consumer applies (already parsed), its entry derived now."""
+    envelope = event.envelope
+    return Row(
+        envelope.event_id, envelope.case_id, ns_of(envelope.occurred_at), ns_of(envelope.recorded_at),
+        envelope.source.service, envelope.source.notification_id, envelope.event_type, envelope.SerializeToString(),
+        _entry(event).SerializeToString(deterministic=True),
+    )
 
 
 def row_from_message(value: bytes) -> Row | None:
@@ -89,19 +95,11 @@ def row_from_message(value: bytes) -> Row | None:
     if contract_class(event_type) is None:
         return None
     return Row(envelope.event_id, case_id, ns_of(envelope.occurred_at), ns_of(envelope.recorded_at),
-               service, notification_id, event_type, value)
-
-
-def _row(envelope: EventEnvelope, value: bytes) -> Row:
-    return Row(
-        envelope.event_id, envelope.case_id, ns_of(envelope.occurred_at), ns_of(envelope.recorded_at),
-        envelope.source.service, envelope.source.notification_id, envelope.event_type, value,
-    )
+               service, notification_id, event_type, value, b"")
 
 
 def entry_of(value: bytes) -> tuple[TimelineEntry, IncomingEvent] | None:
-    """The timeline entry of a stored envelope, derived as it is read (summary, deadline marks:
-    the current build's wording for every entry, old ones included), or None for an event no
+    """The timeline entry of a stored envelope, derived as it is read, or None for an event no
     timeline shows (its payload unreadable by this build)."""
     try:
         event = parse_envelope(value)
@@ -109,6 +107,10 @@ def entry_of(value: bytes) -> tuple[TimelineEntry, IncomingEvent] | None:
         return None
     if not on_timeline(event):
         return None
+    return _entry(event), event
+
+
+def _entry(event: IncomingEvent) -> TimelineEntry:
     envelope, payload = event.envelope, event.payload
     event_type = envelope.event_type
     entry = TimelineEntry(
@@ -116,25 +118,41 @@ def entry_of(value: bytes) -> tuple[TimelineEntry, IncomingEvent] | None:
         summary=summarise(event_type, payload), correction=is_correction(event_type), actor=envelope.actor,
         occurred_at=envelope.occurred_at, recorded_at=envelope.recorded_at,
     )
-    for effect in deadline_effects(event_type, payload):
-        added = entry.deadlines.add(kind=effect.kind, clock_id=effect.clock_id, mark=MARK_NUMBER[effect.mark])
-        if effect.due_at is not None:
-            added.due_at.CopyFrom(effect.due_at)
-    return entry, event
+    if payload is not None:
+        for effect in deadline_effects(event_type, payload):
+            added = entry.deadlines.add(kind=effect.kind, clock_id=effect.clock_id, mark=MARK_NUMBER[effect.mark])
+            if effect.due_at is not None:
+                added.due_at.CopyFrom(effect.due_at)
+    return entry
 
 
-def entry_bytes(value: bytes) -> bytes | None:
-    """The entry as a serialised `reporting.v1.TimelineEntry`, or None (see `entry_of`)."""
-    found = entry_of(value)
+def entry_bytes(envelope: bytes | None, entry: bytes = b"") -> bytes | None:
+    """A row's entry as a serialised `reporting.v1.TimelineEntry`: as stored, or derived from its
+    envelope when the row has none (a rebuilt row); None for an event no timeline shows."""
+    if entry:
+        return bytes(entry)
+    if not envelope:
+        return None
+    found = entry_of(bytes(envelope))
     return found[0].SerializeToString(deterministic=True) if found is not None else None
 
 
-def entry_dict(value: bytes) -> dict[str, Any] | None:
-    """The entry as the plain dict exports and the dataset read, or None (see `entry_of`)."""
-    found = entry_of(value)
-    if found is None:
-        return None
-    entry, event = found
+def entry_dict(value: bytes, stored: bytes = b"") -> dict[str, Any] | None:
+    """The entry as the plain dict exports and the dataset read, or None (see `entry_of`); the
+    row's stored entry when it has one (its payload is still read from the envelope)."""
+    if stored:
+        try:
+            event = parse_envelope(value)
+        except UnreadableMessage:
+            return None
+        if not on_timeline(event):
+            return None
+        entry = TimelineEntry.FromString(stored)
+    else:
+        found = entry_of(value)
+        if found is None:
+            return None
+        entry, event = found
     return {
         "event_id": entry.event_id,
         "case_id": event.case_id,

@@ -6,7 +6,8 @@ transaction (ADR 0024): a row commits exactly when its event is marked applied, 
 catch up on anything. A rebuild (`rebuild.py`) stages rows read again from the topics in a
 table of their own and swaps it in whole (`swap_in`), so readers see the old rows or the new
 ones, never a table half-way, and a rebuild cut short leaves the live rows as they were. A row
-keeps the event's envelope as published; its entry is derived when read (ADR 0042).
+keeps the event's envelope as published and the entry derived from it, or — staged by a
+rebuild — no entry, derived when read (ADR 0042).
 
 Earlier shapes are copied in once, when the table is opened: rows of `timeline_entries_v3`
 (ADR 0025: the entry and the payload), of `timeline_entries_v2` (ADR 0024: the dict view stored
@@ -46,10 +47,13 @@ PREVIOUS = "timeline_entries_v3"  # the entry and the payload (ADR 0025)
 OLDER = "timeline_entries_v2"  # the dict view as JSON (ADR 0024)
 POSITION = "timeline_entries_v3"  # how far the TimelineEntry.Recorded events have been copied (kept by name)
 SECTION = 500
+# A row's envelope is read only where it has no entry to answer with (a rebuilt row).
+ENVELOPE_IF_NO_ENTRY = "CASE WHEN length(entry) = 0 THEN envelope END"
 # PostgreSQL: each transaction writing a case's rows notifies this channel with the case id, so
 # watchers on other replicas hear of the commit (ADR 0036).
 CHANNEL = "casework_reporting_timeline"
-COLUMNS = ("event_id", "case_id", "occurred_at", "recorded_at", "service", "notification_id", "event_type", "envelope")
+COLUMNS = ("event_id", "case_id", "occurred_at", "recorded_at", "service", "notification_id", "event_type", "envelope",
+           "entry")
 
 
 class TimelineTable:
@@ -80,7 +84,8 @@ class TimelineTable:
         blob = "BLOB" if self._sql.is_sqlite else "BYTEA"
         return (
             "(event_id TEXT NOT NULL, case_id TEXT NOT NULL, occurred_at BIGINT NOT NULL, recorded_at BIGINT NOT NULL, "
-            f"service TEXT NOT NULL, notification_id BIGINT NOT NULL, event_type TEXT NOT NULL, envelope {blob} NOT NULL)"
+            f"service TEXT NOT NULL, notification_id BIGINT NOT NULL, event_type TEXT NOT NULL, envelope {blob} NOT NULL, "
+            f"entry {blob} NOT NULL)"
         )
 
     @staticmethod
@@ -97,19 +102,21 @@ class TimelineTable:
     def for_case(self, case_id: str, as_at: str | None = None) -> list[dict[str, Any]]:
         """The case's entries in order: by when it happened, then when recorded, source, position.
         With `as_at`, only entries recorded by then (what was known at that moment)."""
-        return [e for (value,) in self._case_columns("envelope", case_id, as_at) if (e := entry_dict(bytes(value)))]
+        return [e for value, entry in self._case_columns("envelope, entry", case_id, as_at)
+                if (e := entry_dict(bytes(value), bytes(entry)))]
 
     def messages_for_case(self, case_id: str, as_at: str | None = None) -> list[bytes]:
         """The same entries, in the same order, as serialised `reporting.v1.TimelineEntry`s."""
-        return [m for (value,) in self._case_columns("envelope", case_id, as_at) if (m := entry_bytes(bytes(value)))]
+        return [m for entry, value in self._case_columns(f"entry, {ENVELOPE_IF_NO_ENTRY}", case_id, as_at)
+                if (m := entry_bytes(value, entry))]
 
     def keyed_messages_for_case(self, case_id: str, known: Collection[str] = ()) -> list[tuple[str, str, bytes]]:
         """(event_id, event_type, message) of the case's entries, in timeline order, but for those
         `known` (a watch's entries already sent: not derived again at each commit)."""
         return [
             (str(i), str(t), m)
-            for i, t, value in self._case_columns("event_id, event_type, envelope", case_id, None)
-            if i not in known and (m := entry_bytes(bytes(value)))
+            for i, t, entry, value in self._case_columns(f"event_id, event_type, entry, {ENVELOPE_IF_NO_ENTRY}", case_id, None)
+            if i not in known and (m := entry_bytes(value, entry))
         ]
 
     def _case_columns(self, columns: str, case_id: str, as_at: str | None) -> list[tuple[Any, ...]]:
@@ -129,11 +136,11 @@ class TimelineTable:
     def until(self, occurred_before: str) -> list[dict[str, Any]]:
         """Every entry that happened before an instant (for the partnership dataset)."""
         rows = self._sql.query(
-            f"SELECT envelope FROM {self._entries} "
+            f"SELECT envelope, entry FROM {self._entries} "
             "WHERE occurred_at < ? ORDER BY occurred_at, recorded_at, service, notification_id",
             [ns_of_iso(occurred_before)],
         )
-        return [e for (value,) in rows if (e := entry_dict(bytes(value)))]
+        return [e for value, entry in rows if (e := entry_dict(bytes(value), bytes(entry)))]
 
     def count(self) -> int:
         """Rows in the table (for operations: counts, never content)."""
@@ -255,7 +262,7 @@ class TimelineTable:
         return _row(
             event_id=event_id, case_id=case_id, service=service, notification_id=int(notification_id),
             event_type=event_type, actor=entry.actor, occurred_at=entry.occurred_at, recorded_at=entry.recorded_at,
-            payload_type=payload_type, payload=bytes(payload),
+            payload_type=payload_type, payload=bytes(payload), entry=bytes(message),
         )
 
     @staticmethod
@@ -265,17 +272,18 @@ class TimelineTable:
         return _row(
             event_id=e["event_id"], case_id=e["case_id"], service=e["service"], notification_id=int(e["notification_id"]),
             event_type=e["event_type"], actor=envelope_pb2.Actor(**e["actor"]), occurred_at=instant_of(e["occurred_at"]),
-            recorded_at=instant_of(e["recorded_at"]), payload_type=payload_type, payload=payload,
+            recorded_at=instant_of(e["recorded_at"]), payload_type=payload_type, payload=payload, entry=b"",
         )
 
 
 def _row(*, event_id: str, case_id: str, service: str, notification_id: int, event_type: str, actor: Any,
-         occurred_at: Any, recorded_at: Any, payload_type: str, payload: bytes) -> Row:
+         occurred_at: Any, recorded_at: Any, payload_type: str, payload: bytes, entry: bytes) -> Row:
     envelope = stored_envelope(
         event_id=event_id, case_id=case_id, service=service, notification_id=notification_id, event_type=event_type,
         actor=actor, occurred_at=occurred_at, recorded_at=recorded_at, payload_type=payload_type, payload=payload,
     )
-    return Row(event_id, case_id, ns_of(occurred_at), ns_of(recorded_at), service, notification_id, event_type, envelope)
+    return Row(event_id, case_id, ns_of(occurred_at), ns_of(recorded_at), service, notification_id, event_type, envelope,
+               entry)
 
 
 def stage_rows(sql: Sql, staging: str, rows: Sequence[Row]) -> None:
