@@ -98,16 +98,20 @@ def row_from_message(value: bytes) -> Row | None:
                service, notification_id, event_type, value, b"")
 
 
-def entry_of(value: bytes) -> tuple[TimelineEntry, IncomingEvent] | None:
-    """The timeline entry of a stored envelope, derived as it is read, or None for an event no
-    timeline shows (its payload unreadable by this build)."""
+def _shown(value: bytes) -> IncomingEvent | None:
+    """A stored envelope parsed, or None for an event no timeline shows (its payload unreadable
+    by this build)."""
     try:
         event = parse_envelope(value)
     except UnreadableMessage:
         return None
-    if not on_timeline(event):
-        return None
-    return _entry(event), event
+    return event if on_timeline(event) else None
+
+
+def entry_of(value: bytes) -> tuple[TimelineEntry, IncomingEvent] | None:
+    """The timeline entry of a stored envelope, derived as it is read, or None (see `_shown`)."""
+    event = _shown(value)
+    return (_entry(event), event) if event is not None else None
 
 
 def _entry(event: IncomingEvent) -> TimelineEntry:
@@ -140,19 +144,10 @@ def entry_bytes(envelope: bytes | None, entry: bytes = b"") -> bytes | None:
 def entry_dict(value: bytes, stored: bytes = b"") -> dict[str, Any] | None:
     """The entry as the plain dict exports and the dataset read, or None (see `entry_of`); the
     row's stored entry when it has one (its payload is still read from the envelope)."""
-    if stored:
-        try:
-            event = parse_envelope(value)
-        except UnreadableMessage:
-            return None
-        if not on_timeline(event):
-            return None
-        entry = TimelineEntry.FromString(stored)
-    else:
-        found = entry_of(value)
-        if found is None:
-            return None
-        entry, event = found
+    event = _shown(value)
+    if event is None:
+        return None
+    entry = TimelineEntry.FromString(stored) if stored else _entry(event)
     return {
         "event_id": entry.event_id,
         "case_id": event.case_id,
