@@ -42,7 +42,7 @@ from reporting.timelines.entries import (
 )
 from reporting.timelines.messages import instant_of
 
-TABLE = "timeline_entries_v4"  # v4: the envelope as published; entries derived when read (ADR 0042)
+TABLE = "timeline_entries_v4"  # v4: the envelope as published, and the entry when written live (ADR 0042)
 PREVIOUS = "timeline_entries_v3"  # the entry and the payload (ADR 0025)
 OLDER = "timeline_entries_v2"  # the dict view as JSON (ADR 0024)
 POSITION = "timeline_entries_v3"  # how far the TimelineEntry.Recorded events have been copied (kept by name)
