@@ -182,23 +182,29 @@ def two_events(feed: Feed) -> list:
     ]
 
 
+def an_earlier_table(path: Path, name: str, columns: str, rows: list[tuple]) -> None:
+    """A table as an earlier version left it in reporting's store."""
+    db = sqlite3.connect(path / "reporting" / "events.sqlite")
+    with db:
+        db.execute(f"CREATE TABLE {name} ({columns})")
+        db.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    db.close()
+
+
 def test_rows_of_the_v2_table_are_copied_once_with_their_details(tmp_path: Path) -> None:
     """ADR 0025: `timeline_entries_v2` kept the dict view as JSON; opening the store copies each
     row into the new table, its payload recovered from the details, and the timeline reads the same."""
     settings = PlatformSettings(casework_data_dir=tmp_path)
     events = two_events(Feed(ReportingApplication(settings)))
     expected = [dict_view(e) for e in events]
-    db = sqlite3.connect(tmp_path / "reporting" / "events.sqlite")
-    with db:
-        db.execute(f"CREATE TABLE {OLDER} (event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, occurred_at TEXT NOT NULL, "
-                   "recorded_at TEXT NOT NULL, service TEXT NOT NULL, notification_id BIGINT NOT NULL, "
-                   "event_type TEXT NOT NULL, entry TEXT NOT NULL, message BLOB NOT NULL)")
-        db.executemany(f"INSERT INTO {OLDER} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-            (e["event_id"], e["case_id"], e["occurred_at"], e["recorded_at"], e["service"], e["notification_id"],
-             e["event_type"], json.dumps(e, sort_keys=True), entry_bytes(timeline_row(event).envelope))
-            for e, event in zip(expected, events, strict=True)
-        ])
-    db.close()
+    an_earlier_table(tmp_path, OLDER, (
+        "event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, "
+        "service TEXT NOT NULL, notification_id BIGINT NOT NULL, event_type TEXT NOT NULL, entry TEXT NOT NULL, "
+        "message BLOB NOT NULL"), [
+        (e["event_id"], e["case_id"], e["occurred_at"], e["recorded_at"], e["service"], e["notification_id"],
+         e["event_type"], json.dumps(e, sort_keys=True), entry_bytes(timeline_row(event).envelope))
+        for e, event in zip(expected, events, strict=True)
+    ])
     reopened = ReportingApplication(settings)
     assert reopened.timeline(stable_id("test", "case-1")) == expected
     assert expected[0]["details"]["children_ages"] == [4, 9]
@@ -212,18 +218,15 @@ def test_rows_of_the_v3_table_are_copied_once_and_read_as_they_were(tmp_path: Pa
     settings = PlatformSettings(casework_data_dir=tmp_path)
     events = two_events(Feed(ReportingApplication(settings)))
     expected = [dict_view(e) for e in events]
-    db = sqlite3.connect(tmp_path / "reporting" / "events.sqlite")
-    with db:
-        db.execute(f"CREATE TABLE {PREVIOUS} (event_id TEXT NOT NULL, case_id TEXT NOT NULL, occurred_at TEXT NOT NULL, "
-                   "recorded_at TEXT NOT NULL, service TEXT NOT NULL, notification_id BIGINT NOT NULL, "
-                   "event_type TEXT NOT NULL, message BLOB NOT NULL, payload_type TEXT NOT NULL, payload BLOB NOT NULL)")
-        db.executemany(f"INSERT INTO {PREVIOUS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-            (e["event_id"], e["case_id"], e["occurred_at"], e["recorded_at"], e["service"], e["notification_id"],
-             e["event_type"], entry_bytes(timeline_row(event).envelope), event.payload.DESCRIPTOR.full_name,
-             event.payload.SerializeToString())
-            for e, event in zip(expected, events, strict=True)
-        ])
-    db.close()
+    an_earlier_table(tmp_path, PREVIOUS, (
+        "event_id TEXT NOT NULL, case_id TEXT NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, "
+        "service TEXT NOT NULL, notification_id BIGINT NOT NULL, event_type TEXT NOT NULL, message BLOB NOT NULL, "
+        "payload_type TEXT NOT NULL, payload BLOB NOT NULL"), [
+        (e["event_id"], e["case_id"], e["occurred_at"], e["recorded_at"], e["service"], e["notification_id"],
+         e["event_type"], entry_bytes(timeline_row(event).envelope), event.payload.DESCRIPTOR.full_name,
+         event.payload.SerializeToString())
+        for e, event in zip(expected, events, strict=True)
+    ])
     reopened = ReportingApplication(settings)
     case = stable_id("test", "case-1")
     assert reopened.timeline(case) == expected

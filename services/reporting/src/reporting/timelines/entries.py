@@ -108,12 +108,6 @@ def _shown(value: bytes) -> IncomingEvent | None:
     return event if on_timeline(event) else None
 
 
-def entry_of(value: bytes) -> tuple[TimelineEntry, IncomingEvent] | None:
-    """The timeline entry of a stored envelope, derived as it is read, or None (see `_shown`)."""
-    event = _shown(value)
-    return (_entry(event), event) if event is not None else None
-
-
 def _entry(event: IncomingEvent) -> TimelineEntry:
     envelope, payload = event.envelope, event.payload
     event_type = envelope.event_type
@@ -137,12 +131,12 @@ def entry_bytes(envelope: bytes | None, entry: bytes = b"") -> bytes | None:
         return bytes(entry)
     if not envelope:
         return None
-    found = entry_of(bytes(envelope))
-    return found[0].SerializeToString(deterministic=True) if found is not None else None
+    event = _shown(bytes(envelope))
+    return _entry(event).SerializeToString(deterministic=True) if event is not None else None
 
 
 def entry_dict(value: bytes, stored: bytes = b"") -> dict[str, Any] | None:
-    """The entry as the plain dict exports and the dataset read, or None (see `entry_of`); the
+    """The entry as the plain dict exports and the dataset read, or None (see `_shown`); the
     row's stored entry when it has one (its payload is still read from the envelope)."""
     event = _shown(value)
     if event is None:
