@@ -14,6 +14,7 @@ PACKAGES=(
   "poppler-utils|chromium"
   "prometheus|prometheus"
   "iptables|netfilter"  # to cut one PostgreSQL connection (libs/platform/tests/test_dead_peer.py)
+  "e2fsprogs|chattr"  # chattr: a store unwritable for root too (libs/platform/tests/test_sqlite_health.py)
   "postgresql|postgres"  # binaries for a throwaway cluster when no server answers (caseplatform.devstack.postgres)
 )
 

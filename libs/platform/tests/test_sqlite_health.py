@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from caseplatform.settings import PlatformSettings
+from caseplatform.testing import needs
 
 from .fakes import Counter, CounterApp
 
@@ -25,8 +26,10 @@ def unwritable(folder: Path) -> Iterator[None]:
     """The store's files and folder unwritable, for root too (immutable flag)."""
     targets = [*map(str, folder.glob("events.sqlite*")), str(folder)]
     if os.geteuid() == 0:
-        if not shutil.which("chattr"):
-            pytest.skip("running as root without chattr: cannot make the store unwritable")
+        needs(
+            shutil.which("chattr"),
+            "running as root without chattr (Debian package 'e2fsprogs'): store not made unwritable",
+        )
         subprocess.run(["chattr", "+i", *targets], check=True)
         try:
             yield
@@ -43,6 +46,7 @@ def unwritable(folder: Path) -> Iterator[None]:
                 os.chmod(t, mode)
 
 
+@pytest.mark.chattr
 def test_connections_opened_while_the_store_was_read_only_do_not_outlive_it(tmp_path: Path) -> None:
     app = CounterApp("source", PlatformSettings(casework_data_dir=tmp_path))
     app.save(Counter(case_id="case-before", meta=META))
