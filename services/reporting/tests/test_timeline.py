@@ -3,6 +3,7 @@ which deadlines each started, met or breached, as at any instant, corrections sh
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -26,6 +27,7 @@ from casework.risk.v1 import risk_pb2
 from reporting.application import ReportingApplication
 from reporting.domain.timeline_entry import TimelineEntry
 from reporting.timelines.entries import entry_bytes, entry_dict, timeline_row
+from reporting.timelines.fill import EntryFill
 from reporting.timelines.table import OLDER, PREVIOUS
 
 from .helpers import Feed
@@ -210,6 +212,10 @@ def test_rows_of_the_v2_table_are_copied_once_with_their_details(tmp_path: Path)
     assert expected[0]["details"]["children_ages"] == [4, 9]
     assert reopened.timelines.copy_previous_rows() == 0  # once only
     assert reopened.timelines.count() == 2
+    # v2 rows come without entries: marked for the background pass, which stores them (ADR 0042).
+    assert reopened.timelines.rows_to_fill() == 2 and reopened.timelines.unfilled_mark()
+    assert asyncio.run(EntryFill(reopened.timelines, rest=0).fill()) == 2
+    assert reopened.timelines.rows_to_fill() == 0 and reopened.timeline(stable_id("test", "case-1")) == expected
 
 
 def test_rows_of_the_v3_table_are_copied_once_and_read_as_they_were(tmp_path: Path) -> None:
@@ -235,6 +241,7 @@ def test_rows_of_the_v3_table_are_copied_once_and_read_as_they_were(tmp_path: Pa
     ]
     assert reopened.timelines.copy_previous_rows() == 0  # once only
     assert reopened.timelines.count() == 2
+    assert reopened.timelines.rows_to_fill() == 0 and not reopened.timelines.unfilled_mark()  # v3 kept its entries
 
 
 @pytest.mark.parametrize("instant", [

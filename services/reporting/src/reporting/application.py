@@ -20,6 +20,7 @@ from reporting.domain.sla import SlaCase
 from reporting.exports.redaction import redact
 from reporting.sla_breaches import BreachTable
 from reporting.sla_projection import SlaProjection
+from reporting.timelines.fill import EntryFill
 from reporting.timelines.messages import entry_message
 from reporting.timelines.recording import record_on_timeline
 from reporting.timelines.table import TimelineTable
@@ -35,6 +36,7 @@ class ReportingApplication(ServiceApplication):
         self.timelines = TimelineTable(self)
         self.access_logs = AccessLogTable(self)  # GetAccessLog (ADR 0021, ADR 0033)
         self.timeline_watch = TimelineWatch(self, self.timelines)  # WatchCaseTimeline (ADR 0028)
+        self.timeline_fill = EntryFill(self.timelines)  # entries of rebuilt rows, in the background (ADR 0042)
         self.sla_breaches = BreachTable(self)  # ListSlaBreaches (ADR 0035)
         self.sla = SlaProjection(self, self.sla_breaches)  # SLA clocks (ADR 0016)
 

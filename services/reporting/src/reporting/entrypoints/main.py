@@ -16,8 +16,8 @@ def build(settings: PlatformSettings) -> ServiceParts:
     app = ReportingApplication(settings)
     translate = partial(to_contract, area_of=app.sla.area_of)
     watch = SlaWatch(app.sla, app.recorder, mapper=app.mapper)  # records breaches as due instants pass (ADR 0016)
-    parts = ServiceParts.of(app, translate, grpc_api, policy=app.policy, background={"sla-watch": watch.run},
-                            publishes=publishes)
+    background = {"sla-watch": watch.run, "timeline-fill": app.timeline_fill.run}
+    parts = ServiceParts.of(app, translate, grpc_api, policy=app.policy, background=background, publishes=publishes)
     parts.reads_audit = True  # the access logs (ADR 0021)
     return parts
 

@@ -107,6 +107,7 @@ class TimelineRpcs:
                 written = rebuild.result()
             except BrokerUnavailable as exc:
                 raise Unavailable(f"timelines not rebuilt: {exc}") from exc
+            self._app.timeline_fill.wake()  # the rebuilt rows' entries, stored in the background (ADR 0042)
             yield reporting_pb2.RebuildProgress(done=done, total=total, entries=written)
         finally:
             rebuild.cancel()

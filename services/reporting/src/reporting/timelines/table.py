@@ -29,7 +29,13 @@ from eventsourcing.utils import get_topic
 from caseplatform.store import ServiceApplication, Sql
 from casework.common.v1 import envelope_pb2
 from casework.reporting.v1.reporting_pb2 import TimelineEntry
-from reporting.backfill import copy_from_events, ensure_positions, save_position, saved_position
+from reporting.backfill import (
+    POSITIONS,
+    copy_from_events,
+    ensure_positions,
+    save_position,
+    saved_position,
+)
 from reporting.domain.timeline_entry import TimelineEntry as RecordedEntry
 from reporting.timelines.entries import (
     Row,
@@ -47,6 +53,9 @@ PREVIOUS = "timeline_entries_v3"  # the entry and the payload (ADR 0025)
 OLDER = "timeline_entries_v2"  # the dict view as JSON (ADR 0024)
 POSITION = "timeline_entries_v3"  # how far the TimelineEntry.Recorded events have been copied (kept by name)
 SECTION = 500
+# Set (a count that grows) whenever rows without entries join the table — a rebuild's swap, an
+# earlier table's rows copied in — and cleared by the pass that fills their entries in (`fill.py`).
+UNFILLED = f"{TABLE}:unfilled"
 # A row's envelope is read only where it has no entry to answer with (a rebuilt row).
 ENVELOPE_IF_NO_ENTRY = "CASE WHEN length(entry) = 0 THEN envelope END"
 # PostgreSQL: each transaction writing a case's rows notifies this channel with the case id, so
@@ -142,6 +151,10 @@ class TimelineTable:
         )
         return [e for value, entry in rows if (e := entry_dict(bytes(value), bytes(entry)))]
 
+    def rows_to_fill(self) -> int:
+        """Rows without an entry, derived at each read until filled in (for operations: a count)."""
+        return int(self._sql.query(f"SELECT COUNT(*) FROM {self._entries} WHERE length(entry) = 0")[0][0])
+
     def count(self) -> int:
         """Rows in the table (for operations: counts, never content)."""
         return int(self._sql.query(f"SELECT COUNT(*) FROM {self._entries}")[0][0])
@@ -202,9 +215,59 @@ class TimelineTable:
             c.execute(f"ALTER TABLE {staged} RENAME TO {TABLE}")
             for statement in others:
                 c.execute(statement.replace(f" ON {staged} ", f" ON {live} "))
+            self._mark_unfilled(c)  # the staged rows have no entries yet (ADR 0042)
             c.execute(f"SELECT COUNT(*) AS n FROM {live}")
             row = c.fetchone()
             return int(row[0] if self._sql.is_sqlite else row["n"])
+
+    # -- entries filled in where a row has none (ADR 0042) ------------------------------------------
+
+    def unfilled_mark(self) -> int:
+        """Non-zero while rows without entries may be in the table (see `UNFILLED`)."""
+        return saved_position(self._sql, UNFILLED)
+
+    def mark_unfilled(self) -> None:
+        with self._sql.cursor(commit=True) as c:
+            self._mark_unfilled(c)
+
+    def _mark_unfilled(self, cursor: Any) -> None:
+        cursor.execute(
+            self._sql.dialect(
+                f"INSERT INTO {self._sql.table(POSITIONS)} (name, position) VALUES (?, 1) "
+                f"ON CONFLICT (name) DO UPDATE SET position = {self._sql.table(POSITIONS)}.position + 1"
+            ),
+            [UNFILLED],
+        )
+
+    def fill_section(self, after: str, size: int = SECTION) -> tuple[str, int, bool]:
+        """Derive and store the entries of up to `size` rows without one, after event id `after`
+        in event id order: (the last event id looked at, entries stored, whether rows remain).
+        A row whose event no timeline shows (its payload unreadable by this build) is left as it
+        is; so is a row that gained an entry meanwhile."""
+        section = self._sql.query(
+            f"SELECT event_id, envelope FROM {self._entries} WHERE event_id > ? AND length(entry) = 0 "
+            f"ORDER BY event_id LIMIT {int(size)}",
+            [after],
+        )
+        if not section:
+            return after, 0, False
+        entries = [(entry, str(event_id)) for event_id, value in section if (entry := entry_bytes(bytes(value)))]
+        if entries:
+            with self._sql.cursor(commit=True) as c:
+                c.executemany(
+                    self._sql.dialect(f"UPDATE {self._entries} SET entry = ? WHERE event_id = ? AND length(entry) = 0"),
+                    entries,
+                )
+        return str(section[-1][0]), len(entries), len(section) == size
+
+    def clear_unfilled(self, mark: int) -> bool:
+        """Clear the mark a fill began with, unless rows without entries joined since (a new mark)."""
+        with self._sql.cursor(commit=True) as c:
+            c.execute(
+                self._sql.dialect(f"UPDATE {self._sql.table(POSITIONS)} SET position = 0 WHERE name = ? AND position = ?"),
+                [UNFILLED, mark],
+            )
+        return self.unfilled_mark() == 0
 
     def drop_staging(self, staging: str) -> None:
         """A rebuild that did not finish leaves the live table as it was."""
@@ -238,6 +301,8 @@ class TimelineTable:
             rows = [to_row(*row) for row in section]
             with self._sql.cursor(commit=True) as c:
                 c.executemany(self._insert, rows)
+                if not all(row.entry for row in rows):  # v2 rows: entries to fill in
+                    self._mark_unfilled(c)
             copied += len(rows)
             after = section[-1][0]
         with self._sql.cursor(commit=True) as c:
@@ -248,9 +313,12 @@ class TimelineTable:
         """Copy `TimelineEntry.Recorded` events (stores written before ADR 0024) into the table,
         from the saved position on; returns entries copied. Nothing records them any more."""
         with self._lock:
-            return copy_from_events(
+            copied = copy_from_events(
                 self._app, self._sql, POSITION, self._topics, lambda e: self._row_from_previous(e.entry), self._insert
             )
+            if copied:
+                self.mark_unfilled()
+            return copied
 
     @staticmethod
     def _row_from_v3(
