@@ -232,6 +232,7 @@ async def raw_topic_read(bootstrap: str, services: list[str]) -> tuple[int, floa
 
 async def topic_rebuild(base: dict[str, list[Published]], work: Path, wanted: int) -> dict[str, Any]:
     from reporting.application import ReportingApplication
+    from reporting.timelines.fill import EntryFill
     from reporting.timelines.rebuild import rebuild_from_topics
 
     work.mkdir(parents=True, exist_ok=True)
@@ -244,6 +245,10 @@ async def topic_rebuild(base: dict[str, list[Published]], work: Path, wanted: in
             rows = await rebuild_from_topics(app.timelines, broker.bootstrap)
             elapsed = time.perf_counter() - t0
             in_table = app.timelines.count()
+            # What the service then does in the background (ADR 0042), here without its rests.
+            t0 = time.perf_counter()
+            filled = await EntryFill(app.timelines, rest=0).fill()
+            fill_s = time.perf_counter() - t0
         finally:
             app.close()
         # The rebuild's workers (if it started any) were this process's children, waited for;
@@ -251,6 +256,7 @@ async def topic_rebuild(base: dict[str, list[Published]], work: Path, wanted: in
         children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 or None
     return {"messages": put, "raw_read": raw_events, "raw_read_per_second": raw_events / raw_s,
             "rows": rows, "rows_in_table": in_table, "seconds": elapsed, "per_second": raw_events / elapsed,
+            "entries_filled": filled, "fill_seconds": fill_s, "fill_per_second": filled / fill_s if fill_s else 0.0,
             "peak_rss_children_mib": children}
 
 
