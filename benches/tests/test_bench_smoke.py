@@ -53,4 +53,5 @@ def test_the_rebuild_section_runs_on_its_own(tmp_path: Path) -> None:
     assert {f["section"] for f in report["figures"]} == {"0 machine", "4 rebuild", "5 memory"}
     rebuilt = report["details"]["rebuild"]["rebuild"]
     assert rebuilt["raw_read"] == rebuilt["messages"] and 0 < rebuilt["rows"] == rebuilt["rows_in_table"]
+    assert rebuilt["entries_filled"] == rebuilt["rows"]  # then every staged row's entry stored (ADR 0042)
     assert report["details"]["base_load_for_rebuild"]["incomplete"] == 0
