@@ -64,6 +64,8 @@ POSITION_SAVE_INTERVAL_S = 1.0
 # on the broker (a send waiting out its timeout, a reconnect): its lag gauge is then taken from the
 # store, so `RelayLagHigh` sees what piles up meanwhile and not the figure of the last section.
 STUCK_AFTER_S = 2.0
+PROBE_WAIT_MS = 300  # a read of what the broker holds: an answer is usually there in milliseconds
+CHECK_RETRY_MS = 3000  # the idle check, when no fetch answered at all: before calling the chain lost
 
 
 def message_headers(envelope: Any, trace_carrier: dict[str, str]) -> list[tuple[str, bytes]]:
@@ -370,7 +372,9 @@ class Relay:
         self._probe.assign(tps)
         self._probe.pause(*tps)
 
-    async def _probe_getmany(self, tp: TopicPartition, offset: int | None, max_records: int) -> list[Any]:
+    async def _probe_getmany(
+        self, tp: TopicPartition, offset: int | None, max_records: int, timeout_ms: int = PROBE_WAIT_MS
+    ) -> list[Any]:
         """Records of `tp` from `offset` (None: where the last read ended), up to `max_records`,
         or [] after a short wait."""
         assert self._probe is not None
@@ -378,7 +382,7 @@ class Relay:
             self._probe.seek(tp, offset)
         self._probe.resume(tp)
         try:
-            batch = await self._probe.getmany(tp, timeout_ms=300, max_records=max_records)
+            batch = await self._probe.getmany(tp, timeout_ms=timeout_ms, max_records=max_records)
         finally:
             self._probe.pause(tp)
         return batch.get(tp, [])
@@ -402,13 +406,13 @@ class Relay:
                 return last
         return first
 
-    async def _read_at(self, tp: TopicPartition, offset: int) -> Any | None:
-        record = await self._read_from(tp, offset)
+    async def _read_at(self, tp: TopicPartition, offset: int, timeout_ms: int = PROBE_WAIT_MS) -> Any | None:
+        record = await self._read_from(tp, offset, timeout_ms)
         return record if record is not None and record.offset == offset else None
 
-    async def _read_from(self, tp: TopicPartition, offset: int) -> Any | None:
+    async def _read_from(self, tp: TopicPartition, offset: int, timeout_ms: int = PROBE_WAIT_MS) -> Any | None:
         """The first record at or after `offset` (compaction and aborted batches leave holes)."""
-        records = await self._probe_getmany(tp, offset, 1)
+        records = await self._probe_getmany(tp, offset, 1, timeout_ms)
         return records[0] if records else None
 
     async def _publish_forever(self) -> None:
@@ -568,6 +572,10 @@ class Relay:
         tp = TopicPartition(self.topic, partition)
         self._assign_probe([tp])
         record = await self._read_at(tp, offset)
+        if record is None:  # nothing in time may be a busy machine, not a broker that lost it:
+            # ask once more, waiting longer, before treating the chain as lost (a false alarm
+            # restarts the clients and takes the position back to the one last saved)
+            record = await self._read_at(tp, offset, timeout_ms=CHECK_RETRY_MS)
         if record is None or _header_int(record, "notification-id") != self._cursor.heads.get(partition):
             raise BrokerLost(f"partition {partition} no longer holds offset {offset}")
 
