@@ -53,7 +53,9 @@ class ReportingApplication(ServiceApplication):
 
     def read_model_rows(self) -> dict[str, int]:
         return {"timeline_entries": self.timelines.count(), "access_log_entries": self.access_logs.count(),
-                "sla_breaches": self.sla_breaches.count()}
+                "sla_breaches": self.sla_breaches.count(),
+                # rows a rebuild staged whose entries the background pass has not stored yet (ADR 0042)
+                "timeline_entries_to_fill": self.timelines.rows_to_fill()}
 
     def rows_with(self, aggregates: Iterable[Any]) -> Rows:
         """A breached clock's row, in the transaction that records the breach (ADR 0035)."""
