@@ -190,14 +190,36 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
     log.info("%s serving gRPC on %s, metrics on %s", service, grpc_port, metrics_port)
     await stop.wait()
     log.info("%s stopping", service)
+    phases = _Phases(loop)
     await health_servicer.enter_graceful_shutdown()
     await _drain(stop, settings.casework_shutdown_delay_s, service)
+    phases.ended("not serving")
     await asyncio.gather(*(s.stop(grace=CALLS_GRACE_S) for s in servers))
+    phases.ended("calls")
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    phases.ended("relay and consumers")
     await _close_kafka_clients(broker, service)
+    phases.ended("Kafka clients")
     provider.shutdown()
+    # How long each step of a stop took: a replica Kubernetes had to kill shows which step it was in.
+    log.info("%s stopped: %s", service, phases)
+
+
+class _Phases:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._since = loop.time()
+        self._took: list[tuple[str, float]] = []
+
+    def ended(self, phase: str) -> None:
+        now = self._loop.time()
+        self._took.append((phase, now - self._since))
+        self._since = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{phase} {took:.1f}s" for phase, took in self._took)
 
 
 async def _close_kafka_clients(broker: KafkaBroker, service: str) -> None:
