@@ -203,7 +203,7 @@ async def _serve(service: str, build: Callable[[PlatformSettings], ServiceParts]
     await _close_kafka_clients(broker, service)
     phases.ended("Kafka clients")
     provider.shutdown()
-    # How long each step of a stop took: a replica Kubernetes had to kill shows which step it was in.
+    # How long each step of a stop took: a slow stop (near its grace period) shows which step it was.
     log.info("%s stopped: %s", service, phases)
 
 
