@@ -71,7 +71,11 @@ def _stores(stack: DevStack) -> Iterator[ServiceApplication]:
         casework_postgres_dsn=env.get("CASEWORK_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/casework"),
     )
     for service in topology.SERVICES:
-        yield ServiceApplication(service, settings)
+        app = ServiceApplication(service, settings)
+        try:
+            yield app
+        finally:  # on PostgreSQL each holds a pool of connections until closed
+            app.close()
 
 
 def _no_rows_to_fill(client: Client) -> None:
