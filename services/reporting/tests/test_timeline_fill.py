@@ -18,10 +18,11 @@ from caseplatform.store import Sql
 from caseplatform.testing import running_broker
 from casework.intake.v1 import events_pb2 as intake_events
 from reporting.application import ReportingApplication
+from reporting.timelines import table as timeline_table
 from reporting.timelines.entries import Row, ns_of
 from reporting.timelines.fill import EntryFill
 from reporting.timelines.rebuild import rebuild_from_topics
-from reporting.timelines.table import TABLE
+from reporting.timelines.table import COLUMNS, TABLE, FillPosition
 
 from .test_timeline import CASE, RECEIVED, a_case
 from .test_timeline_rebuild import PublishingFeed, many_cases, put_batched, store  # noqa: F401 - fixture
@@ -71,6 +72,39 @@ async def test_a_rebuilt_tables_entries_are_filled_in_once_as_live_ones_are(
     app.close()
 
 
+async def test_rows_moved_while_a_section_is_derived_get_their_own_entries(
+    store: PlatformSettings, monkeypatch: pytest.MonkeyPatch  # noqa: F811 - the fixture
+) -> None:
+    """A swap may land between a section's read and its write: the same events, stored at other
+    places. Each is still written with its own entry (on SQLite the pass goes by rowid)."""
+    app = ReportingApplication(store)
+    feed = PublishingFeed(app)
+    many_cases(feed, 8)
+    live = entries_by_event(app)
+    sql = Sql(app)
+    table = sql.table(TABLE)
+    sql.execute(f"UPDATE {table} SET entry = ?", [b""])
+    app.timelines.mark_unfilled()
+    derive, moved = timeline_table.entry_bytes, []
+
+    def derive_while_a_swap_lands(*args: Any) -> Any:
+        if not moved:  # as a swap would: the same rows, stored afresh in another order, the table marked
+            rows = sql.query(f"SELECT {', '.join(COLUMNS)} FROM {table} ORDER BY event_id DESC")
+            sql.execute(f"DELETE FROM {table}")
+            app.timelines.stage(TABLE, [Row(*(bytes(v) if isinstance(v, memoryview) else v for v in r)) for r in rows])
+            app.timelines.mark_unfilled()
+            moved.append(len(rows))
+        return derive(*args)
+
+    monkeypatch.setattr(timeline_table, "entry_bytes", derive_while_a_swap_lands)
+    fill = EntryFill(app.timelines, rest=0)
+    await fill.fill()
+    assert moved == [len(live)] and fill.woken  # marked meanwhile: the loop runs it again
+    await fill.fill()
+    assert entries_by_event(app) == live and not app.timelines.unfilled_mark()
+    app.close()
+
+
 def unreadable_row(event_id: str, case_id: str) -> Row:
     """A row whose payload this build cannot read (not a timeline entry: no entry to store)."""
     from casework.common.v1 import envelope_pb2
@@ -100,7 +134,7 @@ async def test_rows_it_cannot_fill_are_left_and_a_swap_meanwhile_runs_it_again(
     fill, sections = EntryFill(app.timelines, rest=0), []
     real_section = app.timelines.fill_section
 
-    def section_with_a_swap(after: str) -> Any:
+    def section_with_a_swap(after: FillPosition) -> Any:
         if not sections:  # a rebuild swaps rows in while the pass is under way
             app.timelines.mark_unfilled()
         sections.append(after)

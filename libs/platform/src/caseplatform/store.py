@@ -290,7 +290,17 @@ class Sql:
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.cursor(commit=False) as c:
             c.execute(self.dialect(statement), params)
-            return [tuple(row) if self.is_sqlite else tuple(row.values()) for row in c.fetchall()]
+            rows = c.fetchall()
+            # PostgreSQL's rows come as dicts (the library's row factory): two columns of one name
+            # would silently become one there. Said at once, on both stores, so code tried on
+            # SQLite does not fail on PostgreSQL.
+            described = c.sqlite_cursor.description if self.is_sqlite else c.description  # the library wraps SQLite's
+            names = [column[0] for column in described or ()]
+            if len(set(names)) != len(names):
+                raise ValueError(f"columns need distinct names (use AS): {names}")
+            if self.is_sqlite:
+                return [tuple(row) for row in rows]
+            return [tuple(row.values()) for row in rows]
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         with self.cursor(commit=True) as c:

@@ -5,12 +5,12 @@ a read derives such a row's entry each time (~25 µs an entry; a 1,000-entry cas
 ~3 ms stored). This pass derives and stores them once, in the background: when the service
 starts (a rebuild or a copy before a restart) and after each rebuild this process swaps in.
 
-It works in sections of `table.SECTION` rows in event id order, each in its own short
-transaction, and rests as long as each section took, so it never takes more than about half a
-core from live work. Only rows still without an entry are written, with the entry the read
-would have derived, so a live write, a read or a second replica doing the same meanwhile changes
-nothing. The table's mark (`table.UNFILLED`) is cleared at the end unless a rebuild swapped
-rows in meanwhile, in which case the pass runs again."""
+It works in sections of `table.SECTION` rows (in storage order on SQLite, in event id order on
+PostgreSQL), each in its own short transaction, and rests as long as each section took, so it
+never takes more than about half a core from live work. Only rows still without an entry are
+written, with the entry the read would have derived, so a live write, a read or a second replica
+doing the same meanwhile changes nothing. The table's mark (`table.UNFILLED`) is cleared at the
+end unless a rebuild swapped rows in meanwhile, in which case the pass runs again."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class EntryFill:
         if not mark:
             return 0
         began = time.monotonic()
-        after, filled, more = "", 0, True
+        after, filled, more = None, 0, True
         while more:
             section_began = time.monotonic()
             after, stored, more = await asyncio.to_thread(self._table.fill_section, after)
