@@ -99,14 +99,19 @@ class TimelineTable:
             f"entry {blob} NOT NULL)"
         )
 
-    @staticmethod
-    def _indexes(table: str, if_not_exists: bool = False) -> list[str]:
+    def _indexes(self, table: str, if_not_exists: bool = False) -> list[str]:
         exists = "IF NOT EXISTS " if if_not_exists else ""
-        return [
+        indexes = [
             f"CREATE UNIQUE INDEX {exists}{TABLE}_by_event ON {table} (event_id)",
             f"CREATE INDEX {exists}{TABLE}_by_case ON {table} (case_id, occurred_at)",
             f"CREATE INDEX {exists}{TABLE}_by_time ON {table} (occurred_at)",
         ]
+        if not self._sql.is_sqlite:
+            # The rows the background pass has still to fill, in its order (`fill_section`). Without
+            # it PostgreSQL's planner, taking `length(entry) = 0` for rare, read the whole table at
+            # each section: a million rows, quadratic. Live rows have entries and never join it.
+            indexes.append(f"CREATE INDEX {exists}{TABLE}_to_fill ON {table} (event_id) WHERE length(entry) = 0")
+        return indexes
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -255,12 +260,8 @@ class TimelineTable:
         A row's rowid is checked with its event id, so a rowid reused meanwhile is never written.
         PostgreSQL goes in event id order: a row's physical place changes with each update."""
         sqlite = self._sql.is_sqlite
-        key, start = ("rowid", 0) if sqlite else ("event_id", "")
-        section = self._sql.query(
-            f"SELECT {key} AS position, event_id, envelope FROM {self._entries} WHERE {key} > ? AND length(entry) = 0 "
-            f"ORDER BY {key} LIMIT {int(size)}",
-            [start if after is None else after],
-        )
+        statement, start = self.section_query(size)
+        section = self._sql.query(statement, [start if after is None else after])
         if not section:
             return after, 0, False
         found = [(entry, position, str(event_id)) for position, event_id, value in section
@@ -273,6 +274,14 @@ class TimelineTable:
                 )
         last = section[-1][0]
         return (int(last) if sqlite else str(last)), len(found), len(section) == size
+
+    def section_query(self, size: int = SECTION) -> tuple[str, int | str]:
+        """The pass's read of a section (its order: see `fill_section`), and where it starts."""
+        key, start = ("rowid", 0) if self._sql.is_sqlite else ("event_id", "")
+        return (
+            f"SELECT {key} AS position, event_id, envelope FROM {self._entries} WHERE {key} > ? AND length(entry) = 0 "
+            f"ORDER BY {key} LIMIT {int(size)}"
+        ), start
 
     def clear_unfilled(self, mark: int) -> bool:
         """Clear the mark a fill began with, unless rows without entries joined since (a new mark)."""
