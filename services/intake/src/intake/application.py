@@ -355,10 +355,12 @@ class IntakeApplication(ServiceApplication):
         return self.get_case(parse_uuid(case_id, "case_id")).overdue(process_clock().now())
 
     def list_cases(
-        self, owner_cho: str = "", status: str = "", overdue_only: bool = False, risk_grade: str = ""
+        self, owner_cho: str = "", status: str = "", overdue_only: bool = False, risk_grade: str = "",
+        after: str | None = None, limit: int | None = None,
     ) -> list[CaseRow]:
-        """From the case list's rows (ADR 0029): one indexed query, whatever the store's size."""
-        return self.case_list.query(owner_cho, status, overdue_only, risk_grade, process_clock().now())
+        """From the case list's rows (ADR 0029): one indexed query, whatever the store's size; in
+        case id order, after `after` and at most `limit` when given (a page)."""
+        return self.case_list.query(owner_cho, status, overdue_only, risk_grade, process_clock().now(), after, limit)
 
     def rows_with(self, aggregates: Iterable[Any]) -> Rows:
         return self.case_list.rows_for(aggregates)

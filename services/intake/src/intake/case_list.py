@@ -86,20 +86,34 @@ class CaseList:
 
     # -- reading --------------------------------------------------------------------------------
 
-    def query(self, owner_cho: str, status: str, overdue_only: bool, risk_grade: str, now: datetime) -> list[CaseRow]:
+    def query(self, owner_cho: str, status: str, overdue_only: bool, risk_grade: str, now: datetime,
+              after: str | None = None, limit: int | None = None) -> list[CaseRow]:
+        """The matching rows in case id order: after `after` if given, at most `limit` if given.
+        "Overdue" depends on `now`, so it is applied here, reading on until `limit` rows match."""
         where, params = [], []
         for column, value in (("owner_cho", owner_cho), ("status", status), ("risk_grade", risk_grade)):
             if value:
                 where.append(f"{column} = ?")
                 params.append(value)
+        found: list[CaseRow] = []
+        while True:
+            rows = self._rows(where, params, after, limit)
+            found += [row for row in rows if row.overdue(now)] if overdue_only else rows
+            if limit is None or len(rows) < limit or len(found) >= limit:
+                return found[:limit]
+            after = rows[-1].case_id
+
+    def _rows(self, where: list[str], params: list[Any], after: str | None, limit: int | None) -> list[CaseRow]:
+        if after is not None:
+            where, params = [*where, "case_id > ?"], [*params, after]
         rows = self._sql.query(
             f"SELECT {', '.join(COLUMNS)} FROM {self._table}"
-            + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY case_id",
+            + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY case_id"
+            + (f" LIMIT {int(limit)}" if limit is not None else ""),
             params,
         )
-        found = [
+        return [
             CaseRow(str(c), str(o), str(s), str(g), datetime.fromisoformat(r), bool(late),
                     datetime.fromisoformat(due) if due else None)
             for c, o, s, g, r, late, due in rows
         ]
-        return [row for row in found if row.overdue(now)] if overdue_only else found

@@ -14,12 +14,17 @@ from caseplatform.envelope import to_timestamp
 from caseplatform.errors import InvalidArgument, PermissionDenied
 from caseplatform.identity import require_actor
 from caseplatform.ids import parse_uuid
+from caseplatform.paging import next_page_token, page_asked, too_many_for_one_answer
 from caseplatform.validation import parse_command, proto_to_dict
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from intake import commands
 from intake.application import IntakeApplication
 from intake.domain.case import Case
 from intake.sealing import Sealer
+
+# Without page_size every matching case comes in one answer, up to this many (~1 MB: gRPC clients
+# refuse answers over 4 MB by default); beyond it the caller is told to page (`caseplatform.paging`).
+UNPAGED_MAX = 10_000
 
 
 class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
@@ -53,7 +58,20 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         owner = access.own_patch_only() or request.owner_cho  # a CHO lists their own cases only
         if owner != (request.owner_cho or owner):
             raise PermissionDenied("a CHO lists the cases on their own patch only")
-        cases = await asyncio.to_thread(self._app.list_cases, owner, status, request.overdue_only, grade)
+        listing = intake_pb2.ListCasesRequest(owner_cho=owner, status=status, overdue_only=request.overdue_only,
+                                              risk_grade=grade)  # what a page token is tied to
+        page = page_asked(request.page_size, request.page_token, listing, key_parts=1)
+        wanted = (owner, status, request.overdue_only, grade)
+        if page.size is None:
+            # One more than the limit: enough to tell that there are more than one answer carries.
+            cases = await asyncio.to_thread(self._app.list_cases, *wanted, limit=UNPAGED_MAX + 1)
+            if len(cases) > UNPAGED_MAX:
+                raise too_many_for_one_answer("cases", UNPAGED_MAX)
+            more = False
+        else:
+            after = page.after[0] if page.after else None
+            cases = await asyncio.to_thread(self._app.list_cases, *wanted, after=after, limit=page.size + 1)
+            more, cases = len(cases) > page.size, cases[:page.size]
         now = process_clock().now()
         return intake_pb2.ListCasesResponse(
             cases=[
@@ -63,7 +81,8 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                     risk_grade=c.risk_grade,
                 )
                 for c in cases
-            ]
+            ],
+            next_page_token=next_page_token([cases[-1].case_id], listing) if more else "",
         )
 
     async def RecordSafeContact(self, request, context):

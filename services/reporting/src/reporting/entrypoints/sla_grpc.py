@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import json
 from uuid import UUID
 
 from caseplatform.clock import process_clock
 from caseplatform.envelope import from_timestamp, to_timestamp
 from caseplatform.errors import InvalidArgument
 from caseplatform.ids import parse_uuid
+from caseplatform.paging import next_page_token, page_asked, too_many_for_one_answer
 from casework.reporting.v1 import reporting_pb2
 from reporting.domain.sla import BREACHED, MET, OPEN, WITHDRAWN, SlaClock
 from reporting.sla_projection import BreachFilter, SlaProjection
 
-MAX_PAGE = 1000  # a larger page_size is taken as this
 # Without page_size every match comes in one answer, up to this many (~2.5 MB; gRPC clients
 # refuse answers over 4 MB by default). Beyond it the caller is told to page, by field, before
-# the server has loaded them all.
+# the server has loaded them all (`caseplatform.paging`).
 UNPAGED_MAX = 10_000
 
 STATES = {
@@ -37,24 +34,18 @@ class SlaRpcs:
 
     async def ListSlaBreaches(self, request, context):
         wanted = _breach_filter(request.filter)
-        if request.page_size < 0:
-            raise InvalidArgument.one("page_size", "must not be negative")
-        after = _page_after(request.page_token, request.filter)
-        if not request.page_size:
-            if after is not None:
-                raise InvalidArgument.one("page_size", "is needed with a page_token")
+        page = page_asked(request.page_size, request.page_token, request.filter, key_parts=2)
+        if page.size is None:
             # One page one larger than the limit: enough to tell that there are more.
             found, _ = await asyncio.to_thread(self._sla.breach_page, wanted, UNPAGED_MAX + 1)
             if len(found) > UNPAGED_MAX:
-                raise InvalidArgument.one(
-                    "page_size", f"is needed: more than {UNPAGED_MAX:,} breaches match this filter "
-                    f"(ask for pages of at most {MAX_PAGE:,} and follow next_page_token)")
+                raise too_many_for_one_answer("breaches", UNPAGED_MAX)
             return reporting_pb2.ListSlaBreachesResponse(breaches=[clock_message(c, area) for c, area in found])
-        size = min(request.page_size, MAX_PAGE)
-        found, last = await asyncio.to_thread(self._sla.breach_page, wanted, size, after)
+        after = _breach_key(page.after) if page.after else None
+        found, last = await asyncio.to_thread(self._sla.breach_page, wanted, page.size, after)
         return reporting_pb2.ListSlaBreachesResponse(
             breaches=[clock_message(c, area) for c, area in found],
-            next_page_token=_page_token(last, request.filter) if last is not None else "",
+            next_page_token=next_page_token(last, request.filter) if last is not None else "",
         )
 
     async def GetSlaStatus(self, request, context):
@@ -67,26 +58,14 @@ class SlaRpcs:
         )
 
 
-def _filter_mark(f: reporting_pb2.SlaFilter) -> str:
-    return hashlib.sha256(f.SerializeToString(deterministic=True)).hexdigest()[:16]
-
-
-def _page_token(last: tuple[str, str], f: reporting_pb2.SlaFilter) -> str:
-    """Opaque to callers: where the page ended, and which filter it was for."""
-    return base64.urlsafe_b64encode(json.dumps([last[0], last[1], _filter_mark(f)]).encode()).decode()
-
-
-def _page_after(token: str, f: reporting_pb2.SlaFilter) -> tuple[str, str] | None:
-    if not token:
-        return None
+def _breach_key(after: tuple[str, ...]) -> tuple[str, str]:
+    """(breached at, clock id) where the previous page ended."""
+    at, clock = after
     try:
-        at, clock, mark = json.loads(base64.urlsafe_b64decode(token.encode()))
         UUID(clock)
-    except (ValueError, TypeError):
+    except ValueError:
         raise InvalidArgument.one("page_token", "is not a token this list gave") from None
-    if mark != _filter_mark(f):
-        raise InvalidArgument.one("page_token", "was given for a different filter")
-    return str(at), str(clock)
+    return at, clock
 
 
 def _breach_filter(f: reporting_pb2.SlaFilter) -> BreachFilter:
