@@ -109,7 +109,7 @@ class TimelineTable:
         if not self._sql.is_sqlite:
             # The rows the background pass has still to fill, in its order (`fill_section`). Without
             # it PostgreSQL's planner, taking `length(entry) = 0` for rare, read the whole table at
-            # each section: a million rows, quadratic. Live rows have entries and never join it.
+            # each section for some table sizes (performance.md). Live rows have entries: never in it.
             indexes.append(f"CREATE INDEX {exists}{TABLE}_to_fill ON {table} (event_id) WHERE length(entry) = 0")
         return indexes
 
