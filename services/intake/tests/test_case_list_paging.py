@@ -7,10 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import grpc
 import pytest
 
-from caseplatform.testing import field_violations as violations
+from caseplatform.testing import refused_as_invalid
 from casework.intake.v1 import intake_pb2
 from intake.entrypoints import grpc_api
 
@@ -74,10 +73,7 @@ async def test_a_bad_page_request_is_refused_by_field(stub: Any) -> None:  # noq
          "was given for a different filter"),
         (intake_pb2.ListCasesRequest(page_token=token), "page_size", "is needed with a page_token"),
     ):
-        with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await client.ListCases(bad, metadata=IDENTITY)
-        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert violations(refused.value) == {field: reason}
+        assert await refused_as_invalid(client.ListCases, bad, metadata=IDENTITY) == {field: reason}
 
 
 async def test_more_matches_than_one_answer_may_carry_are_refused_with_what_to_do(
@@ -88,9 +84,6 @@ async def test_more_matches_than_one_answer_may_carry_are_refused_with_what_to_d
     monkeypatch.setattr(grpc_api, "UNPAGED_MAX", 5)
     late = await client.ListCases(intake_pb2.ListCasesRequest(overdue_only=True), metadata=IDENTITY)
     assert [c.case_id for c in late.cases] == overdue  # what matches counts, not what the rows hold
-    with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await client.ListCases(intake_pb2.ListCasesRequest(), metadata=IDENTITY)
-    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert violations(refused.value) == {
+    assert await refused_as_invalid(client.ListCases, intake_pb2.ListCasesRequest(), metadata=IDENTITY) == {
         "page_size": "is needed: more than 5 cases match this filter (ask for pages of at most 1,000 "
                      "and follow next_page_token)"}

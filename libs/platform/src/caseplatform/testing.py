@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +28,16 @@ def field_violations(error: grpc.RpcError) -> dict[str, str]:
     bad = error_details_pb2.BadRequest()
     status_pb2.Status.FromString(raw).details[0].Unpack(bad)
     return {v.field: v.description for v in bad.field_violations}
+
+
+async def refused_as_invalid(call: Callable[..., Awaitable[Any]], request: Any, **kwargs: Any) -> dict[str, str]:
+    """field -> reason with which an RPC refused `request`, having checked it was INVALID_ARGUMENT."""
+    try:
+        await call(request, **kwargs)
+    except grpc.aio.AioRpcError as refused:
+        assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT, refused
+        return field_violations(refused)
+    raise AssertionError(f"{request!r} was accepted")
 
 
 @contextmanager
