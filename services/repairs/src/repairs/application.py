@@ -35,6 +35,7 @@ from repairs.domain.work_order import (
     ApproverRole,
     ContractorJobs,
     Priority,
+    Status,
     WorkOrder,
     deadline_kind,
     work_order_id_for,
@@ -43,6 +44,7 @@ from repairs.marac_actions import raise_for_marac_action
 from repairs.settings import RepairsSettings
 
 REQUEST_HASH_VERSION = "v1"
+FINISHED = (Status.COMPLETED.value, Status.CANCELLED.value)  # off a contractor's open jobs
 CONTRACTOR_ROLE = "contractor"
 
 
@@ -251,14 +253,30 @@ class RepairsApplication(ServiceApplication):
         case_file = self.case_file(case_id)
         return [self.repository.get(UUID(i)) for i in case_file.work_order_ids]
 
-    def my_jobs(self, actor: Actor) -> list[WorkOrder]:
+    def my_jobs(self, actor: Actor, open_only: bool = False) -> list[WorkOrder]:
+        """The jobs assigned to the calling contractor, in the order they were assigned."""
+        return self.my_jobs_page(actor, open_only)[0]
+
+    def my_jobs_page(
+        self, actor: Actor, open_only: bool = False, after: tuple[str, int] | None = None, limit: int | None = None
+    ) -> tuple[list[WorkOrder], tuple[str, int] | None]:
+        """Up to `limit` of `my_jobs`, from after `after` (the job a previous page ended with and
+        its place in the list then): (the jobs, where this page ended, or None on the last page).
+        Only the jobs a page needs are read, reading on past finished ones with `open_only`."""
         if not is_contractor(actor):
             raise PermissionDenied("ListMyJobs is for contractors (x-role contractor)")
         jobs = self._get(ContractorJobs, ContractorJobs.create_id(actor.agency))
-        if jobs is None:
-            return []
-        orders = [self.repository.get(UUID(i)) for i in jobs.work_order_ids]
-        return [o for o in orders if o.contractor == actor.agency]
+        ids = jobs.work_order_ids if jobs is not None else []
+        found: list[tuple[int, WorkOrder]] = []
+        for place in range(_resume_at(ids, after), len(ids)):
+            order = self.repository.get(UUID(ids[place]))
+            if order.contractor != actor.agency or (open_only and order.status in FINISHED):
+                continue
+            if limit is not None and len(found) == limit:  # one more than the page: there is a next
+                last_place, last = found[-1]
+                return [o for _, o in found], (str(last.id), last_place)
+            found.append((place, order))
+        return [o for _, o in found], None
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -284,3 +302,15 @@ def _may_approve_as(actor: Actor, approver: ApproverRole) -> bool:
 
 def _evidence_id(work_order_id: UUID, stage: str, sha256: str) -> UUID:
     return stable_id("repairs", "evidence", work_order_id, stage, sha256)
+
+
+def _resume_at(ids: list[str], after: tuple[str, int] | None) -> int:
+    """Where the page after `after` starts. A job reassigned away since shifted the list: the one
+    the page ended with is looked for by id; gone itself, the next one now sits at its place."""
+    if after is None:
+        return 0
+    last, place = after
+    try:
+        return ids.index(last) + 1
+    except ValueError:
+        return min(place, len(ids))

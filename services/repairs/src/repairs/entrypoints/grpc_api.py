@@ -8,13 +8,19 @@ from typing import Any, TypeVar
 
 from caseplatform.deadlines import deadline_message
 from caseplatform.envelope import to_timestamp
+from caseplatform.errors import InvalidArgument
 from caseplatform.identity import require_actor
 from caseplatform.ids import parse_uuid
+from caseplatform.paging import next_page_token, page_asked, too_many_for_one_answer
 from caseplatform.validation import proto_to_dict
 from casework.repairs.v1 import repairs_pb2, repairs_pb2_grpc
 from repairs import commands
 from repairs.application import RepairsApplication
 from repairs.domain.work_order import WorkOrder
+
+# Without page_size every job comes in one answer, up to this many (a job with its evidence and
+# progress runs to kilobytes; gRPC clients refuse answers over 4 MB by default).
+UNPAGED_MAX = 500
 
 T = TypeVar("T")
 
@@ -77,8 +83,21 @@ class RepairsServicer(repairs_pb2_grpc.RepairsServiceServicer):
         return repairs_pb2.GetWorkOrdersResponse(work_orders=[work_order_message(o) for o in orders])
 
     async def ListMyJobs(self, request, context):
-        orders = await self._call(context, self._app.my_jobs, require_actor())
-        return repairs_pb2.ListMyJobsResponse(jobs=[work_order_message(o) for o in orders])
+        actor = require_actor()
+        listing = repairs_pb2.ListMyJobsRequest(open_only=request.open_only)  # what a page token is tied to
+        page = page_asked(request.page_size, request.page_token, listing, key_parts=2)
+        if page.size is None:
+            orders, more = await self._call(context, self._app.my_jobs_page, actor, request.open_only, None,
+                                            UNPAGED_MAX)
+            if more is not None:
+                raise too_many_for_one_answer("jobs", UNPAGED_MAX)
+            return repairs_pb2.ListMyJobsResponse(jobs=[work_order_message(o) for o in orders])
+        after = _job_key(page.after) if page.after else None
+        orders, last = await self._call(context, self._app.my_jobs_page, actor, request.open_only, after, page.size)
+        return repairs_pb2.ListMyJobsResponse(
+            jobs=[work_order_message(o) for o in orders],
+            next_page_token=next_page_token([last[0], str(last[1])], listing) if last is not None else "",
+        )
 
     async def ReportProgress(self, request, context):
         command = commands.parse(commands.ReportProgress, proto_to_dict(request))
@@ -138,3 +157,11 @@ def register(app: RepairsApplication):
 
 
 SERVICE_NAMES = [repairs_pb2.DESCRIPTOR.services_by_name["RepairsService"].full_name]
+
+
+def _job_key(after: tuple[str, ...]) -> tuple[str, int]:
+    """(work order id, its place in the contractor's list) where the previous page ended."""
+    work_order_id, place = after
+    if not place.isdigit():
+        raise InvalidArgument.one("page_token", "is not a token this list gave")
+    return work_order_id, int(place)
